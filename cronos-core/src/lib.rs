@@ -1,0 +1,1 @@
+//! Convex reformulation of two-layer ReLU networks (CRONOS).
