@@ -1,1 +1,32 @@
-//! Convex reformulation of two-layer ReLU networks (CRONOS).
+//! Convex reformulation of two-layer ReLU networks (CRONOS), solved to a certified global optimum on any
+//! Burn backend.
+//!
+//! ```text
+//! min  1/2 || sum_i D_i X (v_i - w_i) - Y ||_F^2 + beta sum_i (||v_i||_2 + ||w_i||_2)
+//! s.t. (2 D_i - I) X v_i >= 0,  (2 D_i - I) X w_i >= 0,     D_i = diag(1[X g_i >= 0])
+//! ```
+//!
+//! [`CronosConfig`] describes a solve; [`Cronos`] runs it (ADMM whose u-step is solved by
+//! Nystrom-preconditioned conjugate gradients) and returns a [`Solution`] holding an ordinary
+//! [`TwoLayerNet`] and a [`SolveReport`].
+
+mod config;
+mod error;
+pub mod host;
+pub mod network;
+pub mod nystrom;
+pub mod observer;
+pub mod operator;
+pub mod patterns;
+pub mod pcg;
+pub mod precond;
+pub mod prox;
+mod report;
+mod solver;
+
+pub use config::{CronosConfig, Formulation};
+pub use error::{CronosError, Result};
+pub use network::{accuracy, TwoLayerNet};
+pub use observer::{IterationRecord, JsonLinesTrace, Observer};
+pub use report::{SolveReport, Status};
+pub use solver::{Cronos, Solution};

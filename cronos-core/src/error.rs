@@ -1,0 +1,52 @@
+//! Errors reported to callers instead of panics or NaNs.
+
+use thiserror::Error;
+
+/// Everything that can be wrong with a solve request or go wrong during a solve.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum CronosError {
+    /// Two inputs disagree in a dimension.
+    #[error("shape mismatch: {what}: expected {expected}, found {found}")]
+    Shape {
+        what: &'static str,
+        expected: String,
+        found: String,
+    },
+    /// An input holds NaN or infinite values.
+    #[error("{what} contains {count} non-finite value(s) (NaN or Inf)")]
+    NonFinite { what: &'static str, count: usize },
+    /// A configuration value is outside its valid range.
+    #[error("invalid parameter `{name}` = {value}: {reason}")]
+    Parameter {
+        name: &'static str,
+        value: String,
+        reason: &'static str,
+    },
+    /// A problem with no data or no neurons.
+    #[error("empty problem: {0}")]
+    Empty(String),
+    /// The iteration produced non-finite numbers (diverged).
+    #[error("numerical breakdown: {0}")]
+    Numerical(String),
+}
+
+/// Result alias used throughout the crate.
+pub type Result<T> = std::result::Result<T, CronosError>;
+
+/// Fails with [`CronosError::Parameter`] unless `ok` holds.
+pub(crate) fn ensure_param(
+    ok: bool,
+    name: &'static str,
+    value: impl ToString,
+    reason: &'static str,
+) -> Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(CronosError::Parameter {
+            name,
+            value: value.to_string(),
+            reason,
+        })
+    }
+}

@@ -1,0 +1,36 @@
+//! Moving small tensors between the device and the host, where r x r factorizations run in f64.
+
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use nalgebra::DMatrix;
+
+/// Reads any float tensor back as f64 values, whatever its storage dtype.
+pub fn to_vec<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f64> {
+    t.into_data().iter::<f64>().collect()
+}
+
+/// Reads a scalar-valued tensor (any rank, one element) as f64.
+pub fn scalar<B: Backend, const D: usize>(t: Tensor<B, D>) -> f64 {
+    to_vec(t).first().copied().unwrap_or(f64::NAN)
+}
+
+/// Copies a 2-D tensor into a host matrix.
+pub fn to_matrix<B: Backend>(t: Tensor<B, 2>) -> DMatrix<f64> {
+    let [rows, cols] = t.dims();
+    DMatrix::from_row_slice(rows, cols, &to_vec(t))
+}
+
+/// Uploads host values as a tensor with the dtype and device of `like`.
+pub fn upload<B: Backend, const D: usize>(
+    values: Vec<f64>,
+    shape: [usize; D],
+    like: &Tensor<B, 2>,
+) -> Tensor<B, D> {
+    Tensor::from_data(TensorData::new(values, shape), (&like.device(), like.dtype()))
+}
+
+/// Uploads a host matrix as a tensor with the dtype and device of `like`.
+pub fn upload_matrix<B: Backend>(m: &DMatrix<f64>, like: &Tensor<B, 2>) -> Tensor<B, 2> {
+    let values = m.transpose().as_slice().to_vec(); // column-major -> row-major
+    upload(values, [m.nrows(), m.ncols()], like)
+}

@@ -1,0 +1,119 @@
+//! The two-layer network a convex solution maps to, and the quantities reported about it.
+
+use crate::host;
+use crate::operator::ConvexOperator;
+use crate::Formulation;
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+
+/// A bias-free two-layer network: `relu(X W1) W2`, or `(1[X G >= 0] * X W1) W2` when gated.
+#[derive(Debug, Clone)]
+pub struct TwoLayerNet<B: Backend> {
+    /// First-layer weights, `d x m`.
+    pub w1: Tensor<B, 2>,
+    /// Second-layer weights, `m x c`.
+    pub w2: Tensor<B, 2>,
+    /// Gate vectors of a gated-ReLU network, `d x m`; `None` for a ReLU network.
+    pub gates: Option<Tensor<B, 2>>,
+}
+
+impl<B: Backend> TwoLayerNet<B> {
+    /// Hidden activations, `n x m`.
+    pub fn hidden(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        let pre = x.clone().matmul(self.w1.clone());
+        match &self.gates {
+            None => relu(pre),
+            Some(g) => pre * x.matmul(g.clone()).greater_equal_elem(0.0).float().cast(self.w1.dtype()),
+        }
+    }
+
+    /// Predictions, `n x c`.
+    pub fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        self.hidden(x).matmul(self.w2.clone())
+    }
+
+    /// The training objective 1/2 ||f(X) - Y||_F^2 + beta/2 (||W1||_F^2 + ||W2||_F^2).
+    pub fn objective(&self, x: Tensor<B, 2>, y: Tensor<B, 2>, beta: f64) -> f64 {
+        let loss = host::scalar((self.forward(x) - y).square().sum()) / 2.0;
+        let weights = host::scalar(self.w1.clone().square().sum())
+            + host::scalar(self.w2.clone().square().sum());
+        loss + beta / 2.0 * weights
+    }
+
+    /// Neurons with a nonzero first-layer column.
+    pub fn active_neurons(&self) -> usize {
+        let norms = host::to_vec(self.w1.clone().square().sum_dim(0));
+        norms.iter().filter(|&&v| v > 0.0).count()
+    }
+
+    /// Hidden width m.
+    pub fn width(&self) -> usize {
+        self.w1.dims()[1]
+    }
+}
+
+/// Classification accuracy of predictions against targets: sign agreement for one output (targets
+/// +-1), argmax agreement for several (one-hot targets).
+pub fn accuracy<B: Backend>(pred: Tensor<B, 2>, targets: Tensor<B, 2>) -> f64 {
+    let [n, c] = pred.dims();
+    if n == 0 {
+        return f64::NAN;
+    }
+    let hits = if c == 1 {
+        (pred * targets).greater_elem(0.0).int().sum()
+    } else {
+        pred.argmax(1).equal(targets.argmax(1)).int().sum()
+    };
+    host::to_vec(hits.float())[0] / n as f64
+}
+
+/// Maps a convex point `v` (`d x B c`, see [`crate::operator`]) to network weights (Pilanci & Ergen
+/// 2020, Thm. 1): each nonzero group z becomes a neuron with first-layer weights z / sqrt(||z||) and
+/// second-layer weight +-sqrt(||z||) on its own output. Zero groups are dropped (one zero neuron is kept
+/// when all are zero, so shapes stay valid). When the cone constraints hold, the network's predictions
+/// equal the convex model's and its weight-decay term equals the group-lasso term.
+pub fn map_to_network<B: Backend>(
+    op: &ConvexOperator<B>,
+    gates: &Tensor<B, 2>,
+    v: &Tensor<B, 2>,
+) -> TwoLayerNet<B> {
+    let blocks = op.blocks();
+    let p = op.patterns();
+    let cols = v.dims()[1];
+    let c = cols / blocks;
+    let norms: Vec<f64> = host::to_vec(v.clone().square().sum_dim(0))
+        .into_iter()
+        .map(f64::sqrt)
+        .collect();
+    let mut active: Vec<usize> = (0..cols).filter(|&j| norms[j] > 0.0).collect();
+    if active.is_empty() {
+        active.push(0);
+    }
+    let m = active.len();
+    let mut w2 = vec![0.0; m * c];
+    let mut scale = vec![0.0; m];
+    for (neuron, &col) in active.iter().enumerate() {
+        let (block, output) = (col / c, col % c);
+        let root = norms[col].sqrt();
+        let sign = if block < p { 1.0 } else { -1.0 };
+        scale[neuron] = if root > 0.0 { 1.0 / root } else { 0.0 };
+        w2[neuron * c + output] = sign * root;
+    }
+    let device = v.device();
+    let idx = |ids: Vec<i64>| Tensor::<B, 1, Int>::from_data(TensorData::new(ids, [m]), &device);
+    let w1 = v.clone().select(1, idx(active.iter().map(|&j| j as i64).collect()))
+        * host::upload(scale, [1, m], v);
+    let gates = match op.formulation() {
+        Formulation::Relu => None,
+        Formulation::Gated => Some(
+            gates
+                .clone()
+                .select(1, idx(active.iter().map(|&j| ((j / c) % p) as i64).collect())),
+        ),
+    };
+    TwoLayerNet {
+        w1,
+        w2: host::upload(w2, [m, c], v),
+        gates,
+    }
+}

@@ -1,0 +1,122 @@
+//! Activation patterns D_i = diag(1[X g_i >= 0]) from Gaussian or user-supplied gate vectors.
+
+use crate::error::{CronosError, Result};
+use crate::host;
+use burn::prelude::*;
+use rand::rngs::StdRng;
+use rand::SeedableRng;
+use rand_distr::{Distribution, StandardNormal};
+
+/// The sampled hyperplane arrangement: gate vectors and the 0/1 patterns they induce on the data.
+#[derive(Debug, Clone)]
+pub struct Patterns<B: Backend> {
+    /// Gate vectors g_i as columns, `d x P`.
+    pub gates: Tensor<B, 2>,
+    /// Patterns as 0/1 floats, `n x P`: column i is the diagonal of D_i.
+    pub mask: Tensor<B, 2>,
+}
+
+/// Draws `count` gate vectors with i.i.d. N(0, 1) entries from `seed`, as a row-major `d x count` array.
+///
+/// Drawn on the host so that the same seed gives the same gates on every backend.
+pub fn gaussian_gates(d: usize, count: usize, seed: u64) -> Vec<f64> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    (0..d * count).map(|_| StandardNormal.sample(&mut rng)).collect()
+}
+
+impl<B: Backend> Patterns<B> {
+    /// Computes the patterns 1[X g_i >= 0] of `gates` (`d x P`) on `x` (`n x d`).
+    ///
+    /// With `filter`, duplicate patterns and the all-zero pattern are dropped (as scnn does): a duplicate
+    /// only adds a redundant copy of a group, and D_i = 0 contributes nothing to the model.
+    pub fn new(x: &Tensor<B, 2>, gates: Tensor<B, 2>, filter: bool) -> Result<Self> {
+        let [_, d] = x.dims();
+        let [gd, count] = gates.dims();
+        if gd != d {
+            return Err(CronosError::Shape {
+                what: "gate vectors (rows) vs features of X (columns)",
+                expected: d.to_string(),
+                found: gd.to_string(),
+            });
+        }
+        if count == 0 {
+            return Err(CronosError::Empty("no gate vectors (neurons = 0)".into()));
+        }
+        let mask_bool = x.clone().matmul(gates.clone()).greater_equal_elem(0.0);
+        let mask = mask_bool.clone().float().cast(x.dtype());
+        if !filter {
+            return Ok(Self { gates, mask });
+        }
+        let keep = distinct_nonzero_columns(&mask_bool.into_data().iter::<bool>().collect::<Vec<_>>(), count);
+        if keep.is_empty() {
+            return Err(CronosError::Empty(
+                "every gate vector gives the all-zero pattern on this data".into(),
+            ));
+        }
+        if keep.len() == count {
+            return Ok(Self { gates, mask });
+        }
+        let idx = Tensor::<B, 1, Int>::from_data(
+            TensorData::new(keep.iter().map(|&i| i as i64).collect(), [keep.len()]),
+            &x.device(),
+        );
+        Ok(Self {
+            gates: gates.select(1, idx.clone()),
+            mask: mask.select(1, idx),
+        })
+    }
+
+    /// Patterns from `count` Gaussian gate vectors drawn from `seed`.
+    pub fn sample(x: &Tensor<B, 2>, count: usize, seed: u64, filter: bool) -> Result<Self> {
+        let d = x.dims()[1];
+        let gates = host::upload(gaussian_gates(d, count, seed), [d, count], x);
+        Self::new(x, gates, filter)
+    }
+
+    /// Number of patterns P.
+    pub fn len(&self) -> usize {
+        self.gates.dims()[1]
+    }
+
+    /// True when there are no patterns (never the case for a value built by [`Patterns::new`]).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Indices of the columns of a row-major `n x count` 0/1 matrix that are not all zero and not equal to
+/// an earlier column.
+fn distinct_nonzero_columns(mask: &[bool], count: usize) -> Vec<usize> {
+    let n = mask.len() / count.max(1);
+    let column = |j: usize| (0..n).map(move |i| mask[i * count + j]);
+    let mut seen = std::collections::HashSet::new();
+    (0..count)
+        .filter(|&j| column(j).any(|b| b) && seen.insert(column(j).collect::<Vec<_>>()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distinct_columns_drop_zero_and_duplicates() {
+        // 3 x 4: columns (1,0,1), (0,0,0), (1,0,1), (0,1,0)
+        let m = [
+            true, false, true, false, //
+            false, false, false, true, //
+            true, false, true, false,
+        ];
+        assert_eq!(distinct_nonzero_columns(&m, 4), vec![0, 3]);
+    }
+
+    #[test]
+    fn gates_are_reproducible_and_standard_normal() {
+        let a = gaussian_gates(50, 40, 7);
+        assert_eq!(a, gaussian_gates(50, 40, 7));
+        assert_ne!(a, gaussian_gates(50, 40, 8));
+        let mean = a.iter().sum::<f64>() / a.len() as f64;
+        let var = a.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / a.len() as f64;
+        assert!(mean.abs() < 0.1 && (var - 1.0).abs() < 0.1, "mean {mean} var {var}");
+    }
+}

@@ -1,0 +1,63 @@
+//! The summary of a finished solve, as written to `report.json`.
+
+use crate::Formulation;
+use serde::{Deserialize, Serialize};
+
+/// Why the solve ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Primal and dual residuals met their tolerances.
+    Converged,
+    /// The iteration limit was reached.
+    MaxIterations,
+    /// The time limit was reached.
+    TimeLimit,
+    /// An observer or the stop flag asked to stop.
+    Stopped,
+}
+
+/// Facts about the returned network and the solve that produced it. Objectives use 1/2 ||.||^2 with no
+/// 1/n, so they compare directly with other implementations of the same program.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SolveReport {
+    /// 1/2 ||f(X) - Y||_F^2 + beta/2 (||W1||_F^2 + ||W2||_F^2) of the returned network, recomputed
+    /// from its weights.
+    pub objective: f64,
+    /// Largest absolute violation of a cone constraint (2 D_i - I) X v_i >= 0 at the returned point.
+    pub max_constraint_violation: f64,
+    /// `max_constraint_violation` divided by the largest |X v_i| entry.
+    pub rel_constraint_violation: f64,
+    /// Relative primal residual at the returned point.
+    pub rel_primal_residual: f64,
+    /// Relative dual residual at the returned point.
+    pub rel_dual_residual: f64,
+    /// ADMM iterations run.
+    pub iterations: usize,
+    /// PCG iterations over all u-steps.
+    pub pcg_iterations: usize,
+    /// Products with the u-step matrix A, including the Nystrom sketches (counted in A-product units).
+    pub a_products: usize,
+    /// Wall-clock seconds of the whole solve.
+    pub seconds: f64,
+    /// Neurons of the returned network with nonzero weights.
+    pub active_neurons: usize,
+    /// Accuracy on the training data (sign agreement for one output, argmax for several).
+    pub train_accuracy: f64,
+    /// Patterns used after filtering.
+    pub patterns: usize,
+    /// Final penalty rho.
+    pub rho: f64,
+    /// Why the solve ended.
+    pub status: Status,
+    /// Program solved.
+    pub formulation: Formulation,
+    /// Regularization used.
+    pub beta: f64,
+    /// Samples, features, outputs.
+    pub n: usize,
+    /// Features.
+    pub d: usize,
+    /// Outputs.
+    pub outputs: usize,
+}
