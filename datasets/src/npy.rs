@@ -296,7 +296,7 @@ fn parse_npy(bytes: Vec<u8>, name: PathBuf) -> Result<NdArray> {
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))
         .ok_or_else(|| bad(format!("shape {shape:?} overflows")))?;
     let size = type_str.num_bytes().unwrap_or(0);
-    let needed = count.checked_mul(size).unwrap_or(usize::MAX);
+    let needed = count.saturating_mul(size);
     if rest.len() < needed {
         return Err(bad(format!(
             "truncated: shape {shape:?} of {type_str} needs {needed} data bytes, found {}",
