@@ -75,8 +75,9 @@ fn cifar_python_batches_as_written_by_python2_cpickle() {
 
 #[test]
 fn cifar_binary_batches() {
-    let (train, test) = cifar::load_dir(&fixtures().join("cifar10-bin")).unwrap();
-    check_cifar(&train, &test);
+    let kind: DatasetKind = "cifar10".parse().unwrap();
+    let (train, test) = load(&kind, &Source::Path(fixtures().join("cifar10-bin"))).unwrap();
+    check_cifar(&train, &test.unwrap());
 }
 
 #[test]
