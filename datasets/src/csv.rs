@@ -2,6 +2,7 @@
 //! are all non-negative integers are used as class indices; otherwise each distinct label string
 //! becomes a class, numbered in sorted order (so `setosa, versicolor, virginica` are 0, 1, 2).
 
+use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
@@ -32,6 +33,17 @@ impl FromStr for LabelColumn {
                 .parse()
                 .map_or_else(|_| Self::Name(s.to_string()), Self::Index),
         })
+    }
+}
+
+impl fmt::Display for LabelColumn {
+    /// The spelling [`FromStr`] accepts.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Last => write!(f, "last"),
+            Self::Index(i) => write!(f, "{i}"),
+            Self::Name(name) => write!(f, "{name}"),
+        }
     }
 }
 
@@ -80,7 +92,7 @@ pub fn load(path: &Path, options: &CsvOptions) -> Result<LabeledSet> {
     }
     .ok_or_else(|| {
         bad(format!(
-            "label column {:?} not found among {width} columns",
+            "label column {} not found among {width} columns",
             options.label_column
         ))
     })?;

@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use crate::csv::CsvOptions;
+use crate::csv::{CsvOptions, LabelColumn};
 use crate::error::{DatasetError, Result};
 use crate::labeled::LabeledSet;
 use crate::{cifar, csv, image_folder, mnist, npy};
@@ -85,7 +85,10 @@ impl fmt::Display for DatasetKind {
             Self::ImageFolder { size } => write!(f, "image-folder:{size}"),
             Self::Npz => write!(f, "npz"),
             Self::Npy => write!(f, "npy"),
-            Self::Csv(_) => write!(f, "csv"),
+            Self::Csv(options) => match &options.label_column {
+                LabelColumn::Last => write!(f, "csv"),
+                column => write!(f, "csv:{column}"),
+            },
         }
     }
 }

@@ -44,7 +44,7 @@ pub enum Split {
 
 /// File names tried for `split`, in order: the official names, the `test-` and `.idx3-ubyte`
 /// spellings of some mirrors, each raw or gzipped.
-pub fn file_candidates(split: Split, kind: &str) -> Vec<String> {
+fn file_candidates(split: Split, kind: &str) -> Vec<String> {
     let prefixes: &[&str] = match split {
         Split::Train => &["train"],
         Split::Test => &["t10k", "test"],

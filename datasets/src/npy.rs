@@ -69,6 +69,12 @@ pub fn read_problem_npz(path: &Path) -> Result<Problem> {
     Ok(Problem { x, y, x_val, y_val })
 }
 
+/// Reads the array `name` of an `.npz` archive as a matrix (rank 0 becomes `1 x 1`, rank 1 one
+/// column), e.g. gate vectors or reference values stored beside a problem.
+pub fn read_npz_matrix(path: &Path, name: &str) -> Result<Matrix> {
+    Arrays::open_npz(path)?.require(name)?.into_matrix()
+}
+
 /// Loads a classification set (and its held-out part, if present) from an `.npz` archive.
 pub fn load_npz(path: &Path) -> Result<(LabeledSet, Option<LabeledSet>)> {
     load_labeled(Arrays::open_npz(path)?)
@@ -81,49 +87,51 @@ pub fn load_npy_dir(dir: &Path) -> Result<(LabeledSet, Option<LabeledSet>)> {
 
 fn load_labeled(mut arrays: Arrays) -> Result<(LabeledSet, Option<LabeledSet>)> {
     let train = labeled_part(&mut arrays, "")?.ok_or_else(|| arrays.missing("X"))?;
-    let mut test = None;
-    for suffix in ["_test", "_val"] {
-        if let Some(set) = labeled_part(&mut arrays, suffix)? {
-            test = Some(set);
-            break;
-        }
-    }
-    // Both parts must agree on the classes: use the larger class count for both.
-    let k = test
-        .as_ref()
-        .map_or(train.num_classes(), |t: &LabeledSet| t.num_classes())
-        .max(train.num_classes());
-    let widen = |mut set: LabeledSet| {
-        set.class_names = numbered_classes(k);
-        set
+    let test = match labeled_part(&mut arrays, "_test")? {
+        Some(part) => Some(part),
+        None => labeled_part(&mut arrays, "_val")?,
     };
-    if let Some(t) = &test {
-        if t.dim() != train.dim() {
+    if let Some(test) = &test {
+        if test.x.cols != train.x.cols {
             return Err(DatasetError::format(
                 &arrays.location(),
                 format!(
                     "held-out X has {} columns, training X has {}",
-                    t.dim(),
-                    train.dim()
+                    test.x.cols, train.x.cols
                 ),
             ));
         }
     }
-    Ok((widen(train), test.map(widen)))
+    // Both parts share one set of classes, enough for the labels of either.
+    let k = train
+        .num_classes
+        .max(test.as_ref().map_or(0, |t| t.num_classes));
+    let to_set = |part: Part| LabeledSet::new(part.x, part.labels, numbered_classes(k), None);
+    Ok((to_set(train)?, test.map(to_set).transpose()?))
+}
+
+/// Features, labels, and the number of classes they imply.
+struct Part {
+    x: Matrix,
+    labels: Vec<usize>,
+    num_classes: usize,
 }
 
 /// Reads `X{suffix}` and its labels; `None` when `X{suffix}` is absent.
-fn labeled_part(arrays: &mut Arrays, suffix: &str) -> Result<Option<LabeledSet>> {
+fn labeled_part(arrays: &mut Arrays, suffix: &str) -> Result<Option<Part>> {
     let Some(x) = arrays.get(&format!("X{suffix}"))? else {
         return Ok(None);
     };
     let x = x.into_matrix()?;
-    let labels = if let Some(y) = arrays.get(&format!("y{suffix}"))? {
-        y.into_labels()?
+    let (labels, columns) = if let Some(y) = arrays.get(&format!("y{suffix}"))? {
+        (y.into_labels()?, 0)
     } else if let Some(y) = arrays.get(&format!("Y{suffix}"))? {
         let name = y.name.clone();
-        labels_from_targets(&y.into_matrix()?)
-            .map_err(|problem| DatasetError::format(&name, problem))?
+        let y = y.into_matrix()?;
+        let labels =
+            labels_from_targets(&y).map_err(|problem| DatasetError::format(&name, problem))?;
+        // One-hot targets name every class, even one absent from this part.
+        (labels, if y.cols > 1 { y.cols } else { 0 })
     } else {
         return Err(arrays.missing(&format!("y{suffix} (or Y{suffix})")));
     };
@@ -137,8 +145,12 @@ fn labeled_part(arrays: &mut Arrays, suffix: &str) -> Result<Option<LabeledSet>>
             ),
         ));
     }
-    let k = labels.iter().max().map_or(0, |&m| m + 1);
-    Ok(Some(LabeledSet::new(x, labels, numbered_classes(k), None)?))
+    let num_classes = labels.iter().max().map_or(0, |&m| m + 1).max(columns);
+    Ok(Some(Part {
+        x,
+        labels,
+        num_classes,
+    }))
 }
 
 fn numbered_classes(k: usize) -> Vec<String> {
@@ -367,9 +379,10 @@ impl NdArray {
         let (rows, cols) = match self.shape.as_slice() {
             &[rows, cols] => (rows, cols),
             &[rows] => (rows, 1),
+            &[] => (1, 1),
             other => {
                 return Err(self.error(format!(
-                    "expected a matrix (rank 2) or a vector (rank 1), found rank {} with shape {other:?}",
+                    "expected a matrix (rank 2), a vector (rank 1) or a scalar, found rank {} with shape {other:?}",
                     other.len()
                 )))
             }

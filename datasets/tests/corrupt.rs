@@ -411,6 +411,6 @@ fn csv_nan_text_ragged_empty_and_missing() {
     assert_error_mentions(
         &csv::load(&path, &options).unwrap_err(),
         &path,
-        &["label column Index(7) not found"],
+        &["label column 7 not found among 3 columns"],
     );
 }

@@ -146,6 +146,10 @@ fn npz_and_npy_directory_classification_sets() {
     assert_eq!(test.labels, vec![0, 1]);
     assert_eq!(test.x.row(1), &[3.0, 4.0, 5.0]);
 
+    let (one_hot, _) = npy::load_npz(&fixtures().join("npy/one_hot.npz")).unwrap();
+    assert_eq!(one_hot.labels, vec![0, 2, 2]);
+    assert_eq!(one_hot.num_classes(), 4);
+
     let (train, test) = load(&DatasetKind::Npy, &Source::Path(fixtures().join("npy/set"))).unwrap();
     assert_eq!(train.labels, vec![0, 1, 1, 0, 1]);
     assert_eq!(train.x.row(4), &[6.0, 6.5, 7.0]);
