@@ -133,6 +133,25 @@ fn npz_problem_with_validation_arrays() {
 }
 
 #[test]
+fn npz_named_arrays_of_any_rank_up_to_two() {
+    let path = fixtures().join("npy/named.npz");
+    let gate = npy::read_npz_matrix(&path, "gate").unwrap();
+    assert_eq!(
+        (gate.rows, gate.cols, gate.data),
+        (3, 1, vec![1.0, 0.0, 1.0])
+    );
+    let scale = npy::read_npz_matrix(&path, "scale").unwrap();
+    assert_eq!((scale.rows, scale.cols, scale.data), (1, 1, vec![2.5]));
+    let y = npy::read_npz_matrix(&fixtures().join("npy/problem.npz"), "Y").unwrap();
+    assert_eq!((y.rows, y.cols), (5, 2));
+    let err = npy::read_npz_matrix(&path, "bias").unwrap_err().to_string();
+    assert!(
+        err.contains("named.npz") && err.contains("required array bias is missing"),
+        "{err}"
+    );
+}
+
+#[test]
 fn npz_and_npy_directory_classification_sets() {
     let kind: DatasetKind = "npz".parse().unwrap();
     let (train, test) = load(
