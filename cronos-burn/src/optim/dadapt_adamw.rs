@@ -39,8 +39,8 @@ pub struct DAdaptAdamWConfig {
 ///
 /// With `k` the step number (from 1), `γ_k` the learning rate given to [`Optimizer::step`] and
 /// `d_k` the current estimate (`d_1 = estim_lr0`), every parameter with a gradient `g` does
-/// (Defazio and Mishchenko 2023, Algorithm 5 with Adam's bias correction, as in
-/// `optax.contrib.dadapt_adamw`):
+/// (the Adam variant of Defazio and Mishchenko 2023, with Adam's bias correction and decoupled
+/// weight decay, exactly as `optax.contrib.dadapt_adamw`):
 ///
 /// ```text
 /// dlr    = d_k γ_k sqrt(1 - β₂^k) / (1 - β₁^k)

@@ -47,7 +47,7 @@ def grads(params):
     return [X.T @ r, r.sum(axis=0)]
 
 
-def run_optax(opt, steps, lr_scale=None):
+def run_optax(opt, steps):
     params = [jnp.asarray(W0), jnp.asarray(B0)]
     state = opt.init(params)
     for _ in range(steps):
@@ -71,7 +71,9 @@ def dadapt_adamw_numpy(steps, lr, b1, b2, eps, d0, wd, growth_rate):
     for k in range(1, steps + 1):
         g = grads(params)
         dlr = d * lr * np.sqrt(1 - b2**k) / (1 - b1**k)
-        acc = sum(np.vdot(gi, si / (np.sqrt(vi) + eps)) for gi, si, vi in zip(g, s, v))
+        acc = sum(
+            np.vdot(gi, si / (np.sqrt(vi) + eps)) for gi, si, vi in zip(g, s, v)
+        )
         m = [b1 * mi + (1 - b1) * dlr * gi for mi, gi in zip(m, g)]
         v = [b2 * vi + (1 - b2) * gi * gi for vi, gi in zip(v, g)]
         s = [sb2 * si + (1 - sb2) * dlr * gi for si, gi in zip(s, g)]
@@ -80,7 +82,8 @@ def dadapt_adamw_numpy(steps, lr, b1, b2, eps, d0, wd, growth_rate):
         d_hat = numerator / ((1 - sb2) * l1)
         d = max(d, min(d_hat, d * growth_rate))
         params = [
-            p - wd * dlr * p - mi / (np.sqrt(vi) + eps) for p, mi, vi in zip(params, m, v)
+            p - wd * dlr * p - mi / (np.sqrt(vi) + eps)
+            for p, mi, vi in zip(params, m, v)
         ]
     return params, d
 
@@ -110,7 +113,10 @@ class ShampooTensor:
         self.cfg = cfg
         self.p = cfg["exponent_override"] or 2 * (2 if self.left else 1)
         self.blocks = {
-            (r, c): {"L": np.zeros((r[1] - r[0],) * 2), "R": np.zeros((c[1] - c[0],) * 2)}
+            (r, c): {
+                "L": np.zeros((r[1] - r[0], r[1] - r[0])),
+                "R": np.zeros((c[1] - c[0], c[1] - c[0])),
+            }
             for r in ranges(self.rows, cfg["block_size"])
             for c in ranges(self.cols, cfg["block_size"])
         }
@@ -131,7 +137,8 @@ class ShampooTensor:
                 if cfg["beta_2"] == 1.0:
                     blk[side] = blk[side] + outer
                 else:
-                    blk[side] = cfg["beta_2"] * blk[side] + (1 - cfg["beta_2"]) * outer
+                    b2 = cfg["beta_2"]
+                    blk[side] = b2 * blk[side] + (1 - b2) * outer
             if recompute:
                 blk["Rr"] = inverse_root(blk["R"], self.p, cfg["epsilon"])
                 if self.left:
@@ -204,18 +211,25 @@ def rust_scalar(name, value):
 
 
 def main():
-    # Yogi: optax.yogi with its defaults (b1 0.9, b2 0.999, eps 1e-3, accumulators start at 1e-6).
+    # Yogi: optax.yogi with its defaults (b1 0.9, b2 0.999, eps 1e-3,
+    # both accumulators start at 1e-6).
     (w, b), _ = run_optax(optax.yogi(learning_rate=0.05), steps=5)
     rust_array("YOGI_W", w)
     rust_array("YOGI_B", b)
-    (w, b), _ = run_optax(optax.chain(optax.scale_by_yogi(b1=0.8, b2=0.99, eps=1e-4, initial_accumulator_value=0.01), optax.scale_by_learning_rate(0.1)), steps=5)
+    custom = optax.chain(
+        optax.scale_by_yogi(b1=0.8, b2=0.99, eps=1e-4, initial_accumulator_value=0.01),
+        optax.scale_by_learning_rate(0.1),
+    )
+    (w, b), _ = run_optax(custom, steps=5)
     rust_array("YOGI_CUSTOM_W", w)
     rust_array("YOGI_CUSTOM_B", b)
 
     # D-Adaptation AdamW: optax.contrib.dadapt_adamw, and the numpy transcription.
-    (w, b), state = run_optax(optax.contrib.dadapt_adamw(learning_rate=1.0, weight_decay=0.1), steps=10)
+    dadapt = optax.contrib.dadapt_adamw(learning_rate=1.0, weight_decay=0.1)
+    (w, b), state = run_optax(dadapt, steps=10)
     (nw, nb), nd = dadapt_adamw_numpy(10, 1.0, 0.9, 0.999, 1e-8, 1e-6, 0.1, np.inf)
-    assert np.allclose(w, nw, rtol=1e-13, atol=1e-15) and np.allclose(b, nb, rtol=1e-13, atol=1e-15)
+    assert np.allclose(w, nw, rtol=1e-13, atol=1e-15)
+    assert np.allclose(b, nb, rtol=1e-13, atol=1e-15)
     assert np.isclose(float(state.estim_lr), nd, rtol=1e-13)
     rust_array("DADAPT_W", w)
     rust_array("DADAPT_B", b)
@@ -242,7 +256,8 @@ def main():
     )
     rust_array("SHAMPOO_OPTIONS_W", w)
     rust_array("SHAMPOO_OPTIONS_B", b)
-    # A rank-3 tensor [2, 2, 3] seen as a [4, 3] matrix, split into 2 x 2 blocks, SGD grafting.
+    # A rank-3 tensor [2, 2, 3] seen as a [4, 3] matrix, cut into 2 x 2 blocks,
+    # with SGD grafting.
     x = shampoo_rank3(4, 0.1, block_size=2, grafting="sgd")
     rust_array("SHAMPOO_RANK3", x)
 
