@@ -1,6 +1,6 @@
 //! Solver configuration: data, validated once, then turned into a solve with [`CronosConfig::solve`].
 
-use crate::error::{ensure_param, Result};
+use crate::error::{ensure_param, CronosError};
 use burn::config::Config;
 use serde::{Deserialize, Serialize};
 
@@ -75,7 +75,7 @@ pub struct CronosConfig {
 
 impl CronosConfig {
     /// Checks every parameter, naming the first one out of range.
-    pub fn validate(&self) -> Result<()> {
+    pub fn validate(&self) -> Result<(), CronosError> {
         ensure_param(self.neurons > 0, "neurons", self.neurons, "must be at least 1")?;
         ensure_param(
             self.beta.is_finite() && self.beta >= 0.0,
@@ -120,7 +120,7 @@ impl CronosConfig {
     }
 
     /// Sketch ranks (F^T F, X^T X) for a problem with `d` features and `blocks` blocks per output.
-    pub(crate) fn ranks(&self, d: usize, blocks: usize) -> Result<(usize, usize)> {
+    pub(crate) fn ranks(&self, d: usize, blocks: usize) -> Result<(usize, usize), CronosError> {
         let n1 = d * blocks;
         let rank = self.rank.unwrap_or(64.min(n1));
         let gram = self.gram_rank.unwrap_or(64.min(d));

@@ -171,8 +171,9 @@ impl<'a> Cronos<'a> {
         let mut precond = sketches.preconditioner(rho)?;
 
         let fty = op.ft(y.clone());
-        let zeros_d = x.clone().slice([0..d, 0..1]).zeros_like().repeat_dim(1, cols);
-        let zeros_n = x.clone().slice([0..n, 0..1]).zeros_like().repeat_dim(1, cols);
+        let options = (&x.device(), x.dtype());
+        let zeros_d = Tensor::<B, 2>::zeros([d, cols], options);
+        let zeros_n = Tensor::<B, 2>::zeros([n, cols], options);
         let mut it = Iterate {
             u: zeros_d.clone(),
             v: zeros_d.clone(),

@@ -24,7 +24,9 @@ fn dot(a: Tensor<B, 2>, b: Tensor<B, 2>) -> f64 {
 }
 
 fn problem(formulation: Formulation) -> (ConvexOperator<B>, Patterns<B>) {
-    let x = gaussian(30, 5, 1);
+    // Columns of decreasing scale give X^T X and F^T F the decaying spectra of real data.
+    let scales = host::upload(vec![10.0, 3.0, 1.0, 0.3, 0.1], [1, 5], &gaussian(1, 1, 0));
+    let x = gaussian(30, 5, 1) * scales;
     let patterns = Patterns::sample(&x, 4, 2, true).unwrap();
     let op = ConvexOperator::new(x, patterns.mask.clone(), formulation);
     (op, patterns)
@@ -87,14 +89,14 @@ fn pcg_matches_direct_solve() {
             .then(|| Nystrom::new(gaussian(op.d(), 2, 9), |w| op.gram(w)).unwrap());
         let pre = Sketches::new(gram, ftf, op.d()).preconditioner(rho).unwrap();
         let zero = rhs.zeros_like();
-        let sol = pcg::solve(&op, &pre, rho, rhs.clone(), zero, 1e-11, 500);
-        assert!(sol.residuals.iter().all(|&r| r <= 1e-11), "{:?}", sol.residuals);
+        let sol = pcg::solve(&op, &pre, rho, rhs.clone(), zero, 1e-8, 500);
+        assert!(sol.residuals.iter().all(|&r| r <= 1e-8), "{formulation:?}: {:?} after {} iterations", sol.residuals, sol.iterations);
         // Direct solve of each output's system.
         let b = host::to_matrix(rhs.reshape([n1, c]));
         let u = host::to_matrix(sol.u.clone().reshape([n1, c]));
         let direct = a.clone().lu().solve(&b).unwrap();
         let err = (&u - &direct).norm() / direct.norm();
-        assert!(err < 1e-9, "{formulation:?}: PCG vs LU relative error {err}");
+        assert!(err < 1e-6, "{formulation:?}: PCG vs LU relative error {err}");
         // X U is tracked exactly through the iterations.
         let xu_err = host::scalar((sol.xu - op.xu(&sol.u)).abs().max());
         assert!(xu_err < 1e-9, "tracked X U drifted by {xu_err}");
