@@ -21,7 +21,9 @@ impl std::str::FromStr for Formulation {
         match s {
             "relu" => Ok(Self::Relu),
             "gated" => Ok(Self::Gated),
-            other => Err(format!("unknown formulation `{other}` (expected relu or gated)")),
+            other => Err(format!(
+                "unknown formulation `{other}` (expected relu or gated)"
+            )),
         }
     }
 }
@@ -56,7 +58,7 @@ pub struct CronosConfig {
     /// Maximum PCG iterations per ADMM iteration.
     #[config(default = 50)]
     pub pcg_max_iters: usize,
-    /// Rank of the Nystrom sketch of F^T F (default: min(64, 2 d P)).
+    /// Rank of the Nystrom sketch of F^T F (default: all of 2 d P up to 512, else 64).
     #[config(default = "None")]
     pub rank: Option<usize>,
     /// Rank of the Nystrom sketch of X^T X (default: min(64, d)).
@@ -76,7 +78,12 @@ pub struct CronosConfig {
 impl CronosConfig {
     /// Checks every parameter, naming the first one out of range.
     pub fn validate(&self) -> Result<(), CronosError> {
-        ensure_param(self.neurons > 0, "neurons", self.neurons, "must be at least 1")?;
+        ensure_param(
+            self.neurons > 0,
+            "neurons",
+            self.neurons,
+            "must be at least 1",
+        )?;
         ensure_param(
             self.beta.is_finite() && self.beta >= 0.0,
             "beta",
@@ -101,7 +108,12 @@ impl CronosConfig {
             self.tol_abs,
             "must be finite and >= 0",
         )?;
-        ensure_param(self.max_iters > 0, "max_iters", self.max_iters, "must be at least 1")?;
+        ensure_param(
+            self.max_iters > 0,
+            "max_iters",
+            self.max_iters,
+            "must be at least 1",
+        )?;
         ensure_param(
             self.pcg_max_iters > 0,
             "pcg_max_iters",
@@ -109,7 +121,12 @@ impl CronosConfig {
             "must be at least 1",
         )?;
         if let Some(t) = self.time_limit {
-            ensure_param(t.is_finite() && t > 0.0, "time_limit", t, "must be finite and > 0")?;
+            ensure_param(
+                t.is_finite() && t > 0.0,
+                "time_limit",
+                t,
+                "must be finite and > 0",
+            )?;
         }
         for (name, rank) in [("rank", self.rank), ("gram_rank", self.gram_rank)] {
             if let Some(r) = rank {
@@ -122,7 +139,8 @@ impl CronosConfig {
     /// Sketch ranks (F^T F, X^T X) for a problem with `d` features and `blocks` blocks per output.
     pub(crate) fn ranks(&self, d: usize, blocks: usize) -> Result<(usize, usize), CronosError> {
         let n1 = d * blocks;
-        let rank = self.rank.unwrap_or(64.min(n1));
+        // Small problems get an exact sketch (then PCG converges at once); large ones rank 64.
+        let rank = self.rank.unwrap_or(if n1 <= 512 { n1 } else { 64 });
         let gram = self.gram_rank.unwrap_or(64.min(d));
         ensure_param(
             rank <= n1,
@@ -130,7 +148,12 @@ impl CronosConfig {
             rank,
             "larger than the dimension 2 d P (or d P) of the problem",
         )?;
-        ensure_param(gram <= d, "gram_rank", gram, "larger than the number of features d")?;
+        ensure_param(
+            gram <= d,
+            "gram_rank",
+            gram,
+            "larger than the number of features d",
+        )?;
         Ok((rank, gram))
     }
 }

@@ -26,7 +26,10 @@ pub fn upload<B: Backend, const D: usize>(
     shape: [usize; D],
     like: &Tensor<B, 2>,
 ) -> Tensor<B, D> {
-    Tensor::from_data(TensorData::new(values, shape), (&like.device(), like.dtype()))
+    Tensor::from_data(
+        TensorData::new(values, shape),
+        (&like.device(), like.dtype()),
+    )
 }
 
 /// Uploads a host matrix as a tensor with the dtype and device of `like`.

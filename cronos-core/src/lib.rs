@@ -10,6 +10,7 @@
 //! Nystrom-preconditioned conjugate gradients) and returns a [`Solution`] holding an ordinary
 //! [`TwoLayerNet`] and a [`SolveReport`].
 
+pub mod anderson;
 mod config;
 mod error;
 pub mod host;

@@ -23,7 +23,13 @@ impl<B: Backend> TwoLayerNet<B> {
         let pre = x.clone().matmul(self.w1.clone());
         match &self.gates {
             None => relu(pre),
-            Some(g) => pre * x.matmul(g.clone()).greater_equal_elem(0.0).float().cast(self.w1.dtype()),
+            Some(g) => {
+                pre * x
+                    .matmul(g.clone())
+                    .greater_equal_elem(0.0)
+                    .float()
+                    .cast(self.w1.dtype())
+            }
         }
     }
 
@@ -69,14 +75,18 @@ pub fn accuracy<B: Backend>(pred: Tensor<B, 2>, targets: Tensor<B, 2>) -> f64 {
 
 /// Maps a convex point `v` (`d x B c`, see [`crate::operator`]) to network weights (Pilanci & Ergen
 /// 2020, Thm. 1): each nonzero group z becomes a neuron with first-layer weights z / sqrt(||z||) and
-/// second-layer weight +-sqrt(||z||) on its own output. Zero groups are dropped (one zero neuron is kept
-/// when all are zero, so shapes stay valid). When the cone constraints hold, the network's predictions
-/// equal the convex model's and its weight-decay term equals the group-lasso term.
+/// second-layer weight +-sqrt(||z||) on its own output. When the cone constraints hold, the network's
+/// predictions equal the convex model's and its weight-decay term equals the group-lasso term.
+///
+/// With `width = None` zero groups are dropped (one zero neuron is kept when all are zero, so shapes
+/// stay valid). With `Some(m)` every group keeps its neuron, in block order, and zero neurons pad the
+/// layer to exactly `m` (for heads of fixed width); `None` is returned when `B c > m`.
 pub fn map_to_network<B: Backend>(
     op: &ConvexOperator<B>,
     gates: &Tensor<B, 2>,
     v: &Tensor<B, 2>,
-) -> TwoLayerNet<B> {
+    width: Option<usize>,
+) -> Option<TwoLayerNet<B>> {
     let blocks = op.blocks();
     let p = op.patterns();
     let cols = v.dims()[1];
@@ -85,35 +95,45 @@ pub fn map_to_network<B: Backend>(
         .into_iter()
         .map(f64::sqrt)
         .collect();
-    let mut active: Vec<usize> = (0..cols).filter(|&j| norms[j] > 0.0).collect();
-    if active.is_empty() {
-        active.push(0);
+    let mut kept: Vec<usize> = match width {
+        None => (0..cols).filter(|&j| norms[j] > 0.0).collect(),
+        Some(_) => (0..cols).collect(),
+    };
+    if kept.is_empty() {
+        kept.push(0);
     }
-    let m = active.len();
+    let m = width.unwrap_or(kept.len());
+    if kept.len() > m {
+        return None;
+    }
     let mut w2 = vec![0.0; m * c];
     let mut scale = vec![0.0; m];
-    for (neuron, &col) in active.iter().enumerate() {
+    for (neuron, &col) in kept.iter().enumerate() {
         let (block, output) = (col / c, col % c);
         let root = norms[col].sqrt();
         let sign = if block < p { 1.0 } else { -1.0 };
         scale[neuron] = if root > 0.0 { 1.0 / root } else { 0.0 };
         w2[neuron * c + output] = sign * root;
     }
+    // Padding neurons reuse column 0 with scale 0: zero weights, and a valid gate for gated networks.
+    let mut source: Vec<i64> = kept.iter().map(|&j| j as i64).collect();
+    source.resize(m, 0);
     let device = v.device();
     let idx = |ids: Vec<i64>| Tensor::<B, 1, Int>::from_data(TensorData::new(ids, [m]), &device);
-    let w1 = v.clone().select(1, idx(active.iter().map(|&j| j as i64).collect()))
-        * host::upload(scale, [1, m], v);
+    let w1 = v.clone().select(1, idx(source.clone())) * host::upload(scale, [1, m], v);
     let gates = match op.formulation() {
         Formulation::Relu => None,
-        Formulation::Gated => Some(
-            gates
-                .clone()
-                .select(1, idx(active.iter().map(|&j| ((j / c) % p) as i64).collect())),
-        ),
+        Formulation::Gated => {
+            let gate_of = source
+                .iter()
+                .map(|&j| ((j as usize / c) % p) as i64)
+                .collect();
+            Some(gates.clone().select(1, idx(gate_of)))
+        }
     };
-    TwoLayerNet {
+    Some(TwoLayerNet {
         w1,
         w2: host::upload(w2, [m, c], v),
         gates,
-    }
+    })
 }

@@ -36,7 +36,9 @@ fn sorted_eigen(m: DMatrix<f64>) -> (Vec<f64>, DMatrix<f64>) {
     let mut order: Vec<usize> = (0..eig.eigenvalues.len()).collect();
     order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));
     let values = order.iter().map(|&i| eig.eigenvalues[i]).collect();
-    let vectors = DMatrix::from_fn(m.nrows(), order.len(), |r, c| eig.eigenvectors[(r, order[c])]);
+    let vectors = DMatrix::from_fn(m.nrows(), order.len(), |r, c| {
+        eig.eigenvectors[(r, order[c])]
+    });
     (values, vectors)
 }
 
@@ -52,7 +54,10 @@ fn scaled_columns<B: Backend>(
     let m = DMatrix::from_fn(vectors.nrows(), kept.len(), |r, c| {
         vectors[(r, kept[c])] * scale(values[kept[c]])
     });
-    (host::upload_matrix(&m, like), kept.iter().map(|&i| values[i]).collect())
+    (
+        host::upload_matrix(&m, like),
+        kept.iter().map(|&i| values[i]).collect(),
+    )
 }
 
 /// Orthonormalizes the columns of `w` (`N x r`, N >= r) by two rounds of Gram-eigen orthogonalization.
@@ -64,7 +69,9 @@ fn orthonormalize<B: Backend>(mut w: Tensor<B, 2>) -> Result<Tensor<B, 2>> {
         let floor = top * 1e3 * unit_roundoff(&w);
         let (t, kept) = scaled_columns(&values, &vectors, floor, |l| 1.0 / l.sqrt(), &w);
         if kept.is_empty() {
-            return Err(CronosError::Numerical("Nystrom test matrix has rank 0".into()));
+            return Err(CronosError::Numerical(
+                "Nystrom test matrix has rank 0".into(),
+            ));
         }
         w = w.matmul(t);
     }
@@ -81,7 +88,9 @@ impl<B: Backend> Nystrom<B> {
         let y = apply(omega.clone());
         let y_norm = host::scalar(y.clone().square().sum()).sqrt();
         if !y_norm.is_finite() {
-            return Err(CronosError::Numerical("Nystrom sketch is not finite".into()));
+            return Err(CronosError::Numerical(
+                "Nystrom sketch is not finite".into(),
+            ));
         }
         if y_norm == 0.0 {
             return Ok(Self {
@@ -95,7 +104,8 @@ impl<B: Backend> Nystrom<B> {
         let core = host::to_matrix(omega.transpose().matmul(y.clone()));
         let (values, vectors) = sorted_eigen(core);
         let top = values.first().copied().unwrap_or(0.0);
-        let (inv_sqrt, _) = scaled_columns(&values, &vectors, top * 1e2 * eps, |l| 1.0 / l.sqrt(), &y);
+        let (inv_sqrt, _) =
+            scaled_columns(&values, &vectors, top * 1e2 * eps, |l| 1.0 / l.sqrt(), &y);
         // A_nys = Y (Omega^T Y)^+ Y^T = B B^T with B = Y Q diag(m^-1/2); the SVD of B gives U and lambda.
         let b = y.matmul(inv_sqrt);
         let (sq_sigma, w) = sorted_eigen(host::to_matrix(b.clone().transpose().matmul(b.clone())));
@@ -160,7 +170,10 @@ mod tests {
         let best = spectrum[10..].iter().map(|l| l * l).sum::<f64>().sqrt();
         let err = (approx(&a, 20) - &a).norm();
         // Tropp et al.: with oversampling p = 10 the expected error is within a small factor of the best.
-        assert!(err < 2.0 * best, "nystrom error {err} vs best rank-10 error {best}");
+        assert!(
+            err < 2.0 * best,
+            "nystrom error {err} vs best rank-10 error {best}"
+        );
     }
 
     #[test]

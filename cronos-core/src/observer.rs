@@ -21,6 +21,10 @@ pub struct IterationRecord {
     pub rel_primal_residual: f64,
     /// Dual residual relative to the size of the dual variables.
     pub rel_dual_residual: f64,
+    /// Lower bound on the optimal objective from the current multipliers (weak duality).
+    pub dual_bound: f64,
+    /// (objective - dual_bound) / |objective|: a certificate of optimality.
+    pub rel_gap: f64,
     /// Penalty used in this iteration.
     pub rho: f64,
     /// PCG iterations of this iteration's u-step.

@@ -8,8 +8,12 @@
 //! * `G U`  = (2 D_b - I) (X U)_b, `n x B c` (ReLU only: the cone constraints are `G U >= 0`);
 //! * `A U`  = U + F^T F U / rho + G^T G U, the matrix of the ADMM u-step.
 //!
-//! Since (2 D_b - I)^2 = I, `G^T G U = X^T X U`, so `A U = U + X^T (S * F U / rho + X U)` costs two
-//! products with X, shared by F and G. Neither F, G nor A is ever formed.
+//! G is scaled by 1 / sigma, sigma the root-mean-square row norm of X: the cone G u >= 0 is the same
+//! set, but the constraint u = v (in weight units) and G u = s (in prediction units) then enter ADMM
+//! with comparable scales, so one penalty rho suits both.
+//!
+//! Since (2 D_b - I)^2 = I, `G^T G U = X^T X U / sigma^2`, so `A U = U + X^T (S * F U / rho + X U /
+//! sigma^2)` costs two products with X, shared by F and G. Neither F, G nor A is ever formed.
 
 use crate::host;
 use crate::Formulation;
@@ -29,6 +33,8 @@ pub struct ConvexOperator<B: Backend> {
     cone: Option<Tensor<B, 3>>,
     /// sigma_b as `1 x B x 1`: the sign of block b's second-layer weight.
     sigma: Tensor<B, 3>,
+    /// 1 / (root-mean-square row norm of X): the scale of G.
+    cone_scale: f64,
     formulation: Formulation,
 }
 
@@ -50,8 +56,11 @@ impl<B: Backend> ConvexOperator<B> {
         let p = p as i64;
         let signs = (0..signed.dims()[1] as i64).map(|b| if b < p { 1.0 } else { -1.0 });
         let sigma = host::upload(signs.collect(), [1, signed.dims()[1], 1], &x);
+        let [rows, _] = x.dims();
+        let rms = (host::scalar(x.clone().square().sum()) / rows as f64).sqrt();
         Self {
             sigma,
+            cone_scale: if rms > 0.0 { 1.0 / rms } else { 1.0 },
             xt: x.clone().transpose(),
             x,
             mask,
@@ -124,14 +133,16 @@ impl<B: Backend> ConvexOperator<B> {
 
     /// G U from X U, `n x B c` (ReLU program only; `None` for gated).
     pub fn g_from_xu(&self, xu: Tensor<B, 2>) -> Option<Tensor<B, 2>> {
-        self.cone.as_ref().map(|e| self.times_cone(e, xu))
+        self.cone
+            .as_ref()
+            .map(|e| self.times_cone(e, xu) * self.cone_scale)
     }
 
     /// G^T Z for `z` (`n x B c`), `d x B c` (ReLU program only).
     pub fn gt(&self, z: Tensor<B, 2>) -> Option<Tensor<B, 2>> {
         self.cone
             .as_ref()
-            .map(|e| self.xt.clone().matmul(self.times_cone(e, z)))
+            .map(|e| self.xt.clone().matmul(self.times_cone(e, z)) * self.cone_scale)
     }
 
     fn times_cone(&self, e: &Tensor<B, 3>, z: Tensor<B, 2>) -> Tensor<B, 2> {
@@ -148,7 +159,7 @@ impl<B: Backend> ConvexOperator<B> {
         let fu = self.f_from_xu(xu.clone()).reshape([n, 1, c]);
         let mut z = (self.signed.clone() * fu / rho).reshape([n, cols]);
         if self.cone.is_some() {
-            z = z + xu.clone();
+            z = z + xu.clone() * self.cone_scale.powi(2);
         }
         (u.clone() + self.xt.clone().matmul(z), xu)
     }
@@ -168,16 +179,17 @@ impl<B: Backend> ConvexOperator<B> {
         }
     }
 
-    /// Largest violation max(0, -(2 D_b - I) (X V)_b) of any cone constraint (0 for gated).
+    /// Largest violation max(0, -(2 D_b - I) (X V)_b) of any cone constraint, unscaled (0 for gated).
     pub fn max_violation(&self, xv: Tensor<B, 2>) -> f64 {
-        self.g_from_xu(xv)
-            .map(|gv| host::scalar(relu(gv.neg()).max()))
+        self.cone
+            .as_ref()
+            .map(|e| host::scalar(relu(self.times_cone(e, xv).neg()).max()))
             .unwrap_or(0.0)
     }
 
-    /// X^T X W for `w` (`d x k`): the Gram matrix whose copies make up G^T G.
+    /// X^T X W / sigma^2 for `w` (`d x k`): the block of which G^T G holds one copy per block.
     pub fn gram(&self, w: Tensor<B, 2>) -> Tensor<B, 2> {
-        self.xt.clone().matmul(self.x.clone().matmul(w))
+        self.xt.clone().matmul(self.x.clone().matmul(w)) * self.cone_scale.powi(2)
     }
 
     /// F^T F W for `w` (`N1 x k`, N1 = B d), each column one single-output point in the layout of

@@ -21,7 +21,9 @@ pub struct Patterns<B: Backend> {
 /// Drawn on the host so that the same seed gives the same gates on every backend.
 pub fn gaussian_gates(d: usize, count: usize, seed: u64) -> Vec<f64> {
     let mut rng = StdRng::seed_from_u64(seed);
-    (0..d * count).map(|_| StandardNormal.sample(&mut rng)).collect()
+    (0..d * count)
+        .map(|_| StandardNormal.sample(&mut rng))
+        .collect()
 }
 
 impl<B: Backend> Patterns<B> {
@@ -47,7 +49,10 @@ impl<B: Backend> Patterns<B> {
         if !filter {
             return Ok(Self { gates, mask });
         }
-        let keep = distinct_nonzero_columns(&mask_bool.into_data().iter::<bool>().collect::<Vec<_>>(), count);
+        let keep = distinct_nonzero_columns(
+            &mask_bool.into_data().iter::<bool>().collect::<Vec<_>>(),
+            count,
+        );
         if keep.is_empty() {
             return Err(CronosError::Empty(
                 "every gate vector gives the all-zero pattern on this data".into(),
@@ -117,6 +122,9 @@ mod tests {
         assert_ne!(a, gaussian_gates(50, 40, 8));
         let mean = a.iter().sum::<f64>() / a.len() as f64;
         let var = a.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / a.len() as f64;
-        assert!(mean.abs() < 0.1 && (var - 1.0).abs() < 0.1, "mean {mean} var {var}");
+        assert!(
+            mean.abs() < 0.1 && (var - 1.0).abs() < 0.1,
+            "mean {mean} var {var}"
+        );
     }
 }

@@ -63,12 +63,16 @@ impl<B: Backend> Sketches<B> {
         let scale: Vec<f64> = f.eigenvalues.iter().map(|l| (l / rho).sqrt()).collect();
         let w = f.basis.clone() * host::upload(scale, [1, k], &f.basis);
         let qinv_w = match &gram {
-            Some(g) => g.solve(w.clone().reshape([self.d, blocks * k])).reshape([n1, k]),
+            Some(g) => g
+                .solve(w.clone().reshape([self.d, blocks * k]))
+                .reshape([n1, k]),
             None => w.clone(),
         };
         let core = DMatrix::identity(k, k) + host::to_matrix(w.transpose().matmul(qinv_w.clone()));
         let chol = core.clone().cholesky().ok_or_else(|| {
-            CronosError::Numerical(format!("preconditioner core ({k} x {k}) is not positive definite"))
+            CronosError::Numerical(format!(
+                "preconditioner core ({k} x {k}) is not positive definite"
+            ))
         })?;
         Ok(Preconditioner {
             gram,

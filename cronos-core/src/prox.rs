@@ -38,7 +38,9 @@ mod tests {
         let objective = |v: &[f64]| {
             let zs = host::to_vec(z.clone());
             let fit: f64 = v.iter().zip(&zs).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / 2.0;
-            let groups: f64 = (0..3).map(|j| (v[j].powi(2) + v[3 + j].powi(2)).sqrt()).sum();
+            let groups: f64 = (0..3)
+                .map(|j| (v[j].powi(2) + v[3 + j].powi(2)).sqrt())
+                .sum();
             fit + t * groups
         };
         let base = objective(&v);
@@ -46,7 +48,10 @@ mod tests {
             for h in [1e-3, -1e-3] {
                 let mut w = v.clone();
                 w[k] += h;
-                assert!(objective(&w) >= base, "perturbing entry {k} by {h} lowers the objective");
+                assert!(
+                    objective(&w) >= base,
+                    "perturbing entry {k} by {h} lowers the objective"
+                );
             }
         }
     }

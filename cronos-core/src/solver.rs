@@ -11,6 +11,7 @@
 //! Stopping follows Boyd et al. (2011, §3.3): ||r|| <= sqrt(p) eps_abs + eps_rel max(||(u, Gu)||, ||(v, s)||)
 //! and ||s|| <= sqrt(q) eps_abs + eps_rel ||rho (lambda + G^T nu)||.
 
+use crate::anderson::Anderson;
 use crate::config::CronosConfig;
 use crate::error::{CronosError, Result};
 use crate::host;
@@ -20,8 +21,8 @@ use crate::observer::{IterationRecord, Observer};
 use crate::operator::ConvexOperator;
 use crate::patterns::{gaussian_gates, Patterns};
 use crate::pcg;
-use crate::prox::{group_soft_threshold, nonnegative};
 use crate::precond::Sketches;
+use crate::prox::{group_soft_threshold, nonnegative};
 use crate::report::{SolveReport, Status};
 use crate::Formulation;
 use burn::prelude::*;
@@ -31,10 +32,16 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// Iterations between rho updates, and the factor by which the residual ratio must be off to trigger one.
-const RHO_INTERVAL: usize = 5;
-const RHO_TRIGGER: f64 = 5.0;
+const RHO_INTERVAL: usize = 10;
+const RHO_TRIGGER: f64 = 2.0;
 /// PCG stops once its residual is this fraction of the current ADMM residuals (in u-step units).
 const PCG_FRACTION: f64 = 0.1;
+/// Over-relaxation factor (Eckstein & Bertsekas 1992; 1.6 as in OSQP).
+const RELAXATION: f64 = 1.6;
+/// Steps remembered by Anderson acceleration, and how much an extrapolated point may increase the
+/// fixed-point residual before it is rejected.
+const ANDERSON_MEMORY: usize = 10;
+const ANDERSON_SAFEGUARD: f64 = 1.0;
 
 /// A fitted network with the patterns it was built from and the solve's report and trace.
 #[derive(Debug, Clone)]
@@ -47,6 +54,17 @@ pub struct Solution<B: Backend> {
     pub report: SolveReport,
     /// Every iteration's record.
     pub history: Vec<IterationRecord>,
+    /// The returned convex point and the operators it belongs to.
+    point: Tensor<B, 2>,
+    operator: ConvexOperator<B>,
+}
+
+impl<B: Backend> Solution<B> {
+    /// The same network with every group kept as a neuron (zero groups as zero neurons) and zero
+    /// neurons appended up to `width`, for heads of fixed width; `None` if it needs more than `width`.
+    pub fn padded_network(&self, width: usize) -> Option<TwoLayerNet<B>> {
+        map_to_network(&self.operator, &self.gates, &self.point, Some(width))
+    }
 }
 
 /// A configured solve with its observers and stop flag.
@@ -67,20 +85,97 @@ impl CronosConfig {
     }
 }
 
-/// The ADMM iterate (all `d x B c` or `n x B c`).
-struct Iterate<B: Backend> {
-    u: Tensor<B, 2>,
+/// The point ADMM iterates on: z = (v, lambda, s, nu); u is a function of it (the u-step).
+#[derive(Debug, Clone)]
+struct State<B: Backend> {
+    /// Group-sparse copy of u and its scaled dual, `d x B c`.
     v: Tensor<B, 2>,
     lambda: Tensor<B, 2>,
-    /// Slack s, scaled dual nu, and G^T s (ReLU program only).
-    cone: Option<ConeIterate<B>>,
+    /// Slack of G u >= 0 and its scaled dual, `n x B c` (ReLU program only).
+    cone: Option<(Tensor<B, 2>, Tensor<B, 2>)>,
 }
 
-struct ConeIterate<B: Backend> {
-    s: Tensor<B, 2>,
-    nu: Tensor<B, 2>,
-    gt_s: Tensor<B, 2>,
-    gt_nu: Tensor<B, 2>,
+impl<B: Backend> State<B> {
+    fn parts(&self) -> Vec<Tensor<B, 2>> {
+        let mut parts = vec![self.v.clone(), self.lambda.clone()];
+        if let Some((s, nu)) = &self.cone {
+            parts.extend([s.clone(), nu.clone()]);
+        }
+        parts
+    }
+
+    /// All parts as one flat vector, for Anderson acceleration.
+    fn flat(&self) -> Tensor<B, 1> {
+        Tensor::cat(
+            self.parts()
+                .into_iter()
+                .map(|t| t.flatten::<1>(0, 1))
+                .collect(),
+            0,
+        )
+    }
+
+    /// The inverse of [`State::flat`], with the shapes of `self`.
+    fn unflat(&self, flat: Tensor<B, 1>) -> Self {
+        let mut offset = 0;
+        let mut take = |like: &Tensor<B, 2>| {
+            let dims = like.dims();
+            let part = flat
+                .clone()
+                .narrow(0, offset, dims[0] * dims[1])
+                .reshape(dims);
+            offset += dims[0] * dims[1];
+            part
+        };
+        let v = take(&self.v);
+        let lambda = take(&self.lambda);
+        let cone = self.cone.as_ref().map(|(s, nu)| (take(s), take(nu)));
+        Self { v, lambda, cone }
+    }
+
+    /// Multiplies the scaled duals by `factor` (when rho changes, y / rho must follow).
+    fn rescale_duals(&mut self, factor: f64) {
+        self.lambda = self.lambda.clone() * factor;
+        if let Some((_, nu)) = &mut self.cone {
+            *nu = nu.clone() * factor;
+        }
+    }
+}
+
+/// A lower bound on the optimal value from the current multipliers (weak duality).
+///
+/// The dual of min 1/2 ||F u - Y||^2 + beta sum_g ||u_g|| s.t. G u >= 0 is
+/// max -1/2 ||W||^2 - <W, Y> over W and mu >= 0 with ||(F^T W - G^T mu)_g|| <= beta for every group.
+/// At a solution W = F u - Y and mu = -rho nu; away from it the pair (t W, t mu) is made feasible by
+/// the largest admissible t and t is then chosen to maximize the bound, so the value is always a valid
+/// lower bound and the gap to the objective certifies optimality.
+fn dual_bound<B: Backend>(
+    op: &ConvexOperator<B>,
+    y: &Tensor<B, 2>,
+    xv: &Tensor<B, 2>,
+    state: &State<B>,
+    rho: f64,
+    beta: f64,
+) -> f64 {
+    let w = op.f_from_xu(xv.clone()) - y.clone();
+    let mut h = op.ft(w.clone());
+    if let Some((_, nu)) = &state.cone {
+        let mu = (nu.clone() * (-rho)).clamp_min(0.0);
+        h = h - op.gt(mu).expect("cone operator");
+    }
+    let h_max = host::scalar(h.square().sum_dim(0).max()).sqrt();
+    let w_sq = sq(&w);
+    let w_y = host::scalar((w * y.clone()).sum());
+    if w_sq == 0.0 {
+        return 0.0;
+    }
+    let t_max = if h_max > 0.0 {
+        beta / h_max
+    } else {
+        f64::INFINITY
+    };
+    let t = (-w_y / w_sq).clamp(0.0, t_max);
+    -0.5 * t * t * w_sq - t * w_y
 }
 
 fn check_finite<B: Backend>(t: &Tensor<B, 2>, what: &'static str) -> Result<()> {
@@ -135,7 +230,9 @@ impl<'a> Cronos<'a> {
         let [n, d] = x.dims();
         let [ny, c] = y.dims();
         if n == 0 || d == 0 || c == 0 {
-            return Err(CronosError::Empty(format!("X is {n} x {d}, Y is {ny} x {c}")));
+            return Err(CronosError::Empty(format!(
+                "X is {n} x {d}, Y is {ny} x {c}"
+            )));
         }
         if ny != n {
             return Err(CronosError::Shape {
@@ -155,11 +252,19 @@ impl<'a> Cronos<'a> {
 
         // One-off work: sketches of F^T F and X^T X (independent of rho).
         let n1 = d * blocks;
-        let omega = host::upload(gaussian_gates(n1, rank, cfg.seed.wrapping_add(1)), [n1, rank], &x);
+        let omega = host::upload(
+            gaussian_gates(n1, rank, cfg.seed.wrapping_add(1)),
+            [n1, rank],
+            &x,
+        );
         let ftf = Nystrom::new(omega, |w| op.ftf(w))?;
         let gram = match cfg.formulation {
             Formulation::Relu => {
-                let omega = host::upload(gaussian_gates(d, gram_rank, cfg.seed.wrapping_add(2)), [d, gram_rank], &x);
+                let omega = host::upload(
+                    gaussian_gates(d, gram_rank, cfg.seed.wrapping_add(2)),
+                    [d, gram_rank],
+                    &x,
+                );
                 Some(Nystrom::new(omega, |w| op.gram(w))?)
             }
             Formulation::Gated => None,
@@ -171,73 +276,78 @@ impl<'a> Cronos<'a> {
         let mut precond = sketches.preconditioner(rho)?;
 
         let fty = op.ft(y.clone());
+        let fty_norm = norm(&fty);
         let options = (&x.device(), x.dtype());
         let zeros_d = Tensor::<B, 2>::zeros([d, cols], options);
         let zeros_n = Tensor::<B, 2>::zeros([n, cols], options);
-        let mut it = Iterate {
-            u: zeros_d.clone(),
+        let mut z = State {
             v: zeros_d.clone(),
             lambda: zeros_d.clone(),
-            cone: (cfg.formulation == Formulation::Relu).then(|| ConeIterate {
-                s: zeros_n.clone(),
-                nu: zeros_n,
-                gt_s: zeros_d.clone(),
-                gt_nu: zeros_d,
-            }),
+            cone: (cfg.formulation == Formulation::Relu).then(|| (zeros_n.clone(), zeros_n)),
         };
-        let sqrt_pri = (((d + if it.cone.is_some() { n } else { 0 }) * cols) as f64).sqrt();
+        let mut u = zeros_d;
+        let sqrt_pri = (((d + if z.cone.is_some() { n } else { 0 }) * cols) as f64).sqrt();
         let sqrt_dual = ((d * cols) as f64).sqrt();
-        let mut pcg_tol = 1e-2 * norm(&fty) / rho;
+        let mut pcg_tol = 1e-2 * fty_norm / rho;
         let mut history: Vec<IterationRecord> = Vec::new();
         let mut best: Option<(f64, Tensor<B, 2>, usize)> = None;
         let mut pcg_total = 0;
         let mut status = Status::MaxIterations;
+        let mut anderson = Anderson::new(ANDERSON_MEMORY);
+        // The plain ADMM step taken before the last extrapolation, and its fixed-point residual.
+        let mut fallback: Option<(State<B>, f64)> = None;
+        let mut last: State<B> = z.clone();
 
         for iteration in 1..=cfg.max_iters {
-            let mut rhs = fty.clone() / rho + it.v.clone() - it.lambda.clone();
-            if let Some(k) = &it.cone {
-                rhs = rhs + k.gt_s.clone() - k.gt_nu.clone();
+            let mut rhs = fty.clone() / rho + z.v.clone() - z.lambda.clone();
+            if let Some((s, nu)) = &z.cone {
+                rhs = rhs + op.gt(s.clone() - nu.clone()).expect("cone operator");
             }
-            let sol = pcg::solve(&op, &precond, rho, rhs, it.u.clone(), pcg_tol, cfg.pcg_max_iters);
+            let sol = pcg::solve(&op, &precond, rho, rhs, u, pcg_tol, cfg.pcg_max_iters);
             pcg_total += sol.iterations;
             a_products += sol.a_products;
+            u = sol.u;
 
-            // v-step: group soft-threshold, one group per column.
-            let v_new = group_soft_threshold(sol.u.clone() + it.lambda.clone(), cfg.beta / rho);
-            let dv = v_new.clone() - it.v.clone();
-            let r_u = sol.u.clone() - v_new.clone();
-            it.lambda = it.lambda + r_u.clone();
-
-            let (mut pri_sq, mut u_sq, mut v_sq) = (sq(&r_u), sq(&sol.u), sq(&v_new));
-            let mut dual = dv;
-            let mut dual_scale = it.lambda.clone();
-            if let (Some(k), Some(gu)) = (&mut it.cone, op.g_from_xu(sol.xu.clone())) {
-                let s_new = nonnegative(gu.clone() + k.nu.clone());
-                let r_s = gu.clone() - s_new.clone();
-                k.nu = k.nu.clone() + r_s.clone();
-                let gt_s_new = op.gt(s_new.clone()).expect("cone operator exists");
-                k.gt_nu = op.gt(k.nu.clone()).expect("cone operator exists");
-                dual = dual + gt_s_new.clone() - k.gt_s.clone();
-                dual_scale = dual_scale + k.gt_nu.clone();
-                pri_sq += sq(&r_s);
-                u_sq += sq(&gu);
-                v_sq += sq(&s_new);
-                k.s = s_new;
-                k.gt_s = gt_s_new;
-            }
-            it.u = sol.u;
-            it.v = v_new;
+            // Over-relaxed updates: u_hat = a u + (1 - a) v replaces u in the v- and lambda-updates.
+            let u_hat = u.clone() * RELAXATION + z.v.clone() * (1.0 - RELAXATION);
+            let v = group_soft_threshold(u_hat.clone() + z.lambda.clone(), cfg.beta / rho);
+            let lambda = z.lambda.clone() + u_hat - v.clone();
+            let r_u = u.clone() - v.clone();
+            let (mut pri_sq, mut u_sq, mut v_sq) = (sq(&r_u), sq(&u), sq(&v));
+            let mut dual = v.clone() - z.v.clone();
+            let mut dual_scale = norm(&lambda).max(fty_norm / rho);
+            let cone = match (&z.cone, op.g_from_xu(sol.xu.clone())) {
+                (Some((s_old, nu_old)), Some(gu)) => {
+                    let g_hat = gu.clone() * RELAXATION + s_old.clone() * (1.0 - RELAXATION);
+                    let s = nonnegative(g_hat.clone() + nu_old.clone());
+                    let nu = nu_old.clone() + g_hat - s.clone();
+                    dual = dual + op.gt(s.clone() - s_old.clone()).expect("cone operator");
+                    // Multiplier terms are measured apart: they cancel at a solution, where
+                    // rho (lambda + G^T nu) = -F^T (F u - Y).
+                    dual_scale = dual_scale.max(norm(&op.gt(nu.clone()).expect("cone operator")));
+                    pri_sq += sq(&(gu.clone() - s.clone()));
+                    u_sq += sq(&gu);
+                    v_sq += sq(&s);
+                    Some((s, nu))
+                }
+                _ => None,
+            };
+            let step = State { v, lambda, cone };
             let primal = pri_sq.sqrt();
             let dual_res = rho * norm(&dual);
             let pri_scale = u_sq.sqrt().max(v_sq.sqrt());
-            let dual_scale = rho * norm(&dual_scale);
+            let dual_scale = rho * dual_scale;
 
-            let xv = op.xu(&it.v);
-            let fit = host::scalar((op.network_output(xv.clone()) - y.clone()).square().sum()) / 2.0;
-            let group_norms = host::scalar(it.v.clone().square().sum_dim(0).sqrt().sum());
+            let xv = op.xu(&step.v);
+            let fit =
+                host::scalar((op.network_output(xv.clone()) - y.clone()).square().sum()) / 2.0;
+            let group_norms = host::scalar(step.v.clone().square().sum_dim(0).sqrt().sum());
             let objective = fit + cfg.beta * group_norms;
             let max_violation = op.max_violation(xv.clone());
-            let scale_xv = host::scalar(xv.abs().max()).max(f64::MIN_POSITIVE);
+            let scale_xv = host::scalar(xv.clone().abs().max()).max(f64::MIN_POSITIVE);
+            let rel_violation = max_violation / scale_xv;
+            let dual_bound = dual_bound(&op, &y, &xv, &step, rho, cfg.beta);
+            let rel_gap = (objective - dual_bound) / objective.abs().max(f64::MIN_POSITIVE);
             let record = IterationRecord {
                 iteration,
                 objective,
@@ -246,6 +356,8 @@ impl<'a> Cronos<'a> {
                 dual_residual: dual_res,
                 rel_primal_residual: primal / pri_scale.max(f64::MIN_POSITIVE),
                 rel_dual_residual: dual_res / dual_scale.max(f64::MIN_POSITIVE),
+                dual_bound,
+                rel_gap,
                 rho,
                 pcg_iterations: sol.iterations,
                 seconds: start.elapsed().as_secs_f64(),
@@ -255,58 +367,85 @@ impl<'a> Cronos<'a> {
                     "non-finite iterate at ADMM iteration {iteration} (objective {objective}, residuals {primal}, {dual_res})"
                 )));
             }
-            let feasible = max_violation / scale_xv <= cfg.tol.max(1e-3);
-            if feasible && best.as_ref().is_none_or(|(o, _, _)| objective < *o) {
-                best = Some((objective, it.v.clone(), history.len()));
+            if rel_violation <= cfg.tol.max(1e-3)
+                && best.as_ref().is_none_or(|(o, _, _)| objective < *o)
+            {
+                best = Some((objective, step.v.clone(), history.len()));
             }
             let mut stop = false;
             for obs in &mut self.observers {
                 stop |= obs.observe(&record) == ControlFlow::Break(());
             }
             history.push(record);
-            let converged = primal <= sqrt_pri * cfg.tol_abs + cfg.tol * pri_scale
+            last = step.clone();
+            let residuals_met = primal <= sqrt_pri * cfg.tol_abs + cfg.tol * pri_scale
                 && dual_res <= sqrt_dual * cfg.tol_abs + cfg.tol * dual_scale;
+            let certified = rel_gap <= cfg.tol && rel_violation <= cfg.tol;
+            let converged = residuals_met || certified;
             if converged {
                 status = Status::Converged;
                 best = None;
                 break;
             }
-            if stop || self.stop.as_ref().is_some_and(|f| f.load(Ordering::Relaxed)) {
+            if stop
+                || self
+                    .stop
+                    .as_ref()
+                    .is_some_and(|f| f.load(Ordering::Relaxed))
+            {
                 status = Status::Stopped;
                 break;
             }
-            if cfg.time_limit.is_some_and(|t| start.elapsed().as_secs_f64() >= t) {
+            if cfg
+                .time_limit
+                .is_some_and(|t| start.elapsed().as_secs_f64() >= t)
+            {
                 status = Status::TimeLimit;
                 break;
-            }
-
-            let last = history.last().expect("record pushed above");
-            if cfg.adaptive_rho && iteration % RHO_INTERVAL == 0 {
-                let ratio = (last.rel_primal_residual / last.rel_dual_residual.max(f64::MIN_POSITIVE)).sqrt();
-                if ratio.is_finite() && !(1.0 / RHO_TRIGGER..=RHO_TRIGGER).contains(&ratio) {
-                    let new_rho = (rho * ratio).clamp(1e-8, 1e8);
-                    // Scaled duals are y / rho: rescale them so the unscaled duals are unchanged.
-                    let factor = rho / new_rho;
-                    it.lambda = it.lambda * factor;
-                    if let Some(k) = &mut it.cone {
-                        k.nu = k.nu.clone() * factor;
-                        k.gt_nu = k.gt_nu.clone() * factor;
-                    }
-                    rho = new_rho;
-                    precond = sketches.preconditioner(rho)?;
-                }
             }
             // Inner accuracy tied to the outer residuals: an error e in the u-step shifts the gradient by
             // rho e, so aim well below both residuals in u-step units.
             pcg_tol = PCG_FRACTION * (primal.min(dual_res / rho)).max(f64::MIN_POSITIVE);
+
+            let g = z.flat() - step.flat();
+            let g_norm = host::scalar(g.clone().square().sum()).sqrt();
+            // Safeguard: an extrapolated point whose fixed-point residual grew is discarded in favour
+            // of the plain step it replaced.
+            if let Some((plain, plain_norm)) = fallback.take() {
+                if g_norm > ANDERSON_SAFEGUARD * plain_norm {
+                    anderson.reset();
+                    z = plain;
+                    continue;
+                }
+            }
+            let last_rec = history.last().expect("record pushed above");
+            let ratio = (last_rec.rel_primal_residual
+                / last_rec.rel_dual_residual.max(f64::MIN_POSITIVE))
+            .sqrt();
+            if cfg.adaptive_rho
+                && iteration % RHO_INTERVAL == 0
+                && ratio.is_finite()
+                && !(1.0 / RHO_TRIGGER..=RHO_TRIGGER).contains(&ratio)
+            {
+                let new_rho = (rho * ratio).clamp(1e-8, 1e8);
+                z = step;
+                z.rescale_duals(rho / new_rho);
+                rho = new_rho;
+                precond = sketches.preconditioner(rho)?;
+                anderson.reset();
+                continue;
+            }
+            let next = anderson.next(step.flat(), g);
+            z = step.unflat(next);
+            fallback = anderson.extrapolated().then_some((step, g_norm));
         }
 
         let (v, record_index) = match best {
             Some((_, v, index)) if status != Status::Converged => (v, index),
-            _ => (it.v, history.len() - 1),
+            _ => (last.v, history.len() - 1),
         };
         let chosen = &history[record_index];
-        let network = map_to_network(&op, &patterns.gates, &v);
+        let network = map_to_network(&op, &patterns.gates, &v, None).expect("unpadded mapping");
         let xv = op.xu(&v);
         let max_violation = op.max_violation(xv.clone());
         let scale_xv = host::scalar(xv.abs().max()).max(f64::MIN_POSITIVE);
@@ -336,6 +475,8 @@ impl<'a> Cronos<'a> {
             gates: patterns.gates,
             report,
             history,
+            point: v,
+            operator: op,
         })
     }
 }

@@ -50,13 +50,19 @@ fn adjoint_identities_hold() {
         let fu = op.f_from_xu(op.xu(&u));
         let lhs = dot(fu, r.clone());
         let rhs = dot(u.clone(), op.ft(r));
-        assert!((lhs - rhs).abs() < 1e-10 * lhs.abs().max(1.0), "<Fu,r> {lhs} vs <u,F^T r> {rhs}");
+        assert!(
+            (lhs - rhs).abs() < 1e-10 * lhs.abs().max(1.0),
+            "<Fu,r> {lhs} vs <u,F^T r> {rhs}"
+        );
         if formulation == Formulation::Relu {
             let z = gaussian(op.n(), op.blocks() * c, 5);
             let gu = op.g_from_xu(op.xu(&u)).unwrap();
             let lhs = dot(gu, z.clone());
             let rhs = dot(u, op.gt(z).unwrap());
-            assert!((lhs - rhs).abs() < 1e-10 * lhs.abs().max(1.0), "<Gu,z> {lhs} vs <u,G^T z> {rhs}");
+            assert!(
+                (lhs - rhs).abs() < 1e-10 * lhs.abs().max(1.0),
+                "<Gu,z> {lhs} vs <u,G^T z> {rhs}"
+            );
         }
     }
 }
@@ -87,16 +93,26 @@ fn pcg_matches_direct_solve() {
         let ftf = Nystrom::new(gaussian(n1, 6, 8), |w| op.ftf(w)).unwrap();
         let gram = (formulation == Formulation::Relu)
             .then(|| Nystrom::new(gaussian(op.d(), 2, 9), |w| op.gram(w)).unwrap());
-        let pre = Sketches::new(gram, ftf, op.d()).preconditioner(rho).unwrap();
+        let pre = Sketches::new(gram, ftf, op.d())
+            .preconditioner(rho)
+            .unwrap();
         let zero = rhs.zeros_like();
         let sol = pcg::solve(&op, &pre, rho, rhs.clone(), zero, 1e-8, 500);
-        assert!(sol.residuals.iter().all(|&r| r <= 1e-8), "{formulation:?}: {:?} after {} iterations", sol.residuals, sol.iterations);
+        assert!(
+            sol.residuals.iter().all(|&r| r <= 1e-8),
+            "{formulation:?}: {:?} after {} iterations",
+            sol.residuals,
+            sol.iterations
+        );
         // Direct solve of each output's system.
         let b = host::to_matrix(rhs.reshape([n1, c]));
         let u = host::to_matrix(sol.u.clone().reshape([n1, c]));
         let direct = a.clone().lu().solve(&b).unwrap();
         let err = (&u - &direct).norm() / direct.norm();
-        assert!(err < 1e-6, "{formulation:?}: PCG vs LU relative error {err}");
+        assert!(
+            err < 1e-6,
+            "{formulation:?}: PCG vs LU relative error {err}"
+        );
         // X U is tracked exactly through the iterations.
         let xu_err = host::scalar((sol.xu - op.xu(&sol.u)).abs().max());
         assert!(xu_err < 1e-9, "tracked X U drifted by {xu_err}");
@@ -110,7 +126,9 @@ fn full_rank_preconditioner_is_the_inverse() {
     let n1 = op.d() * op.blocks();
     let ftf = Nystrom::new(gaussian(n1, n1, 10), |w| op.ftf(w)).unwrap();
     let gram = Nystrom::new(gaussian(op.d(), op.d(), 11), |w| op.gram(w)).unwrap();
-    let pre = Sketches::new(Some(gram), ftf, op.d()).preconditioner(rho).unwrap();
+    let pre = Sketches::new(Some(gram), ftf, op.d())
+        .preconditioner(rho)
+        .unwrap();
     let u = gaussian(op.d(), op.blocks() * 2, 12);
     let back = pre.apply(op.apply_a(&u, rho).0);
     let err = host::scalar((back - u.clone()).abs().max()) / host::scalar(u.abs().max());
@@ -125,7 +143,9 @@ fn preconditioner_reduces_condition_number() {
     let n1 = op.d() * op.blocks();
     let ftf = Nystrom::new(gaussian(n1, 10, 13), |w| op.ftf(w)).unwrap();
     let gram = Nystrom::new(gaussian(op.d(), 3, 14), |w| op.gram(w)).unwrap();
-    let pre = Sketches::new(Some(gram), ftf, op.d()).preconditioner(rho).unwrap();
+    let pre = Sketches::new(Some(gram), ftf, op.d())
+        .preconditioner(rho)
+        .unwrap();
     let pinv = dense(&op, |u| pre.apply(u));
     let cond = |m: &DMatrix<f64>| {
         let e = m.clone().symmetric_eigen().eigenvalues;
@@ -135,7 +155,10 @@ fn preconditioner_reduces_condition_number() {
     let l = pinv.clone().cholesky().unwrap().l();
     let pa = l.transpose() * &a * &l;
     let (before, after) = (cond(&a), cond(&pa));
-    assert!(after < before / 10.0, "condition number {before} -> {after}");
+    assert!(
+        after < before / 10.0,
+        "condition number {before} -> {after}"
+    );
 }
 
 #[test]
@@ -143,20 +166,26 @@ fn mapping_reproduces_convex_outputs_when_feasible() {
     let (op, patterns) = problem(Formulation::Relu);
     let (d, p, c) = (op.d(), op.patterns(), 2);
     // v_i = a g_i satisfies (2 D_i - I) X v_i >= 0 by the definition of D_i for any a >= 0.
-    let weights: Vec<f64> = (0..2 * p * c).map(|j| if j % 3 == 0 { 0.0 } else { 0.5 + j as f64 }).collect();
+    let weights: Vec<f64> = (0..2 * p * c)
+        .map(|j| if j % 3 == 0 { 0.0 } else { 0.5 + j as f64 })
+        .collect();
     let g = host::to_matrix(patterns.gates.clone());
-    let v = DMatrix::from_fn(d, 2 * p * c, |row, col| g[(row, (col / c) % p)] * weights[col]);
+    let v = DMatrix::from_fn(d, 2 * p * c, |row, col| {
+        g[(row, (col / c) % p)] * weights[col]
+    });
     let v = host::upload_matrix(&v, op.x());
     let xv = op.xu(&v);
     assert!(op.max_violation(xv.clone()) <= 1e-12);
     let convex = op.f_from_xu(xv);
-    let net = map_to_network(&op, &patterns.gates, &v);
+    let net = map_to_network(&op, &patterns.gates, &v, None).unwrap();
     assert_eq!(net.width(), weights.iter().filter(|&&w| w > 0.0).count());
     let out = net.forward(op.x().clone());
     let err = host::scalar((out - convex.clone()).abs().max()) / host::scalar(convex.abs().max());
     assert!(err < 1e-12, "network vs convex outputs differ by {err}");
     // The weight-decay term equals the group-lasso term.
-    let decay = (host::scalar(net.w1.clone().square().sum()) + host::scalar(net.w2.clone().square().sum())) / 2.0;
+    let decay = (host::scalar(net.w1.clone().square().sum())
+        + host::scalar(net.w2.clone().square().sum()))
+        / 2.0;
     let lasso = host::scalar(v.square().sum_dim(0).sqrt().sum());
     assert!((decay - lasso).abs() < 1e-10 * lasso, "{decay} vs {lasso}");
 }
@@ -167,12 +196,14 @@ fn exact_low_rank_sketch_of_ftf() {
     let n1 = op.d() * op.blocks();
     let exact = dense(&op, |u| {
         let k = u.dims()[1] / op.blocks();
-        op.ftf(u.reshape([n1, k])).reshape([op.d(), op.blocks() * k])
+        op.ftf(u.reshape([n1, k]))
+            .reshape([op.d(), op.blocks() * k])
     });
     // F^T F has rank <= n = 30 > n1 = 20 here, so a full sketch reproduces it.
     let nys = Nystrom::new(gaussian(n1, n1, 15), |w| op.ftf(w)).unwrap();
     let u = host::to_matrix(nys.basis.clone());
-    let approx = &u * DMatrix::from_diagonal(&DVector::from_vec(nys.eigenvalues.clone())) * u.transpose();
+    let approx =
+        &u * DMatrix::from_diagonal(&DVector::from_vec(nys.eigenvalues.clone())) * u.transpose();
     let err = (approx - &exact).norm() / exact.norm();
     assert!(err < 1e-8, "relative error {err}");
 }

@@ -8,13 +8,20 @@ type B = NdArray<f64>;
 
 fn data(n: usize, d: usize, seed: u64) -> (Tensor<B, 2>, Tensor<B, 2>) {
     let like = Tensor::<B, 2>::zeros([1, 1], &Default::default());
-    let x = host::upload(cronos_core::patterns::gaussian_gates(n, d, seed), [n, d], &like);
+    let x = host::upload(
+        cronos_core::patterns::gaussian_gates(n, d, seed),
+        [n, d],
+        &like,
+    );
     let y = x.clone().slice([0..n, 0..1]).sign();
     (x, y)
 }
 
 fn config() -> CronosConfig {
-    CronosConfig::new().with_neurons(4).with_max_iters(300).with_tol(1e-6)
+    CronosConfig::new()
+        .with_neurons(4)
+        .with_max_iters(300)
+        .with_tol(1e-6)
 }
 
 #[test]
@@ -39,24 +46,41 @@ fn invalid_parameters_are_named() {
 fn shape_and_value_errors() {
     let (x, y) = data(20, 3, 2);
     let short = y.clone().slice([0..10, 0..1]);
-    assert!(matches!(config().solver().fit(x.clone(), short), Err(CronosError::Shape { .. })));
-    let gates = Tensor::<B, 2>::ones([4, 2], &Default::default());
     assert!(matches!(
-        config().solver().fit_with_gates(x.clone(), y.clone(), gates),
+        config().solver().fit(x.clone(), short),
         Err(CronosError::Shape { .. })
     ));
-    let bad = x.clone().slice_assign([0..1, 0..1], Tensor::from_data([[f64::NAN]], &Default::default()));
+    let gates = Tensor::<B, 2>::ones([4, 2], &Default::default());
+    assert!(matches!(
+        config()
+            .solver()
+            .fit_with_gates(x.clone(), y.clone(), gates),
+        Err(CronosError::Shape { .. })
+    ));
+    let bad = x.clone().slice_assign(
+        [0..1, 0..1],
+        Tensor::from_data([[f64::NAN]], &Default::default()),
+    );
     match config().solver().fit(bad, y.clone()) {
         Err(e @ CronosError::NonFinite { .. }) => assert!(e.to_string().contains("X contains 1")),
         other => panic!("expected a non-finite error, got {other:?}"),
     }
-    let inf_y = y.slice_assign([3..4, 0..1], Tensor::from_data([[f64::INFINITY]], &Default::default()));
-    assert!(matches!(config().solver().fit(x, inf_y), Err(CronosError::NonFinite { what: "Y", .. })));
+    let inf_y = y.slice_assign(
+        [3..4, 0..1],
+        Tensor::from_data([[f64::INFINITY]], &Default::default()),
+    );
+    assert!(matches!(
+        config().solver().fit(x, inf_y),
+        Err(CronosError::NonFinite { what: "Y", .. })
+    ));
 }
 
 fn assert_sane(sol: &cronos_core::Solution<B>) {
     let r = &sol.report;
-    assert!(r.objective.is_finite() && r.rel_primal_residual.is_finite(), "{r:?}");
+    assert!(
+        r.objective.is_finite() && r.rel_primal_residual.is_finite(),
+        "{r:?}"
+    );
     assert!(r.max_constraint_violation.is_finite());
 }
 
@@ -69,16 +93,32 @@ fn awkward_problems_solve() {
     // Duplicate gates and a constant feature, without pattern filtering.
     let (x, y) = data(40, 4, 4);
     let x = x.slice_assign([0..40, 3..4], Tensor::ones([40, 1], &Default::default()));
-    let g = host::upload(cronos_core::patterns::gaussian_gates(4, 1, 5), [4, 1], &x).repeat_dim(1, 3);
-    let sol = config().with_filter_patterns(false).solver().fit_with_gates(x.clone(), y.clone(), g).unwrap();
+    let g =
+        host::upload(cronos_core::patterns::gaussian_gates(4, 1, 5), [4, 1], &x).repeat_dim(1, 3);
+    let sol = config()
+        .with_filter_patterns(false)
+        .solver()
+        .fit_with_gates(x.clone(), y.clone(), g)
+        .unwrap();
     assert_sane(&sol);
     assert_eq!(sol.report.patterns, 3);
     // Zero targets: the optimum is the zero network.
-    let sol = config().solver().fit(x.clone(), y.clone().zeros_like()).unwrap();
+    let sol = config()
+        .solver()
+        .fit(x.clone(), y.clone().zeros_like())
+        .unwrap();
     assert_eq!(sol.report.status, Status::Converged);
-    assert!(sol.report.objective.abs() < 1e-12 && sol.report.active_neurons == 0, "{:?}", sol.report);
+    assert!(
+        sol.report.objective.abs() < 1e-12 && sol.report.active_neurons == 0,
+        "{:?}",
+        sol.report
+    );
     // Gated program on the same data.
-    let sol = config().with_formulation(Formulation::Gated).solver().fit(x, y).unwrap();
+    let sol = config()
+        .with_formulation(Formulation::Gated)
+        .solver()
+        .fit(x, y)
+        .unwrap();
     assert_sane(&sol);
 }
 
