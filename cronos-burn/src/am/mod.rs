@@ -1,0 +1,39 @@
+//! CRONOS-AM: deep networks trained by alternating minimization inside burn-train (Feng, Frangella
+//! & Pilanci 2024). The last two layers are solved by CRONOS on the features of the whole training
+//! set every few steps; the earlier layers are trained by any Burn optimizer through the fixed head.
+//!
+//! * [`model`]: the paper's deep ReLU MLP ([`DeepMlp`]) and the [`HeadModel`] trait a model
+//!   implements to be trained this way;
+//! * [`strategy`]: [`CronosAm`], a burn-train `SupervisedLearningStrategy`, so metrics, validation,
+//!   checkpointing, early stopping and renderers keep working;
+//! * [`optimizer`]: [`OptimizerConfig`] / [`AnyOptimizer`], the optimizers compared in the paper
+//!   chosen at run time;
+//! * [`renderer`]: quiet and one-line-per-epoch renderers for runs without a terminal UI;
+//! * [`run`]: [`train_deep_mlp`], one call that trains the MLP by CRONOS-AM or end to end (the
+//!   baselines) on a labeled set.
+//!
+//! ```ignore
+//! let strategy = CronosAmConfig::new(CronosConfig::new().with_neurons(10)).init::<B>(&device);
+//! let model = DeepMlpConfig::for_cronos(784, 1, 10).init::<B>(&device).with_frozen_head();
+//! let result = SupervisedTraining::new(dir, dl_train, dl_valid)
+//!     .metrics((LossMetric::new(), AccuracyMetric::new()))
+//!     .num_epochs(3)
+//!     .with_file_checkpointer(CompactRecorder::new())
+//!     .renderer(QuietRenderer)
+//!     .with_training_strategy(TrainingStrategy::Custom(Arc::new(strategy.clone())))
+//!     .launch(Learner::new(model, DAdaptAdamWConfig::new().init(), 1.0));
+//! ```
+
+pub mod model;
+pub mod optimizer;
+pub mod renderer;
+pub mod run;
+pub mod strategy;
+
+pub use model::{class_scores, DeepMlp, DeepMlpConfig, HeadModel};
+pub use optimizer::{AnyOptimizer, AnyOptimizerRecord, OptimizerConfig};
+pub use renderer::{EpochRenderer, QuietRenderer};
+pub use run::{
+    train_deep_mlp, DeepTrainingConfig, DeepTrainingOutcome, Display, TrainingError, TrainingMethod,
+};
+pub use strategy::{CronosAm, CronosAmConfig, HeadSolve};

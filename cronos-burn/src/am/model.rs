@@ -1,0 +1,144 @@
+//! The deep ReLU MLP of CRONOS-AM (Feng, Frangella & Pilanci 2024, §3.1 of the digest): bias-free
+//! feature layers with ReLU, then a two-layer head `Linear(k, 2 P c) -> ReLU -> Linear(2 P c, c)`.
+//! CRONOS-AM solves the head with CRONOS and trains the feature layers with a Burn optimizer; the
+//! baselines train the same network end to end.
+
+use burn::nn::loss::{MseLoss, Reduction};
+use burn::nn::{Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+use burn::tensor::backend::AutodiffBackend;
+use burn::train::{ClassificationOutput, InferenceStep, TrainOutput, TrainStep};
+use cronos_datasets::ClassificationBatch;
+
+/// A network whose last two layers form a bias-free ReLU head `relu(h W1) W2` on features
+/// `h = features(x)`: the shape CRONOS-AM alternates on.
+pub trait HeadModel<B: Backend>: Module<B> {
+    /// Output of the layers before the head, `n x k`.
+    fn features(&self, x: Tensor<B, 2>) -> Tensor<B, 2>;
+    /// The head's layers: hidden (`k x m`) and output (`m x c`).
+    fn head(&self) -> (&Linear<B>, &Linear<B>);
+    /// Mutable access to the head's layers.
+    fn head_mut(&mut self) -> (&mut Linear<B>, &mut Linear<B>);
+}
+
+/// Shape of a [`DeepMlp`].
+#[derive(Config, Debug, PartialEq)]
+pub struct DeepMlpConfig {
+    /// Input features d.
+    pub d_input: usize,
+    /// Hidden width of the head, `2 P c` for CRONOS with P gates (see [`DeepMlpConfig::for_cronos`]).
+    pub head_width: usize,
+    /// Outputs c: 1 for +-1 targets, the number of classes for one-hot targets.
+    pub d_output: usize,
+    /// Widths of the bias-free feature layers (each followed by a ReLU).
+    #[config(default = "vec![256, 256]")]
+    pub feature_widths: Vec<usize>,
+}
+
+impl DeepMlpConfig {
+    /// The paper's shape for `neurons` = P gates: head width `2 P c`.
+    pub fn for_cronos(d_input: usize, d_output: usize, neurons: usize) -> Self {
+        Self::new(d_input, 2 * neurons * d_output, d_output)
+    }
+
+    /// A randomly initialized network (Burn's default Kaiming-uniform initialization), with every
+    /// parameter materialized so that clones share values (`fork`, unlike `to_device`, keeps the
+    /// parameters trainable on an autodiff backend).
+    pub fn init<B: Backend>(&self, device: &B::Device) -> DeepMlp<B> {
+        let linear = |d_in, d_out| LinearConfig::new(d_in, d_out).with_bias(false).init(device);
+        let mut d_in = self.d_input;
+        let mut features = Vec::with_capacity(self.feature_widths.len());
+        for &width in &self.feature_widths {
+            features.push(linear(d_in, width));
+            d_in = width;
+        }
+        DeepMlp {
+            features,
+            head_hidden: linear(d_in, self.head_width),
+            head_output: linear(self.head_width, self.d_output),
+        }
+        .fork(device)
+    }
+}
+
+/// Bias-free deep ReLU MLP: `relu(... relu(relu(x F1) F2) ...) W1` -> ReLU -> `W2`.
+#[derive(Module, Debug)]
+pub struct DeepMlp<B: Backend> {
+    /// Feature layers, each followed by a ReLU.
+    pub features: Vec<Linear<B>>,
+    /// First head layer, `k x m`, followed by a ReLU.
+    pub head_hidden: Linear<B>,
+    /// Second head layer, `m x c`.
+    pub head_output: Linear<B>,
+}
+
+impl<B: Backend> DeepMlp<B> {
+    /// Predictions, `n x c`.
+    pub fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        let h = HeadModel::features(self, x);
+        self.head_output.forward(relu(self.head_hidden.forward(h)))
+    }
+
+    /// The same network with the head excluded from autodiff: its parameters get no gradients,
+    /// so an optimizer leaves them (and their state) alone. CRONOS-AM trains this way.
+    pub fn with_frozen_head(mut self) -> Self {
+        self.head_hidden = self.head_hidden.no_grad();
+        self.head_output = self.head_output.no_grad();
+        self
+    }
+
+    /// Mean squared error over all entries (`mean((f(x) - y)^2)`, as the paper's runners) with
+    /// Burn's classification output for metrics. One output (+-1 targets) is reported as the two
+    /// class scores `(-f, f)`, so Burn's accuracy (argmax) equals sign agreement.
+    pub fn classification(&self, batch: ClassificationBatch<B>) -> ClassificationOutput<B> {
+        let pred = self.forward(batch.x);
+        let loss = MseLoss::new().forward(pred.clone(), batch.targets, Reduction::Mean);
+        ClassificationOutput::new(loss, class_scores(pred), batch.labels)
+    }
+}
+
+/// Scores whose argmax is the predicted class: the predictions themselves for one-hot targets,
+/// `(-f, f)` for a single +-1 output.
+pub fn class_scores<B: Backend>(pred: Tensor<B, 2>) -> Tensor<B, 2> {
+    if pred.dims()[1] == 1 {
+        Tensor::cat(vec![pred.clone().neg(), pred], 1)
+    } else {
+        pred
+    }
+}
+
+impl<B: Backend> HeadModel<B> for DeepMlp<B> {
+    fn features(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        self.features
+            .iter()
+            .fold(x, |h, layer| relu(layer.forward(h)))
+    }
+
+    fn head(&self) -> (&Linear<B>, &Linear<B>) {
+        (&self.head_hidden, &self.head_output)
+    }
+
+    fn head_mut(&mut self) -> (&mut Linear<B>, &mut Linear<B>) {
+        (&mut self.head_hidden, &mut self.head_output)
+    }
+}
+
+impl<B: AutodiffBackend> TrainStep for DeepMlp<B> {
+    type Input = ClassificationBatch<B>;
+    type Output = ClassificationOutput<B>;
+
+    fn step(&self, batch: ClassificationBatch<B>) -> TrainOutput<ClassificationOutput<B>> {
+        let out = self.classification(batch);
+        TrainOutput::new(self, out.loss.backward(), out)
+    }
+}
+
+impl<B: Backend> InferenceStep for DeepMlp<B> {
+    type Input = ClassificationBatch<B>;
+    type Output = ClassificationOutput<B>;
+
+    fn step(&self, batch: ClassificationBatch<B>) -> ClassificationOutput<B> {
+        self.classification(batch)
+    }
+}

@@ -1,0 +1,316 @@
+//! One call that trains the paper's deep MLP on a labeled set, by CRONOS-AM or end to end by a
+//! gradient optimizer (the baselines), through burn-train: the same network, data, loss, metrics
+//! and checkpoints for both, so results compare head to head.
+
+use crate::am::model::{DeepMlp, DeepMlpConfig};
+use crate::am::optimizer::{AnyOptimizer, OptimizerConfig};
+use crate::am::renderer::{EpochRenderer, QuietRenderer};
+use crate::am::strategy::{CronosAmConfig, HeadSolve};
+use crate::head::{HeadError, HeadSolverConfig};
+use crate::optim::DAdaptAdamWConfig;
+use burn::data::dataloader::DataLoaderBuilder;
+use burn::nn::loss::{MseLoss, Reduction};
+use burn::prelude::*;
+use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
+use burn::tensor::backend::AutodiffBackend;
+use burn::train::metric::store::{Aggregate, Direction, Split};
+use burn::train::metric::{AccuracyMetric, LossMetric};
+use burn::train::renderer::CliMetricsRenderer;
+use burn::train::{
+    ExecutionStrategy, Learner, LearningComponentsMarker, MetricEarlyStoppingStrategy,
+    StoppingCondition, SupervisedTraining, TrainingStrategy,
+};
+use cronos_core::CronosConfig;
+use cronos_datasets::{ClassificationBatcher, DatasetError, LabeledSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+use thiserror::Error;
+
+/// How the deep MLP is trained.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum TrainingMethod {
+    /// CRONOS-AM: the head is solved by CRONOS every `resolve_every` steps, the feature layers are
+    /// trained by the optimizer through the fixed head.
+    CronosAm,
+    /// The baseline: every layer trained end to end by the optimizer (Burn's default step).
+    Gradient,
+}
+
+/// What the metrics renderer shows.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum Display {
+    /// Nothing (CI, scripts, tests).
+    Quiet,
+    /// One line per epoch on stderr.
+    Epochs,
+    /// Burn's plain renderer: one line per batch on stdout.
+    Batches,
+}
+
+/// Settings of a training run of the deep MLP.
+#[derive(Config, Debug)]
+pub struct DeepTrainingConfig {
+    /// CRONOS-AM or end-to-end gradient training.
+    #[config(default = "TrainingMethod::CronosAm")]
+    pub method: TrainingMethod,
+    /// Optimizer of the feature layers (CRONOS-AM) or of the whole network (baseline).
+    #[config(default = "OptimizerConfig::DAdaptAdamW(DAdaptAdamWConfig::new())")]
+    pub optimizer: OptimizerConfig,
+    /// Constant learning rate; `None` takes [`OptimizerConfig::default_learning_rate`].
+    #[config(default = "None")]
+    pub learning_rate: Option<f64>,
+    /// Head solves (CRONOS-AM) and the head width `2 P c` (both methods) with P = `neurons`.
+    #[config(default = "DeepTrainingConfig::paper_head()")]
+    pub cronos: CronosConfig,
+    /// Gradient steps between head solves (CRONOS-AM).
+    #[config(default = 10)]
+    pub resolve_every: usize,
+    /// Widths of the bias-free feature layers.
+    #[config(default = "vec![256, 256]")]
+    pub feature_widths: Vec<usize>,
+    /// Epochs to train (the last epoch, when resuming).
+    #[config(default = 2)]
+    pub num_epochs: usize,
+    /// Minibatch size.
+    #[config(default = 100)]
+    pub batch_size: usize,
+    /// Seed of the initialization and of the minibatch order.
+    #[config(default = 0)]
+    pub seed: u64,
+    /// Shuffle the training set every epoch (with `seed`); off gives the same batches every epoch.
+    #[config(default = true)]
+    pub shuffle: bool,
+    /// Save model, optimizer and scheduler after every epoch under `<dir>/checkpoint`
+    /// (full-precision named MessagePack; Burn keeps the last two and the best validation loss).
+    #[config(default = false)]
+    pub checkpoints: bool,
+    /// Resume from the checkpoint of this epoch (saved by a run with `checkpoints`) and train the
+    /// epochs after it up to `num_epochs`.
+    #[config(default = "None")]
+    pub resume_from: Option<usize>,
+    /// Stop when the validation loss has not improved for this many epochs.
+    #[config(default = "None")]
+    pub early_stopping: Option<usize>,
+    /// What the renderer shows.
+    #[config(default = "Display::Quiet")]
+    pub display: Display,
+    /// Write burn-train's application log to `<dir>/experiment.log` (it installs a global logger,
+    /// so only the first run of a process gets one).
+    #[config(default = false)]
+    pub application_log: bool,
+}
+
+impl DeepTrainingConfig {
+    /// Head-solve settings close to the reference runners (P = 10, beta = 1e-3) with a short ADMM
+    /// budget, since the head is solved again every few steps.
+    pub fn paper_head() -> CronosConfig {
+        CronosConfig::new()
+            .with_neurons(10)
+            .with_beta(1e-3)
+            .with_max_iters(30)
+            .with_tol(1e-3)
+    }
+
+    /// The learning rate used: `learning_rate` or the optimizer's default.
+    pub fn lr(&self) -> f64 {
+        self.learning_rate
+            .unwrap_or_else(|| self.optimizer.default_learning_rate())
+    }
+
+    /// The network's shape for data with `d_input` features and `d_output` target columns.
+    pub fn model(&self, d_input: usize, d_output: usize) -> DeepMlpConfig {
+        DeepMlpConfig::for_cronos(d_input, d_output, self.cronos.neurons)
+            .with_feature_widths(self.feature_widths.clone())
+    }
+}
+
+/// Why a run could not start.
+#[derive(Debug, Error)]
+pub enum TrainingError {
+    /// The data cannot be batched (e.g. +-1 targets for more than two classes).
+    #[error(transparent)]
+    Dataset(#[from] DatasetError),
+    /// The head cannot hold a CRONOS solution.
+    #[error(transparent)]
+    Head(#[from] HeadError),
+    /// The settings or the data are inconsistent.
+    #[error("invalid training setup: {0}")]
+    Setup(String),
+}
+
+/// The result of a run: the trained network (on the inner backend) and how well it fits.
+#[derive(Debug, Clone)]
+pub struct DeepTrainingOutcome<B: Backend> {
+    /// The trained network.
+    pub model: DeepMlp<B>,
+    /// Accuracy on the whole training set (sign agreement for +-1 targets, argmax for one-hot).
+    pub train_accuracy: f64,
+    /// Accuracy on the validation set.
+    pub valid_accuracy: f64,
+    /// MSE (mean over all entries) on the training set.
+    pub train_loss: f64,
+    /// MSE on the validation set.
+    pub valid_loss: f64,
+    /// Every head solve (CRONOS-AM; empty for the baselines).
+    pub head_solves: Vec<HeadSolve>,
+    /// Wall-clock seconds of the training run.
+    pub seconds: f64,
+    /// Directory holding metrics logs and checkpoints.
+    pub directory: PathBuf,
+}
+
+type Components<B> = LearningComponentsMarker<B, f64, DeepMlp<B>, AnyOptimizer<DeepMlp<B>, B>>;
+
+/// Trains the deep MLP on `train` (validating on `valid`) with `config`, writing burn-train's
+/// metric logs (and checkpoints) under `dir`, on backend `B` and `device`.
+///
+/// Targets follow the class count: +-1 for two classes, one-hot otherwise; the loss is the MSE.
+pub fn train_deep_mlp<B: AutodiffBackend>(
+    config: &DeepTrainingConfig,
+    train: &LabeledSet,
+    valid: &LabeledSet,
+    dir: impl AsRef<Path>,
+    device: &B::Device,
+) -> Result<DeepTrainingOutcome<B::InnerBackend>, TrainingError> {
+    let dir = dir.as_ref().to_path_buf();
+    let batcher = ClassificationBatcher::for_set(train);
+    let classes = train.num_classes();
+    let outputs = batcher.encoding().width(classes);
+    check_setup(config, train, valid, outputs)?;
+
+    B::seed(device, config.seed);
+    let mut model: DeepMlp<B> = config.model(train.dim(), outputs).init(device);
+    let strategy = match config.method {
+        TrainingMethod::CronosAm => {
+            model = model.with_frozen_head();
+            let strategy = CronosAmConfig::new(config.cronos.clone())
+                .with_resolve_every(config.resolve_every)
+                .init::<B>(device);
+            Some(strategy)
+        }
+        TrainingMethod::Gradient => None,
+    };
+
+    let mut loader = DataLoaderBuilder::<B, _, _>::new(batcher)
+        .batch_size(config.batch_size)
+        .set_device(device.clone());
+    if config.shuffle {
+        loader = loader.shuffle(config.seed);
+    }
+    let dl_train = loader.build(train.clone());
+    let dl_valid = DataLoaderBuilder::<B::InnerBackend, _, _>::new(batcher)
+        .batch_size(config.batch_size)
+        .set_device(device.clone())
+        .build(valid.clone());
+
+    let mut training: SupervisedTraining<Components<B>> =
+        SupervisedTraining::new(&dir, dl_train, dl_valid)
+            .metrics((LossMetric::new(), AccuracyMetric::new()))
+            .num_epochs(config.num_epochs);
+    training = match config.display {
+        Display::Quiet => training.renderer(QuietRenderer),
+        Display::Epochs => training.renderer(EpochRenderer::new()),
+        Display::Batches => training.renderer(CliMetricsRenderer::new()),
+    };
+    if !config.application_log {
+        training = training.with_application_logger(None);
+    }
+    if config.checkpoints || config.resume_from.is_some() {
+        training =
+            training.with_file_checkpointer(NamedMpkFileRecorder::<FullPrecisionSettings>::new());
+    }
+    if let Some(epoch) = config.resume_from {
+        training = training.checkpoint(epoch);
+    }
+    if let Some(n_epochs) = config.early_stopping {
+        training = training.early_stopping(MetricEarlyStoppingStrategy::new(
+            &LossMetric::<B>::new(),
+            Aggregate::Mean,
+            Direction::Lowest,
+            Split::Valid,
+            StoppingCondition::NoImprovementSince { n_epochs },
+        ));
+    }
+    training = training.with_training_strategy(match &strategy {
+        Some(cronos_am) => TrainingStrategy::Custom(Arc::new(cronos_am.clone())),
+        None => TrainingStrategy::Default(ExecutionStrategy::SingleDevice(device.clone())),
+    });
+
+    let start = Instant::now();
+    let learner = Learner::new(model, config.optimizer.init(), config.lr());
+    let result = training.launch(learner);
+    let seconds = start.elapsed().as_secs_f64();
+
+    let model = result.model;
+    let (train_loss, train_accuracy) = evaluate::<B::InnerBackend>(&model, train, device);
+    let (valid_loss, valid_accuracy) = evaluate::<B::InnerBackend>(&model, valid, device);
+    Ok(DeepTrainingOutcome {
+        model,
+        train_accuracy,
+        valid_accuracy,
+        train_loss,
+        valid_loss,
+        head_solves: strategy.map(|s| s.solves()).unwrap_or_default(),
+        seconds,
+        directory: dir,
+    })
+}
+
+fn check_setup(
+    config: &DeepTrainingConfig,
+    train: &LabeledSet,
+    valid: &LabeledSet,
+    outputs: usize,
+) -> Result<(), TrainingError> {
+    let setup = |msg: String| Err(TrainingError::Setup(msg));
+    if train.is_empty() || valid.is_empty() {
+        return setup(format!(
+            "empty data: {} training and {} validation samples",
+            train.len(),
+            valid.len()
+        ));
+    }
+    if valid.dim() != train.dim() {
+        return setup(format!(
+            "validation samples have {} features, training samples {}",
+            valid.dim(),
+            train.dim()
+        ));
+    }
+    if valid.labels.iter().any(|&l| l >= train.num_classes()) {
+        return setup("validation labels outside the training classes".into());
+    }
+    if config.batch_size == 0 || config.num_epochs == 0 {
+        return setup("batch_size and num_epochs must be at least 1".into());
+    }
+    if config.resume_from.is_some_and(|e| e >= config.num_epochs) {
+        return setup(format!(
+            "resume_from = {:?} leaves no epoch to train with num_epochs = {}",
+            config.resume_from, config.num_epochs
+        ));
+    }
+    if config.method == TrainingMethod::CronosAm {
+        let head = HeadSolverConfig::new(config.cronos.clone());
+        head.check_width(config.model(train.dim(), outputs).head_width, outputs)?;
+        config
+            .cronos
+            .validate()
+            .map_err(|e| TrainingError::Setup(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// MSE and accuracy of `model` on the whole of `set`.
+fn evaluate<B: Backend>(model: &DeepMlp<B>, set: &LabeledSet, device: &B::Device) -> (f64, f64) {
+    let encoding = ClassificationBatcher::for_set(set).encoding();
+    let x = set.x.to_tensor::<B>(device);
+    let Ok(targets) = set.targets(encoding) else {
+        return (f64::NAN, f64::NAN);
+    };
+    let y = targets.to_tensor::<B>(device);
+    let pred = model.forward(x);
+    let loss = MseLoss::new().forward(pred.clone(), y.clone(), Reduction::Mean);
+    let loss = cronos_core::host::scalar(loss);
+    (loss, cronos_core::accuracy(pred, y))
+}
