@@ -1,1 +1,147 @@
-fn main() {}
+//! `cronos`: fit two-layer ReLU networks by convex optimization from the command line.
+//!
+//! ```text
+//! cronos fit --data problem.npz --report report.json [--save-model model.bpk] [--trace trace.jsonl]
+//! cronos fit --dataset fashion-mnist --classes 2,8 --train-limit 500 --report report.json
+//! cronos predict --model model.bpk --data problem.npz --out pred.npy
+//! cronos data info fashion-mnist
+//! ```
+//!
+//! Every failure prints one line `error: ...` on stderr and exits with status 2.
+
+mod cli;
+mod error;
+mod files;
+mod fit;
+mod predict;
+mod problem;
+mod progress;
+
+use clap::error::ErrorKind;
+use clap::Parser;
+use cli::{Cli, Command, DataCommand, InfoArgs};
+use cronos_datasets::{load, Source};
+use error::{CliError, Result};
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// Exit status of every error.
+const EXIT_ERROR: u8 = 2;
+/// Exit status after Ctrl-C (128 + SIGINT), once the report is written.
+const EXIT_INTERRUPTED: u8 = 130;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // clap's message without its usage block: the first line, naming the flag and value.
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("error: {first} (see `cronos --help`)");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    // A panic inside a backend (e.g. a missing GPU driver) is still reported as one line.
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("unknown cause");
+        let message = CliError(message.to_string());
+        eprintln!("error: internal failure: {message}");
+    }));
+    match std::panic::catch_unwind(|| run(cli.command)) {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_ERROR)
+        }
+        Err(_) => ExitCode::from(EXIT_ERROR),
+    }
+}
+
+fn run(command: Command) -> Result<ExitCode> {
+    match command {
+        Command::Fit(args) => {
+            let stop = install_ctrl_c()?;
+            let report = fit::run(&args, stop)?;
+            println!("{}", fit::summary(&report));
+            println!("report written to {}", args.report.display());
+            Ok(if report.interrupted {
+                ExitCode::from(EXIT_INTERRUPTED)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Predict(args) => {
+            let prediction = predict::run(&args)?;
+            print!(
+                "{} x {} predictions written to {}",
+                prediction.rows,
+                prediction.cols,
+                args.out.display()
+            );
+            match prediction.scores {
+                Some((acc, mse)) => println!(" (accuracy {acc:.4}, mse {mse:.6e})"),
+                None => println!(),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Data {
+            command: DataCommand::Info(args),
+        } => {
+            print!("{}", data_info(&args)?);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The first Ctrl-C sets the returned stop flag (the solver returns its best point); the second
+/// exits at once.
+fn install_ctrl_c() -> Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let presses = AtomicUsize::new(0);
+    let flag = stop.clone();
+    // On a terminal the message starts below the progress line drawn in place.
+    let newline = if std::io::stderr().is_terminal() {
+        "\n"
+    } else {
+        ""
+    };
+    ctrlc::set_handler(move || {
+        if presses.fetch_add(1, Ordering::SeqCst) == 0 {
+            flag.store(true, Ordering::SeqCst);
+            eprintln!("{newline}stopping after this iteration (Ctrl-C again to abort)");
+        } else {
+            eprintln!("{newline}aborted");
+            std::process::exit(EXIT_INTERRUPTED.into());
+        }
+    })
+    .map_err(|e| CliError(format!("cannot install the Ctrl-C handler: {e}")))?;
+    Ok(stop)
+}
+
+/// `cronos data info`: summaries of the training and test splits.
+fn data_info(args: &InfoArgs) -> Result<String> {
+    let source = Source::from_option(args.data_dir.clone());
+    let (train, test) = load(&args.kind, &source)?;
+    let origin = match &args.data_dir {
+        Some(dir) => dir.display().to_string(),
+        None => "embedded subset".into(),
+    };
+    let mut out = format!("{} ({origin})\n\ntrain: {}", args.kind, train.summary());
+    match test {
+        Some(test) => out.push_str(&format!("\ntest: {}", test.summary())),
+        None => out.push_str("\ntest: none\n"),
+    }
+    Ok(out)
+}

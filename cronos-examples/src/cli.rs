@@ -1,0 +1,217 @@
+//! Command-line arguments of `cronos` (clap derive). Values are parsed here; checks that need the data
+//! (shapes, class indices, ranks) happen where the data is loaded.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use cronos_burn::device::{DeviceSpec, Precision};
+use cronos_core::Formulation;
+use cronos_datasets::DatasetKind;
+use std::path::PathBuf;
+
+/// Train two-layer ReLU networks to a global optimum by convex optimization (CRONOS).
+///
+/// Every error is reported as one line on stderr and exits with status 2.
+#[derive(Debug, Parser)]
+#[command(name = "cronos", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Fit a network to an NPZ problem or a dataset and write a JSON report.
+    ///
+    /// Ctrl-C stops the solve: the best point so far is reported (status "stopped") and the command
+    /// exits with status 130. A second Ctrl-C aborts at once.
+    #[command(allow_negative_numbers = true)]
+    Fit(Box<FitArgs>),
+    /// Predict with a saved model and write the predictions as an `.npy` matrix.
+    Predict(PredictArgs),
+    /// Inspect datasets.
+    Data {
+        #[command(subcommand)]
+        command: DataCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataCommand {
+    /// Print shape, value range and class counts of the training and test splits.
+    Info(InfoArgs),
+}
+
+/// Backend selection shared by every command that computes.
+#[derive(Debug, Clone, Args)]
+pub struct DeviceArgs {
+    /// Backend and device: flex, ndarray, wgpu[:N] or cuda[:N].
+    #[arg(long, default_value = "flex")]
+    pub device: DeviceSpec,
+    /// Floating-point precision: f32 or f64.
+    #[arg(long, default_value = "f32", value_parser = parse_precision)]
+    pub precision: Precision,
+}
+
+fn parse_precision(s: &str) -> Result<Precision, String> {
+    s.parse().map_err(|e: cronos_burn::device::DeviceError| e.0)
+}
+
+/// Where the training data comes from: an NPZ problem, or a dataset with its preprocessing.
+#[derive(Debug, Clone, Args)]
+pub struct DataArgs {
+    /// NPZ problem with `X` (n x d), `Y` (n x c) and optionally `X_val`, `Y_val`.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["dataset", "data_dir", "classes", "scale", "pca", "val_fraction", "train_limit"])]
+    pub data: Option<PathBuf>,
+    /// Dataset kind: fashion-mnist, mnist, cifar10, image-folder[:SIZE], npz, npy or csv[:COLUMN]
+    /// [default when --data is not given: fashion-mnist, classes 2,8, scaled to [0, 1]].
+    #[arg(long, value_name = "KIND")]
+    pub dataset: Option<DatasetKind>,
+    /// Directory (or file) of the dataset; without it fashion-mnist uses the embedded subset.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Classes to keep, in order (two classes give +-1 targets, more give one-hot targets).
+    #[arg(long, value_delimiter = ',', value_name = "I,J,...")]
+    pub classes: Option<Vec<usize>>,
+    /// Feature scaling fitted on the training split [default: unit for images, none otherwise].
+    #[arg(long, value_enum)]
+    pub scale: Option<ScaleArg>,
+    /// Project the features onto their K leading principal components (fitted on training data).
+    #[arg(long, value_name = "K")]
+    pub pca: Option<usize>,
+    /// Hold out this fraction of every training class as validation data (the test split, if
+    /// any, is then reported as test accuracy) [default: validate on the test split].
+    #[arg(long, value_name = "F")]
+    pub val_fraction: Option<f64>,
+    /// Keep at most N training samples (a stratified subset).
+    #[arg(long, value_name = "N")]
+    pub train_limit: Option<usize>,
+}
+
+/// Feature scaling of a dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScaleArg {
+    /// Map the training range to [0, 1] (one range for images, one per feature otherwise).
+    Unit,
+    /// Subtract the training mean and divide by the standard deviation.
+    Standardize,
+    /// Keep values as stored.
+    None,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct FitArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Gate vectors (d x P) as an `.npy` matrix, or the `gates` array of an `.npz` archive;
+    /// replaces the P random gates of --neurons.
+    #[arg(long, value_name = "FILE")]
+    pub gates: Option<PathBuf>,
+    /// Number of sampled gate vectors P (up to 2P neurons per output).
+    #[arg(long, value_name = "P", default_value_t = 16)]
+    pub neurons: usize,
+    /// Regularization beta (group lasso; weight decay beta/2 on the network).
+    #[arg(long, default_value_t = 1e-3)]
+    pub beta: f64,
+    /// Initial ADMM penalty rho.
+    #[arg(long, default_value_t = 1.0)]
+    pub rho: f64,
+    /// Keep rho fixed instead of adapting it to the residuals.
+    #[arg(long)]
+    pub fixed_rho: bool,
+    /// Relative tolerance of the primal and dual residuals.
+    #[arg(long, default_value_t = 1e-4)]
+    pub tol: f64,
+    /// Maximum ADMM iterations.
+    #[arg(long, value_name = "K", default_value_t = 2000)]
+    pub max_iters: usize,
+    /// Wall-clock limit of the solve in seconds.
+    #[arg(long, value_name = "S")]
+    pub time_limit: Option<f64>,
+    /// Maximum conjugate-gradient iterations per ADMM iteration.
+    #[arg(long, value_name = "K", default_value_t = 50)]
+    pub pcg_max_iters: usize,
+    /// Rank of the Nystrom preconditioner [default: min(64, 2 d P)].
+    #[arg(long)]
+    pub rank: Option<usize>,
+    /// Convex program: relu (exact ReLU network) or gated (gated ReLU).
+    #[arg(long, default_value = "relu")]
+    pub formulation: Formulation,
+    /// Seed of the gate vectors, sketches and data subsets.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    /// Where to write the JSON report (parent directories are created).
+    #[arg(long, value_name = "FILE")]
+    pub report: PathBuf,
+    /// Save the network as a Burn record (`FILE`, with its shape in `FILE.json`).
+    #[arg(long, value_name = "FILE")]
+    pub save_model: Option<PathBuf>,
+    /// Write one JSON line per iteration to this file while solving.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+    /// No progress display.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PredictArgs {
+    /// Model saved by `cronos fit --save-model`.
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+    /// Inputs: an `.npz` archive with `X` (and optionally `Y`, to print accuracy), or an `.npy`
+    /// matrix. They must be preprocessed as the training data was.
+    #[arg(long, value_name = "FILE")]
+    pub data: PathBuf,
+    /// Where to write the n x c predictions (float64 `.npy`).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InfoArgs {
+    /// Dataset kind: fashion-mnist, mnist, cifar10, image-folder[:SIZE], npz, npy or csv[:COLUMN].
+    pub kind: DatasetKind,
+    /// Directory (or file) of the dataset; without it fashion-mnist uses the embedded subset.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn arguments_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn negative_numbers_reach_validation() {
+        let cli =
+            Cli::try_parse_from(["cronos", "fit", "--report", "r.json", "--beta", "-1"]).unwrap();
+        let Command::Fit(args) = cli.command else {
+            panic!("not fit")
+        };
+        assert_eq!(args.beta, -1.0);
+    }
+
+    #[test]
+    fn data_conflicts_with_dataset_options() {
+        let err = Cli::try_parse_from([
+            "cronos",
+            "fit",
+            "--report",
+            "r.json",
+            "--data",
+            "p.npz",
+            "--classes",
+            "1,2",
+        ])
+        .unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+}

@@ -1,0 +1,96 @@
+//! One error type for the command line: a single line naming the problem, printed to stderr with
+//! exit status 2.
+
+use cronos_burn::device::DeviceError;
+use cronos_burn::model::ModelFileError;
+use cronos_core::CronosError;
+use cronos_datasets::DatasetError;
+use std::fmt;
+use std::path::Path;
+
+/// A failed command, as the one line printed after `error: `.
+#[derive(Debug)]
+pub struct CliError(pub String);
+
+/// Result of every command.
+pub type Result<T> = std::result::Result<T, CliError>;
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Nested errors may carry newlines; the message stays on one line.
+        let mut first = true;
+        for line in self.0.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            if !first {
+                f.write_str(" ")?;
+            }
+            f.write_str(line)?;
+            first = false;
+        }
+        Ok(())
+    }
+}
+
+impl CliError {
+    /// An error reading or writing `path`.
+    pub fn io(action: &str, path: &Path, err: std::io::Error) -> Self {
+        Self(format!("cannot {action} {}: {err}", path.display()))
+    }
+}
+
+impl From<DatasetError> for CliError {
+    fn from(e: DatasetError) -> Self {
+        Self(e.to_string())
+    }
+}
+
+impl From<DeviceError> for CliError {
+    fn from(e: DeviceError) -> Self {
+        Self(e.0)
+    }
+}
+
+impl From<ModelFileError> for CliError {
+    fn from(e: ModelFileError) -> Self {
+        Self(e.to_string())
+    }
+}
+
+impl From<CronosError> for CliError {
+    /// Parameter errors name the command-line flag (`--max-iters`) rather than the config field.
+    fn from(e: CronosError) -> Self {
+        match e {
+            CronosError::Parameter {
+                name,
+                value,
+                reason,
+            } => Self(format!(
+                "invalid value {value} for --{}: {reason}",
+                name.replace('_', "-")
+            )),
+            other => Self(other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameter_errors_name_the_flag() {
+        let e = CliError::from(CronosError::Parameter {
+            name: "max_iters",
+            value: "0".into(),
+            reason: "must be at least 1",
+        });
+        assert_eq!(
+            e.to_string(),
+            "invalid value 0 for --max-iters: must be at least 1"
+        );
+    }
+
+    #[test]
+    fn messages_fit_on_one_line() {
+        assert_eq!(CliError("a\n  b\n".into()).to_string(), "a b");
+    }
+}

@@ -1,0 +1,95 @@
+//! `cronos predict`: load a saved model, predict on a matrix of inputs and write the predictions.
+
+use crate::cli::PredictArgs;
+use crate::error::{CliError, Result};
+use crate::files::{npy_bytes, write_atomic};
+use burn::prelude::*;
+use cronos_burn::device::{run_on, BackendTask};
+use cronos_burn::model::{config_path, TwoLayerMlp};
+use cronos_core::{accuracy, host};
+use cronos_datasets::npy::{read_npy_matrix, read_npz_matrix};
+use cronos_datasets::Matrix;
+use std::path::Path;
+
+/// Predictions and, when the inputs came with targets, their accuracy and mean squared error.
+pub struct Prediction {
+    pub rows: usize,
+    pub cols: usize,
+    pub values: Vec<f64>,
+    pub scores: Option<(f64, f64)>,
+}
+
+/// Runs `cronos predict`: writes the predictions to `--out`.
+pub fn run(args: &PredictArgs) -> Result<Prediction> {
+    let (x, y) = read_inputs(&args.data)?;
+    let task = PredictTask {
+        model: &args.model,
+        x: &x,
+        y: y.as_ref(),
+    };
+    let prediction = run_on(args.device.device, args.device.precision, task)??;
+    write_atomic(
+        &args.out,
+        &npy_bytes(prediction.rows, prediction.cols, &prediction.values),
+    )?;
+    Ok(prediction)
+}
+
+/// `X` (and `Y` when present) of an `.npz` archive, or the matrix of an `.npy` file.
+fn read_inputs(path: &Path) -> Result<(Matrix, Option<Matrix>)> {
+    let is_npz = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npz"));
+    if !is_npz {
+        return Ok((read_npy_matrix(path)?, None));
+    }
+    let x = read_npz_matrix(path, "X")?;
+    // Targets are optional; they are only used to print scores.
+    let y = read_npz_matrix(path, "Y").ok().filter(|y| y.rows == x.rows);
+    Ok((x, y))
+}
+
+struct PredictTask<'a> {
+    model: &'a Path,
+    x: &'a Matrix,
+    y: Option<&'a Matrix>,
+}
+
+impl BackendTask for PredictTask<'_> {
+    type Output = Result<Prediction>;
+
+    fn run<B: Backend>(self, device: B::Device) -> Result<Prediction> {
+        for file in [self.model.to_path_buf(), config_path(self.model)] {
+            if !file.is_file() {
+                return Err(CliError(format!(
+                    "model file {} does not exist",
+                    file.display()
+                )));
+            }
+        }
+        let model = TwoLayerMlp::<B>::load(self.model, &device)?;
+        let config = model.config();
+        if config.d_input != self.x.cols {
+            return Err(CliError(format!(
+                "the model {} takes {} features, the inputs have {}",
+                self.model.display(),
+                config.d_input,
+                self.x.cols
+            )));
+        }
+        let pred = model.forward(self.x.to_tensor::<B>(&device));
+        let [rows, cols] = pred.dims();
+        let scores = self.y.filter(|y| y.cols == cols).map(|y| {
+            let y = y.to_tensor::<B>(&device);
+            let mse = host::scalar((pred.clone() - y.clone()).square().sum())
+                / (rows * cols).max(1) as f64;
+            (accuracy(pred.clone(), y), mse)
+        });
+        Ok(Prediction {
+            rows,
+            cols,
+            values: host::to_vec(pred),
+            scores,
+        })
+    }
+}

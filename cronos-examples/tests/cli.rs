@@ -1,0 +1,480 @@
+//! End-to-end tests of the `cronos` binary: fits on NPZ problems and the embedded Fashion-MNIST
+//! subset, saved models that predict what the solver reported, dataset summaries, Ctrl-C, and one-line
+//! errors with exit status 2 for bad input.
+//!
+//! The solver is still being tuned, so these tests check properties of the results (finite, within a
+//! margin of reference optima, consistent with each other), not exact numbers.
+
+use burn::backend::flex::{Flex, FlexDevice};
+use burn::prelude::*;
+use cronos_burn::model::TwoLayerMlp;
+use cronos_datasets::npy::{read_npy_matrix, read_npz_matrix};
+use cronos_datasets::Matrix;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures")
+        .join(name)
+}
+
+fn cronos(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cronos"))
+        .args(args)
+        .output()
+        .expect("cannot run the cronos binary")
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().expect("temporary paths are UTF-8")
+}
+
+fn succeeded(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "cronos failed ({}): {stderr}",
+        out.status
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+fn read_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+fn num(report: &Value, key: &str) -> f64 {
+    report[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("report field `{key}` missing or not a number: {report}"))
+}
+
+/// Runs a command that must fail: exit status 2 and one `error:` line on stderr naming `needle`.
+fn fails_with(args: &[&str], needle: &str) {
+    let out = cronos(args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "{args:?}: expected one line, got {stderr}");
+    assert!(lines[0].starts_with("error: "), "{args:?}: {stderr}");
+    assert!(
+        lines[0].contains(needle),
+        "{args:?}: `{needle}` not in {stderr}"
+    );
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("backtrace"),
+        "{stderr}"
+    );
+}
+
+/// A little-endian float64 `.npy` file holding `rows x cols` values.
+fn write_npy(path: &Path, rows: usize, cols: usize, values: &[f64]) {
+    let mut header =
+        format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
+    let unpadded = 10 + header.len() + 1;
+    header.push_str(&" ".repeat(unpadded.next_multiple_of(64) - unpadded));
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(header.as_bytes());
+    for v in values {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn squared_norm(t: Tensor<Flex, 2>) -> f64 {
+    t.square().sum().into_scalar().elem::<f64>()
+}
+
+fn to_tensor(m: &Matrix) -> Tensor<Flex, 2> {
+    m.to_tensor::<Flex>(&FlexDevice)
+}
+
+#[test]
+fn fit_npz_problem_then_saved_model_reproduces_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let problem = fixture("relu_binary.npz");
+    let report_path = dir.path().join("out/report.json");
+    let model = dir.path().join("models/model.bpk");
+    let trace = dir.path().join("trace.jsonl");
+    let stdout = succeeded(&cronos(&[
+        "fit",
+        "--data",
+        path(&problem),
+        "--gates",
+        path(&problem),
+        "--beta",
+        "1e-2",
+        "--max-iters",
+        "500",
+        "--report",
+        path(&report_path),
+        "--save-model",
+        path(&model),
+        "--trace",
+        path(&trace),
+    ]));
+    assert!(stdout.contains("report written to"), "{stdout}");
+
+    let report = read_json(&report_path);
+    let reference = f64::from(read_npz_matrix(&problem, "objective").unwrap().data[0]);
+    let objective = num(&report, "objective");
+    assert!(objective.is_finite(), "{report}");
+    // The network's objective is near the certified optimum of the same program.
+    assert!(
+        (objective - reference).abs() <= 0.1 * reference,
+        "objective {objective} vs reference {reference}"
+    );
+    let iterations = num(&report, "iterations");
+    assert!((1.0..=500.0).contains(&iterations), "{report}");
+    assert!(num(&report, "pcg_iterations") >= 1.0);
+    assert!(num(&report, "seconds") >= 0.0);
+    for key in [
+        "max_constraint_violation",
+        "rel_primal_residual",
+        "rel_dual_residual",
+        "rho",
+    ] {
+        assert!(num(&report, key).is_finite(), "{key}: {report}");
+    }
+    let active = num(&report, "active_neurons");
+    assert!((1.0..=16.0).contains(&active), "{report}");
+    let train_accuracy = num(&report, "train_accuracy");
+    assert!(train_accuracy > 0.9, "{report}");
+    assert!(
+        report.get("val_accuracy").is_none(),
+        "no validation data: {report}"
+    );
+    assert_eq!(report["device"], "flex");
+    assert_eq!(report["precision"], "f32");
+    assert_eq!(report["config"]["beta"], 1e-2);
+    assert_eq!(
+        report["config"]["neurons"], 8,
+        "P comes from the gates file"
+    );
+    assert_eq!(report["data"]["n"], 300);
+    assert!(["converged", "max_iterations"].contains(&report["status"].as_str().unwrap()));
+
+    // One JSON line per iteration, written while solving.
+    let lines: Vec<Value> = std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len() as f64, iterations);
+    assert_eq!(lines[0]["iteration"], 1);
+    assert!(lines
+        .iter()
+        .all(|l| l["objective"].is_number() && l["rho"].is_number()));
+
+    // `cronos predict` with the saved model gives predictions whose objective and accuracy are the
+    // reported ones, and which equal the model loaded here.
+    let pred_path = dir.path().join("pred.npy");
+    let stdout = succeeded(&cronos(&[
+        "predict",
+        "--model",
+        path(&model),
+        "--data",
+        path(&problem),
+        "--out",
+        path(&pred_path),
+    ]));
+    assert!(stdout.contains("300 x 1 predictions"), "{stdout}");
+    let pred = read_npy_matrix(&pred_path).unwrap();
+    assert_eq!((pred.rows, pred.cols), (300, 1));
+
+    let net = TwoLayerMlp::<Flex>::load(&model, &FlexDevice).unwrap();
+    let x = to_tensor(&read_npz_matrix(&problem, "X").unwrap());
+    let y = to_tensor(&read_npz_matrix(&problem, "Y").unwrap());
+    let ours = net.forward(x);
+    let diff = squared_norm(ours.clone() - to_tensor(&pred)).sqrt();
+    assert!(
+        diff <= 1e-5 * squared_norm(ours.clone()).sqrt(),
+        "predictions differ by {diff}"
+    );
+
+    let loss = squared_norm(to_tensor(&pred) - y.clone()) / 2.0;
+    let weights = squared_norm(net.hidden.weight.val()) + squared_norm(net.output.weight.val());
+    let recomputed = loss + 1e-2 / 2.0 * weights;
+    assert!(
+        (recomputed - objective).abs() <= 1e-4 * objective,
+        "saved model objective {recomputed} vs reported {objective}"
+    );
+    let accuracy = cronos_core::accuracy(to_tensor(&pred), y);
+    assert_eq!(accuracy, train_accuracy);
+}
+
+#[test]
+fn fit_gated_in_f64() {
+    let dir = tempfile::tempdir().unwrap();
+    let problem = fixture("gated_binary.npz");
+    let report_path = dir.path().join("report.json");
+    succeeded(&cronos(&[
+        "fit",
+        "--data",
+        path(&problem),
+        "--gates",
+        path(&problem),
+        "--formulation",
+        "gated",
+        "--beta",
+        "1e-2",
+        "--precision",
+        "f64",
+        "--max-iters",
+        "300",
+        "--quiet",
+        "--report",
+        path(&report_path),
+    ]));
+    let report = read_json(&report_path);
+    let reference = f64::from(read_npz_matrix(&problem, "objective").unwrap().data[0]);
+    let objective = num(&report, "objective");
+    assert!(
+        (objective - reference).abs() <= 0.1 * reference,
+        "{objective} vs {reference}"
+    );
+    assert_eq!(report["formulation"], "gated");
+    assert_eq!(report["precision"], "f64");
+}
+
+#[test]
+fn fit_embedded_fashion_mnist() {
+    let dir = tempfile::tempdir().unwrap();
+    let report_path = dir.path().join("report.json");
+    succeeded(&cronos(&[
+        "fit",
+        "--dataset",
+        "fashion-mnist",
+        "--classes",
+        "2,8",
+        "--train-limit",
+        "500",
+        "--report",
+        path(&report_path),
+    ]));
+    let report = read_json(&report_path);
+    assert!(num(&report, "objective").is_finite());
+    assert!(num(&report, "iterations") >= 1.0);
+    let val = num(&report, "val_accuracy");
+    assert!(val > 0.8, "val accuracy {val}: {report}");
+    let data = &report["data"];
+    assert_eq!(data["classes"], serde_json::json!(["Pullover", "Bag"]));
+    assert_eq!(data["targets"], "signed");
+    assert_eq!(data["scale"], "unit");
+    assert_eq!(data["validation"], "test-split");
+    assert_eq!(data["d"], 784);
+    assert_eq!(data["n_val"], 400, "the test split of classes 2 and 8");
+    let n = data["n"].as_u64().unwrap();
+    assert!((490..=500).contains(&n), "{n} training samples");
+}
+
+#[test]
+fn default_data_is_embedded_pullover_vs_bag_and_pca_applies() {
+    let dir = tempfile::tempdir().unwrap();
+    let report_path = dir.path().join("report.json");
+    succeeded(&cronos(&[
+        "fit",
+        "--train-limit",
+        "200",
+        "--pca",
+        "20",
+        "--val-fraction",
+        "0.2",
+        "--quiet",
+        "--report",
+        path(&report_path),
+    ]));
+    let report = read_json(&report_path);
+    let data = &report["data"];
+    assert_eq!(data["classes"], serde_json::json!(["Pullover", "Bag"]));
+    assert_eq!(data["d"], 20);
+    assert_eq!(data["validation"], "split-off");
+    assert_eq!(data["n_val"], 400, "20% of the 2000 training images");
+    assert_eq!(data["n_test"], 400);
+    assert!(num(&report, "val_accuracy") > 0.5);
+    assert!(num(&report, "test_accuracy") > 0.5);
+}
+
+#[test]
+fn data_info_prints_the_embedded_splits() {
+    let stdout = succeeded(&cronos(&["data", "info", "fashion-mnist"]));
+    let (train, test) = stdout.split_once("test:").expect("a test section");
+    assert!(train.contains("samples 10000, features 784"), "{stdout}");
+    assert!(train.contains("classes 10"), "{stdout}");
+    let counts: Vec<&str> = train
+        .lines()
+        .filter(|l| l.trim_end().ends_with(" 1000"))
+        .collect();
+    assert_eq!(counts.len(), 10, "{stdout}");
+    assert!(train.contains("Ankle boot"));
+    assert!(test.contains("samples 2000"), "{stdout}");
+}
+
+#[test]
+fn bad_input_exits_2_with_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.json");
+    let report = path(&report);
+    let tiny = fixture("relu_tiny.npz");
+    let tiny = path(&tiny);
+
+    fails_with(
+        &["fit", "--data", "/no/such/problem.npz", "--report", report],
+        "/no/such/problem.npz",
+    );
+    fails_with(
+        &["fit", "--device", "tpu", "--report", report],
+        "unknown device `tpu`",
+    );
+    fails_with(&["fit", "--beta", "-1", "--report", report], "--beta");
+    fails_with(
+        &["fit", "--max-iters", "0", "--report", report],
+        "--max-iters",
+    );
+    fails_with(&["fit", "--tol", "abc", "--report", report], "--tol");
+    fails_with(&["fit", "--precision", "f16", "--report", report], "f16");
+    fails_with(
+        &["fit", "--formulation", "tanh", "--report", report],
+        "tanh",
+    );
+    fails_with(
+        &["fit", "--classes", "2,12", "--report", report],
+        "class 12",
+    );
+    fails_with(
+        &[
+            "fit",
+            "--data",
+            tiny,
+            "--classes",
+            "1,2",
+            "--report",
+            report,
+        ],
+        "--classes",
+    );
+    fails_with(&["data", "info", "imagenet"], "imagenet");
+    fails_with(&["data", "info", "mnist"], "mnist");
+    if !cfg!(feature = "cuda") {
+        fails_with(&["fit", "--device", "cuda", "--report", report], "cuda");
+    }
+    if !cfg!(feature = "ndarray") {
+        fails_with(
+            &["fit", "--device", "ndarray", "--report", report],
+            "ndarray",
+        );
+    }
+
+    // Gate vectors with a NaN, and of the wrong shape.
+    let nan = dir.path().join("nan.npy");
+    let mut values = vec![0.5; 12];
+    values[3] = f64::NAN;
+    write_npy(&nan, 12, 1, &values);
+    fails_with(
+        &[
+            "fit",
+            "--data",
+            tiny,
+            "--gates",
+            path(&nan),
+            "--report",
+            report,
+        ],
+        "NaN",
+    );
+    let narrow = dir.path().join("narrow.npy");
+    write_npy(&narrow, 5, 2, &[1.0; 10]);
+    fails_with(
+        &[
+            "fit",
+            "--data",
+            tiny,
+            "--gates",
+            path(&narrow),
+            "--report",
+            report,
+        ],
+        "features",
+    );
+    // A fixture array that is not a problem (`X` has no `Y` partner of the right shape).
+    let not_a_problem = dir.path().join("x.npy");
+    write_npy(&not_a_problem, 2, 2, &[1.0; 4]);
+    fails_with(
+        &["fit", "--data", path(&not_a_problem), "--report", report],
+        "x.npy",
+    );
+    fails_with(
+        &[
+            "predict",
+            "--model",
+            "/no/model.bpk",
+            "--data",
+            tiny,
+            "--out",
+            report,
+        ],
+        "/no/model.bpk",
+    );
+    assert!(!Path::new(report).exists(), "no report after a failure");
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_and_still_writes_the_report() {
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let report_path = dir.path().join("report.json");
+    let trace = dir.path().join("trace.jsonl");
+    // A ten-class problem with an unreachable tolerance: it runs until stopped.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cronos"))
+        .args([
+            "fit",
+            "--dataset",
+            "fashion-mnist",
+            "--train-limit",
+            "1000",
+            "--tol",
+            "1e-14",
+            "--max-iters",
+            "100000",
+            "--time-limit",
+            "120",
+            "--trace",
+            path(&trace),
+            "--report",
+            path(&report_path),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while std::fs::read_to_string(&trace).map_or(0, |t| t.lines().count()) < 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no progress in the trace"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "cronos ended before Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let report = read_json(&report_path);
+    assert_eq!(report["status"], "stopped");
+    assert_eq!(report["interrupted"], true);
+    assert!(num(&report, "objective").is_finite());
+    assert!(num(&report, "val_accuracy") > 0.0);
+}
