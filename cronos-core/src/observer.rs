@@ -13,6 +13,8 @@ pub struct IterationRecord {
     pub objective: f64,
     /// Largest absolute cone-constraint violation of that network's convex point.
     pub max_violation: f64,
+    /// `max_violation` divided by the largest |X v_i| entry.
+    pub rel_violation: f64,
     /// ||r_primal|| = ||(u - v, G u - s)||.
     pub primal_residual: f64,
     /// ||s_dual|| = rho ||(v - v_prev) + G^T (s - s_prev)||.

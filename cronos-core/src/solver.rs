@@ -352,6 +352,7 @@ impl<'a> Cronos<'a> {
                 iteration,
                 objective,
                 max_violation,
+                rel_violation,
                 primal_residual: primal,
                 dual_residual: dual_res,
                 rel_primal_residual: primal / pri_scale.max(f64::MIN_POSITIVE),

@@ -25,7 +25,9 @@ pub struct Fixture {
 
 /// Path of a file in `tests/fixtures`.
 pub fn fixture_path(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
 }
 
 fn scalar(name: &str, array: &str) -> f64 {
