@@ -38,7 +38,7 @@ pub struct CronosConfig {
     #[config(default = 1e-3)]
     pub beta: f64,
     /// Initial ADMM penalty rho; adapted during the solve when `adaptive_rho` is set.
-    #[config(default = 1.0)]
+    #[config(default = 0.1)]
     pub rho: f64,
     /// Rebalance rho from the ratio of the relative residuals (as in OSQP) so a bad rho cannot stall.
     #[config(default = true)]
@@ -58,7 +58,7 @@ pub struct CronosConfig {
     /// Maximum PCG iterations per ADMM iteration.
     #[config(default = 50)]
     pub pcg_max_iters: usize,
-    /// Rank of the Nystrom sketch of F^T F (default: all of 2 d P up to 512, else 64).
+    /// Rank of the Nystrom sketch of F^T F (default: min(256, 2 d P)).
     #[config(default = "None")]
     pub rank: Option<usize>,
     /// Rank of the Nystrom sketch of X^T X (default: min(64, d)).
@@ -139,8 +139,7 @@ impl CronosConfig {
     /// Sketch ranks (F^T F, X^T X) for a problem with `d` features and `blocks` blocks per output.
     pub(crate) fn ranks(&self, d: usize, blocks: usize) -> Result<(usize, usize), CronosError> {
         let n1 = d * blocks;
-        // Small problems get an exact sketch (then PCG converges at once); large ones rank 64.
-        let rank = self.rank.unwrap_or(if n1 <= 512 { n1 } else { 64 });
+        let rank = self.rank.unwrap_or(256.min(n1));
         let gram = self.gram_rank.unwrap_or(64.min(d));
         ensure_param(
             rank <= n1,

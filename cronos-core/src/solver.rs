@@ -33,7 +33,7 @@ use std::time::Instant;
 
 /// Iterations between rho updates, and the factor by which the residual ratio must be off to trigger one.
 const RHO_INTERVAL: usize = 10;
-const RHO_TRIGGER: f64 = 2.0;
+const RHO_TRIGGER: f64 = 5.0;
 /// PCG stops once its residual is this fraction of the current ADMM residuals (in u-step units).
 const PCG_FRACTION: f64 = 0.1;
 /// Over-relaxation factor (Eckstein & Bertsekas 1992; 1.6 as in OSQP).
