@@ -48,7 +48,7 @@ fn config(p: &Problem) -> CronosConfig {
     CronosConfig::new().with_neurons(p.neurons).with_beta(p.beta).with_seed(1)
 }
 
-/// Reference optimum from a tight f64 solve, cached in target/ by problem name.
+/// Reference optimum from a tight f64 solve (at most 30 minutes), cached in target/ by problem name.
 fn reference(p: &Problem) -> f64 {
     let key = p.name.replace([' ', ',', '='], "_");
     let cache = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target").join(format!("bench-ref-{key}.txt"));
@@ -59,6 +59,7 @@ fn reference(p: &Problem) -> f64 {
     let sol = config(p)
         .with_tol(1e-8)
         .with_max_iters(30_000)
+        .with_time_limit(Some(1800.0))
         .solver()
         .fit(p.x.to_tensor::<NdArray<f64>>(&dev), p.y.to_tensor::<NdArray<f64>>(&dev))
         .expect("reference solve");
