@@ -34,6 +34,7 @@ pub use model::{class_scores, DeepMlp, DeepMlpConfig, HeadModel};
 pub use optimizer::{AnyOptimizer, AnyOptimizerRecord, OptimizerConfig};
 pub use renderer::{EpochRenderer, QuietRenderer};
 pub use run::{
-    train_deep_mlp, DeepTrainingConfig, DeepTrainingOutcome, Display, TrainingError, TrainingMethod,
+    train_deep_mlp, DeepTrainingConfig, DeepTrainingOutcome, ProgressDisplay, TrainingError,
+    TrainingMethod,
 };
 pub use strategy::{CronosAm, CronosAmConfig, HeadSolve};

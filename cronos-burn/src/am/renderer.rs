@@ -44,8 +44,8 @@ impl MetricsRenderer for QuietRenderer {
     fn register_metric(&mut self, _definition: MetricDefinition) {}
 }
 
-/// Prints one line per epoch to stderr with the epoch means of every numeric metric, e.g.
-/// `epoch 2/5  train Loss 0.1234 Accuracy 95.10  valid Loss 0.1500 Accuracy 94.00`.
+/// Prints one line per epoch to stderr with the epoch means of every numeric metric (in name
+/// order), e.g. `epoch 2/5  train Accuracy 95.1000 Loss 0.1234  valid Accuracy 94.0000 Loss 0.1500`.
 #[derive(Debug, Default)]
 pub struct EpochRenderer {
     names: HashMap<MetricId, String>,
@@ -103,6 +103,8 @@ impl EpochRenderer {
             return;
         };
         let mut line = format!("epoch {epoch}/{total}");
+        let names = &self.names;
+        self.order.sort_by(|a, b| names.get(a).cmp(&names.get(b)));
         for (split, values) in [("train", &self.train), ("valid", &self.valid)] {
             if values.is_empty() {
                 continue;

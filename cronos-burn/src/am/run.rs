@@ -39,7 +39,7 @@ pub enum TrainingMethod {
 
 /// What the metrics renderer shows.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
-pub enum Display {
+pub enum ProgressDisplay {
     /// Nothing (CI, scripts, tests).
     Quiet,
     /// One line per epoch on stderr.
@@ -93,8 +93,8 @@ pub struct DeepTrainingConfig {
     #[config(default = "None")]
     pub early_stopping: Option<usize>,
     /// What the renderer shows.
-    #[config(default = "Display::Quiet")]
-    pub display: Display,
+    #[config(default = "ProgressDisplay::Quiet")]
+    pub display: ProgressDisplay,
     /// Write burn-train's application log to `<dir>/experiment.log` (it installs a global logger,
     /// so only the first run of a process gets one).
     #[config(default = false)]
@@ -209,9 +209,9 @@ pub fn train_deep_mlp<B: AutodiffBackend>(
             .metrics((LossMetric::new(), AccuracyMetric::new()))
             .num_epochs(config.num_epochs);
     training = match config.display {
-        Display::Quiet => training.renderer(QuietRenderer),
-        Display::Epochs => training.renderer(EpochRenderer::new()),
-        Display::Batches => training.renderer(CliMetricsRenderer::new()),
+        ProgressDisplay::Quiet => training.renderer(QuietRenderer),
+        ProgressDisplay::Epochs => training.renderer(EpochRenderer::new()),
+        ProgressDisplay::Batches => training.renderer(CliMetricsRenderer::new()),
     };
     if !config.application_log {
         training = training.with_application_logger(None);

@@ -216,7 +216,8 @@ where
         let interrupter = components.interrupter;
         let num_epochs = components.num_epochs;
 
-        // The schedule runs on a global step counter; a resumed run continues it.
+        // The schedule runs on a global step counter; a resumed run continues it (counting the
+        // batches of an epoch takes one pass over the loader, which also advances its shuffle).
         let mut step = if starting_epoch > 1 {
             (starting_epoch - 1) * dl_train.iter().count()
         } else {

@@ -1,0 +1,310 @@
+//! CRONOS-AM and the gradient baselines in burn-train, on real Fashion-MNIST images (the embedded
+//! subset: 1,000 training and 200 test images per class), scaled to [0, 1], on `Autodiff<Flex>`.
+//! The test images of the chosen classes serve as the validation set.
+//!
+//! The tests share Burn's process-global RNG and the CPU, so they run one at a time.
+
+use burn::backend::flex::{Flex, FlexDevice};
+use burn::backend::Autodiff;
+use burn::module::Module;
+use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
+use cronos_burn::am::{
+    train_deep_mlp, DeepMlp, DeepTrainingConfig, DeepTrainingOutcome, OptimizerConfig,
+    TrainingMethod,
+};
+use cronos_burn::solver::CronosSolverConfig;
+use cronos_core::accuracy;
+use cronos_datasets::mnist::fashion_mnist_embedded;
+use cronos_datasets::{Granularity, LabeledSet, Scaler, Scaling, TargetEncoding};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+type B = Autodiff<Flex>;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Training and test images of `classes` (relabelled 0.., in that order), scaled to [0, 1] with
+/// the training range.
+fn classes(classes: &[usize]) -> (LabeledSet, LabeledSet) {
+    let (train, test) = fashion_mnist_embedded().expect("embedded Fashion-MNIST");
+    let mut train = train.select_classes(classes).unwrap();
+    let mut test = test.select_classes(classes).unwrap();
+    let scaler = Scaler::fit(&train.x, Scaling::UnitRange, Granularity::Scalar).unwrap();
+    scaler.apply(&mut train.x).unwrap();
+    scaler.apply(&mut test.x).unwrap();
+    (train, test)
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cronos-am-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn train(
+    config: &DeepTrainingConfig,
+    train: &LabeledSet,
+    valid: &LabeledSet,
+    dir: &PathBuf,
+) -> DeepTrainingOutcome<Flex> {
+    train_deep_mlp::<B>(config, train, valid, dir, &FlexDevice).expect("training run")
+}
+
+fn weights(model: &DeepMlp<Flex>) -> Vec<f32> {
+    let mut all = Vec::new();
+    for layer in model
+        .features
+        .iter()
+        .chain([&model.head_hidden, &model.head_output])
+    {
+        all.extend(layer.weight.val().into_data().iter::<f32>());
+    }
+    all
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// T-shirt/top (0) vs shirt (6), the hardest pair of Fashion-MNIST: CRONOS-AM (the paper's deep
+/// MLP, P = 10, D-Adapted AdamW, a head solve every 10 steps, 2 epochs) against CRONOS's two-layer
+/// network on the raw pixels with the same P and beta, solved to convergence.
+#[test]
+fn cronos_am_beats_two_layer_cronos_on_tshirt_vs_shirt() {
+    let _serial = serial();
+    let (train_set, valid_set) = classes(&[0, 6]);
+    let device = FlexDevice;
+    let config = DeepTrainingConfig::new();
+    assert_eq!(config.optimizer.name(), "dadapt-adamw");
+
+    let solve = config.cronos.clone().with_max_iters(500);
+    let x = train_set.x.to_tensor::<Flex>(&device);
+    let y = train_set
+        .targets(TargetEncoding::Signed)
+        .unwrap()
+        .to_tensor::<Flex>(&device);
+    let two_layer = CronosSolverConfig::new(solve).fit(x, y).expect("CRONOS");
+    let valid_y = valid_set
+        .targets(TargetEncoding::Signed)
+        .unwrap()
+        .to_tensor::<Flex>(&device);
+    let cronos_valid = accuracy(
+        two_layer.predict(valid_set.x.to_tensor::<Flex>(&device)),
+        valid_y,
+    );
+
+    let dir = scratch("vs-cronos");
+    let am = train(&config, &train_set, &valid_set, &dir);
+    println!(
+        "T-shirt vs shirt, {} training / {} validation images, P = {}:",
+        train_set.len(),
+        valid_set.len(),
+        config.cronos.neurons
+    );
+    println!(
+        "  CRONOS two-layer on pixels: train {:.4}, validation {cronos_valid:.4} ({} ADMM iterations, {:.1}s)",
+        two_layer.report.train_accuracy, two_layer.report.iterations, two_layer.report.seconds
+    );
+    println!(
+        "  CRONOS-AM deep MLP, 2 epochs: train {:.4}, validation {:.4} ({} head solves, {:.1}s)",
+        am.train_accuracy,
+        am.valid_accuracy,
+        am.head_solves.len(),
+        am.seconds
+    );
+    for solve in &am.head_solves {
+        let report = solve.report.as_ref().expect("every head solve succeeds");
+        println!(
+            "    step {:>2}: head solve {:.2}s, {} ADMM iterations, train accuracy {:.4}",
+            solve.step, solve.solve_seconds, report.iterations, report.train_accuracy
+        );
+    }
+
+    // 2,000 images in batches of 100: 20 steps per epoch, a solve before steps 0, 10, 20, 30.
+    let steps: Vec<usize> = am.head_solves.iter().map(|s| s.step).collect();
+    assert_eq!(steps, vec![0, 10, 20, 30]);
+    // Burn's metrics were logged for both splits.
+    for split in ["train", "valid"] {
+        for metric in ["Loss", "Accuracy"] {
+            let log = dir
+                .join(split)
+                .join("epoch-2")
+                .join(format!("{metric}.log"));
+            assert!(log.exists(), "missing {}", log.display());
+        }
+    }
+    assert!(
+        am.valid_accuracy > cronos_valid + 0.05,
+        "CRONOS-AM {:.4} vs two-layer CRONOS {cronos_valid:.4}",
+        am.valid_accuracy
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The same deep MLP trained end to end by every baseline optimizer (Burn's standard step).
+#[test]
+fn every_baseline_optimizer_trains_the_deep_mlp() {
+    let _serial = serial();
+    let (train_set, valid_set) = classes(&[0, 6]);
+    for optimizer in OptimizerConfig::all() {
+        let name = optimizer.name();
+        let config = DeepTrainingConfig::new()
+            .with_method(TrainingMethod::Gradient)
+            .with_optimizer(optimizer);
+        let dir = scratch(name);
+        let out = train(&config, &train_set, &valid_set, &dir);
+        println!(
+            "  {name:>12} (lr {}): train {:.4}, validation {:.4}, MSE {:.4}, {:.1}s",
+            config.lr(),
+            out.train_accuracy,
+            out.valid_accuracy,
+            out.valid_loss,
+            out.seconds
+        );
+        assert!(out.head_solves.is_empty());
+        assert!(
+            out.valid_accuracy > 0.75,
+            "{name}: validation accuracy {:.4} (chance is 0.5)",
+            out.valid_accuracy
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// A CRONOS-AM run checkpointed after 2 epochs and resumed for a third ends exactly where an
+/// uninterrupted 3-epoch run ends: the model, the optimizer state and the head-solve schedule all
+/// continue from the checkpoint.
+#[test]
+fn checkpointed_cronos_am_run_resumes() {
+    let _serial = serial();
+    let (train_set, valid_set) = classes(&[2, 6]);
+    let base = DeepTrainingConfig::new().with_shuffle(false);
+
+    let dir = scratch("resume");
+    let first = train(
+        &base.clone().with_num_epochs(2).with_checkpoints(true),
+        &train_set,
+        &valid_set,
+        &dir,
+    );
+    let checkpoint = dir.join("checkpoint").join("model-2.mpk");
+    assert!(checkpoint.exists(), "missing {}", checkpoint.display());
+    // The checkpoint holds the model the first run ended with.
+    let saved: DeepMlp<Flex> = base
+        .model(train_set.dim(), 1)
+        .init::<Flex>(&FlexDevice)
+        .load_file(
+            dir.join("checkpoint").join("model-2"),
+            &NamedMpkFileRecorder::<FullPrecisionSettings>::new(),
+            &FlexDevice,
+        )
+        .expect("checkpoint");
+    assert_eq!(max_abs_diff(&weights(&saved), &weights(&first.model)), 0.0);
+
+    let resumed = train(
+        &base.clone().with_num_epochs(3).with_resume_from(Some(2)),
+        &train_set,
+        &valid_set,
+        &dir,
+    );
+    let straight_dir = scratch("straight");
+    let straight = train(
+        &base.clone().with_num_epochs(3),
+        &train_set,
+        &valid_set,
+        &straight_dir,
+    );
+
+    let steps = |o: &DeepTrainingOutcome<Flex>| -> Vec<usize> {
+        o.head_solves.iter().map(|s| s.step).collect()
+    };
+    println!(
+        "pullover vs shirt: after 2 epochs validation {:.4}; resumed to 3: {:.4}; straight 3: {:.4}",
+        first.valid_accuracy, resumed.valid_accuracy, straight.valid_accuracy
+    );
+    println!(
+        "head solves at steps: first run {:?}, resumed run {:?}, straight run {:?}",
+        steps(&first),
+        steps(&resumed),
+        steps(&straight)
+    );
+    assert_eq!(steps(&first), vec![0, 10, 20, 30]);
+    assert_eq!(steps(&resumed), vec![40, 50], "the schedule continues");
+    assert_eq!(steps(&straight), vec![0, 10, 20, 30, 40, 50]);
+    // The resumed run's solves see the same features as the uninterrupted run's.
+    for (r, s) in resumed.head_solves.iter().zip(&straight.head_solves[4..]) {
+        let (r, s) = (r.report.as_ref().unwrap(), s.report.as_ref().unwrap());
+        println!(
+            "  step solve objective: resumed {:.6e}, straight {:.6e}",
+            r.objective, s.objective
+        );
+        assert!((r.objective - s.objective).abs() <= 1e-4 * s.objective.abs());
+    }
+    let moved = max_abs_diff(&weights(&first.model), &weights(&resumed.model));
+    let diff = max_abs_diff(&weights(&resumed.model), &weights(&straight.model));
+    println!("max |w| change in epoch 3: {moved:.3e}; resumed vs straight: {diff:.3e}");
+    assert!(moved > 1e-4, "the third epoch trained");
+    assert!(
+        diff <= 1e-5,
+        "resumed and uninterrupted runs differ by {diff}"
+    );
+    assert!((resumed.valid_accuracy - straight.valid_accuracy).abs() < 1e-9);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&straight_dir);
+}
+
+/// Three classes (T-shirt, pullover, shirt) with one-hot targets: CRONOS-AM solves a 3-output
+/// head, and the same network trains end to end with Adam.
+#[test]
+fn multiclass_one_hot_targets() {
+    let _serial = serial();
+    let (train_set, valid_set) = classes(&[0, 2, 6]);
+    let cronos = DeepTrainingConfig::paper_head().with_neurons(4);
+    let config = DeepTrainingConfig::new()
+        .with_cronos(cronos)
+        .with_num_epochs(1);
+    let dir = scratch("multiclass");
+    let am = train(&config, &train_set, &valid_set, &dir);
+    let [_, m] = am.model.head_hidden.weight.dims();
+    let [_, c] = am.model.head_output.weight.dims();
+    assert_eq!((m, c), (24, 3), "head width 2 P c");
+    let head_train: Vec<f64> = am
+        .head_solves
+        .iter()
+        .map(|s| s.report.as_ref().unwrap().train_accuracy)
+        .collect();
+    println!(
+        "3 classes, CRONOS-AM 1 epoch: train {:.4}, validation {:.4}; training accuracy after each head solve {head_train:.3?}",
+        am.train_accuracy, am.valid_accuracy
+    );
+    assert_eq!(head_train.len(), 3);
+    assert!(
+        head_train[2] > head_train[0],
+        "the feature layers improve between solves"
+    );
+    assert!(am.valid_accuracy > 0.7, "chance is 1/3");
+
+    let adam = train(
+        &config
+            .clone()
+            .with_method(TrainingMethod::Gradient)
+            .with_optimizer(OptimizerConfig::from_name("adam").unwrap()),
+        &train_set,
+        &valid_set,
+        &dir,
+    );
+    println!(
+        "3 classes, Adam 1 epoch: train {:.4}, validation {:.4}",
+        adam.train_accuracy, adam.valid_accuracy
+    );
+    assert!(adam.valid_accuracy > 0.6);
+    let _ = std::fs::remove_dir_all(&dir);
+}
