@@ -85,7 +85,13 @@ fn cronos_am_beats_two_layer_cronos_on_tshirt_vs_shirt() {
     let config = DeepTrainingConfig::new();
     assert_eq!(config.optimizer.name(), "dadapt-adamw");
 
-    let solve = config.cronos.clone().with_max_iters(500);
+    // Sketch rank 64: at cronos-core's default rank (256 here) this f32 solve on raw pixels
+    // currently breaks down with a NaN in the first ADMM iteration.
+    let solve = config
+        .cronos
+        .clone()
+        .with_max_iters(500)
+        .with_rank(Some(64));
     let x = train_set.x.to_tensor::<Flex>(&device);
     let y = train_set
         .targets(TargetEncoding::Signed)
