@@ -105,31 +105,31 @@ pub struct FitArgs {
     /// replaces the P random gates of --neurons.
     #[arg(long, value_name = "FILE")]
     pub gates: Option<PathBuf>,
-    /// Number of sampled gate vectors P (up to 2P neurons per output).
-    #[arg(long, value_name = "P", default_value_t = 16)]
-    pub neurons: usize,
-    /// Regularization beta (group lasso; weight decay beta/2 on the network).
-    #[arg(long, default_value_t = 1e-3)]
-    pub beta: f64,
-    /// Initial ADMM penalty rho.
-    #[arg(long, default_value_t = 1.0)]
-    pub rho: f64,
+    /// Number of sampled gate vectors P (up to 2P neurons per output) [default: 16].
+    #[arg(long, value_name = "P")]
+    pub neurons: Option<usize>,
+    /// Regularization beta (group lasso; weight decay beta/2 on the network) [default: 1e-3].
+    #[arg(long)]
+    pub beta: Option<f64>,
+    /// Initial ADMM penalty rho [default: 0.1].
+    #[arg(long)]
+    pub rho: Option<f64>,
     /// Keep rho fixed instead of adapting it to the residuals.
     #[arg(long)]
     pub fixed_rho: bool,
-    /// Relative tolerance of the primal and dual residuals.
-    #[arg(long, default_value_t = 1e-4)]
-    pub tol: f64,
-    /// Maximum ADMM iterations.
-    #[arg(long, value_name = "K", default_value_t = 2000)]
-    pub max_iters: usize,
+    /// Relative tolerance of the primal and dual residuals and of the duality gap [default: 1e-4].
+    #[arg(long)]
+    pub tol: Option<f64>,
+    /// Maximum ADMM iterations [default: 2000].
+    #[arg(long, value_name = "K")]
+    pub max_iters: Option<usize>,
     /// Wall-clock limit of the solve in seconds.
     #[arg(long, value_name = "S")]
     pub time_limit: Option<f64>,
-    /// Maximum conjugate-gradient iterations per ADMM iteration.
-    #[arg(long, value_name = "K", default_value_t = 50)]
-    pub pcg_max_iters: usize,
-    /// Rank of the Nystrom preconditioner [default: min(64, 2 d P)].
+    /// Maximum conjugate-gradient iterations per ADMM iteration [default: 50].
+    #[arg(long, value_name = "K")]
+    pub pcg_max_iters: Option<usize>,
+    /// Rank of the Nystrom sketch of F^T F [default: min(256, 2 d P)].
     #[arg(long)]
     pub rank: Option<usize>,
     /// Convex program: relu (exact ReLU network) or gated (gated ReLU).
@@ -196,7 +196,7 @@ mod tests {
         let Command::Fit(args) = cli.command else {
             panic!("not fit")
         };
-        assert_eq!(args.beta, -1.0);
+        assert_eq!(args.beta, Some(-1.0));
     }
 
     #[test]
