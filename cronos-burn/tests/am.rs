@@ -6,18 +6,25 @@
 
 use burn::backend::flex::{Flex, FlexDevice};
 use burn::backend::Autodiff;
-use burn::module::Module;
+use burn::data::dataloader::DataLoaderBuilder;
+use burn::module::{AutodiffModule, Module};
+use burn::optim::AdamConfig;
+use burn::prelude::Backend;
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
+use burn::train::metric::{AccuracyMetric, LossMetric};
+use burn::train::{Learner, SupervisedTraining, TrainingStrategy};
 use cronos_burn::am::{
-    train_deep_mlp, DeepMlp, DeepTrainingConfig, DeepTrainingOutcome, OptimizerConfig,
-    TrainingMethod,
+    train_deep_mlp, CronosAmConfig, DeepMlp, DeepMlpConfig, DeepTrainingConfig,
+    DeepTrainingOutcome, OptimizerConfig, QuietRenderer, TrainingMethod,
 };
 use cronos_burn::solver::CronosSolverConfig;
-use cronos_core::accuracy;
+use cronos_core::{accuracy, CronosConfig};
 use cronos_datasets::mnist::fashion_mnist_embedded;
-use cronos_datasets::{Granularity, LabeledSet, Scaler, Scaling, TargetEncoding};
+use cronos_datasets::{
+    ClassificationBatcher, Granularity, LabeledSet, Scaler, Scaling, TargetEncoding,
+};
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 type B = Autodiff<Flex>;
 
@@ -312,5 +319,72 @@ fn multiclass_one_hot_targets() {
         adam.train_accuracy, adam.valid_accuracy
     );
     assert!(adam.valid_accuracy > 0.6);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The strategy used directly in a hand-built `SupervisedTraining`, on a model whose head is NOT
+/// frozen and with Burn's Adam: between solves the head's gradients are dropped, so with a single
+/// solve (at step 0) the trained head is exactly the head CRONOS solved on the initial features,
+/// while the feature layer trains.
+#[test]
+fn hand_built_training_keeps_the_head_between_solves() {
+    let _serial = serial();
+    let (train_set, valid_set) = classes(&[2, 8]);
+    let train_set = train_set.select_rows(&(0..train_set.len()).step_by(4).collect::<Vec<_>>());
+    let device = FlexDevice;
+    let batcher = ClassificationBatcher::for_set(&train_set);
+    let dl_train = DataLoaderBuilder::<B, _, _>::new(batcher)
+        .batch_size(50)
+        .set_device(device)
+        .build(train_set.clone());
+    let dl_valid = DataLoaderBuilder::<Flex, _, _>::new(batcher)
+        .batch_size(100)
+        .set_device(device)
+        .build(valid_set);
+
+    let strategy = CronosAmConfig::new(CronosConfig::new().with_neurons(5).with_max_iters(30))
+        .with_resolve_every(1000)
+        .init::<B>(&device);
+    B::seed(&device, 3);
+    let model = DeepMlpConfig::for_cronos(train_set.dim(), 1, 5)
+        .with_feature_widths(vec![64])
+        .init::<B>(&device);
+    assert!(model.head_hidden.weight.val().is_require_grad());
+    let (expected, solve) = strategy.resolve_head(model.clone(), dl_train.iter());
+    assert!(solve.report.is_some(), "{:?}", solve.error);
+
+    let dir = scratch("hand-built");
+    let result = SupervisedTraining::new(&dir, dl_train, dl_valid)
+        .metrics((LossMetric::new(), AccuracyMetric::new()))
+        .num_epochs(2)
+        .renderer(QuietRenderer)
+        .with_application_logger(None)
+        .with_training_strategy(TrainingStrategy::Custom(Arc::new(strategy.clone())))
+        .launch(Learner::new(model.clone(), AdamConfig::new().init(), 1e-3));
+    let trained = result.model;
+    let expected = expected.valid();
+    let initial = model.valid();
+    let head = |m: &DeepMlp<Flex>| {
+        let mut w: Vec<f32> = m.head_hidden.weight.val().into_data().iter().collect();
+        w.extend(m.head_output.weight.val().into_data().iter::<f32>());
+        w
+    };
+    let features =
+        |m: &DeepMlp<Flex>| -> Vec<f32> { m.features[0].weight.val().into_data().iter().collect() };
+    let solves = strategy.solves();
+    let head_diff = max_abs_diff(&head(&trained), &head(&expected));
+    let feature_change = max_abs_diff(&features(&trained), &features(&initial));
+    println!(
+        "{} solve(s); head vs the step-0 solve: {head_diff:.1e}; feature layer moved by {feature_change:.3e}",
+        solves.len()
+    );
+    assert_eq!(solves.len(), 1);
+    assert_eq!(head_diff, 0.0);
+    assert!(feature_change > 1e-3);
+    assert!(dir
+        .join("valid")
+        .join("epoch-2")
+        .join("Accuracy.log")
+        .exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
