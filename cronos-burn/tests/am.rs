@@ -388,3 +388,29 @@ fn hand_built_training_keeps_the_head_between_solves() {
         .exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A run's settings, optimizer choice included, are data: they save to JSON and load back.
+#[test]
+fn training_config_round_trips_through_json() {
+    use burn::config::Config;
+    let config = DeepTrainingConfig::new()
+        .with_method(TrainingMethod::Gradient)
+        .with_optimizer(OptimizerConfig::from_name("shampoo").unwrap())
+        .with_resolve_every(3)
+        .with_resume_from(Some(4));
+    let path = std::env::temp_dir().join(format!("cronos-am-config-{}.json", std::process::id()));
+    config.save(&path).unwrap();
+    let loaded = DeepTrainingConfig::load(&path).unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(loaded.method, TrainingMethod::Gradient);
+    assert_eq!(loaded.optimizer.name(), "shampoo");
+    assert_eq!((loaded.resolve_every, loaded.resume_from), (3, Some(4)));
+    assert_eq!(loaded.cronos, config.cronos);
+    assert_eq!(
+        OptimizerConfig::all()
+            .iter()
+            .map(|o| o.name())
+            .collect::<Vec<_>>(),
+        ["sgd", "adam", "adamw", "yogi", "shampoo", "dadapt-adamw"]
+    );
+}
