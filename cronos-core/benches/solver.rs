@@ -11,7 +11,9 @@ use cronos_core::operator::ConvexOperator;
 use cronos_core::patterns::Patterns;
 use cronos_core::{CronosConfig, IterationRecord};
 use cronos_datasets::mnist::{fashion_mnist, fashion_mnist_embedded, DEBIAN_FASHION_MNIST_DIR};
-use cronos_datasets::{Granularity, LabeledSet, Matrix, Projection, Scaler, Scaling, TargetEncoding};
+use cronos_datasets::{
+    Granularity, LabeledSet, Matrix, Projection, Scaler, Scaling, TargetEncoding,
+};
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::Instant;
@@ -24,16 +26,29 @@ struct Problem {
     beta: f64,
 }
 
-fn two_class(train: &LabeledSet, rows: Option<usize>, pca: Option<usize>, neurons: usize) -> Problem {
+fn two_class(
+    train: &LabeledSet,
+    rows: Option<usize>,
+    pca: Option<usize>,
+    neurons: usize,
+) -> Problem {
     let two = train.select_classes(&[2, 8]).expect("classes 2 and 8");
     let set = match rows {
-        Some(r) if r < two.len() => two.stratified_split(r as f64 / two.len() as f64, 7).expect("split").1,
+        Some(r) if r < two.len() => {
+            two.stratified_split(r as f64 / two.len() as f64, 7)
+                .expect("split")
+                .1
+        }
         _ => two,
     };
     let mut x = set.x.clone();
-    Scaler::fit(&x, Scaling::UnitRange, Granularity::Scalar).and_then(|s| s.apply(&mut x)).expect("scale");
+    Scaler::fit(&x, Scaling::UnitRange, Granularity::Scalar)
+        .and_then(|s| s.apply(&mut x))
+        .expect("scale");
     if let Some(k) = pca {
-        x = Projection::pca(&x, k).and_then(|p| p.apply(&x)).expect("pca");
+        x = Projection::pca(&x, k)
+            .and_then(|p| p.apply(&x))
+            .expect("pca");
     }
     Problem {
         name: format!("FMNIST 2 vs 8, {} x {}, P = {neurons}", x.rows, x.cols),
@@ -45,14 +60,22 @@ fn two_class(train: &LabeledSet, rows: Option<usize>, pca: Option<usize>, neuron
 }
 
 fn config(p: &Problem) -> CronosConfig {
-    CronosConfig::new().with_neurons(p.neurons).with_beta(p.beta).with_seed(1)
+    CronosConfig::new()
+        .with_neurons(p.neurons)
+        .with_beta(p.beta)
+        .with_seed(1)
 }
 
 /// Reference optimum from a tight f64 solve (at most 30 minutes), cached in target/ by problem name.
 fn reference(p: &Problem) -> f64 {
     let key = p.name.replace([' ', ',', '='], "_");
-    let cache = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target").join(format!("bench-ref-{key}.txt"));
-    if let Some(v) = std::fs::read_to_string(&cache).ok().and_then(|s| s.trim().parse().ok()) {
+    let cache = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target")
+        .join(format!("bench-ref-{key}.txt"));
+    if let Some(v) = std::fs::read_to_string(&cache)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+    {
         return v;
     }
     let dev = Default::default();
@@ -61,7 +84,10 @@ fn reference(p: &Problem) -> f64 {
         .with_max_iters(30_000)
         .with_time_limit(Some(1800.0))
         .solver()
-        .fit(p.x.to_tensor::<NdArray<f64>>(&dev), p.y.to_tensor::<NdArray<f64>>(&dev))
+        .fit(
+            p.x.to_tensor::<NdArray<f64>>(&dev),
+            p.y.to_tensor::<NdArray<f64>>(&dev),
+        )
         .expect("reference solve");
     eprintln!("reference for {}: {:?}", p.name, sol.report);
     let v = sol.report.objective;
@@ -118,7 +144,9 @@ fn bench(p: &Problem) {
     });
     let a_flops = 4.0 * (n * d * cols) as f64;
     let mm_flops = 2.0 * (n * d * cols) as f64;
-    let (to_iters, to_secs) = hit.map_or(("-".into(), "-".into()), |(i, s)| (i.to_string(), format!("{s:.2}")));
+    let (to_iters, to_secs) = hit.map_or(("-".into(), "-".into()), |(i, s)| {
+        (i.to_string(), format!("{s:.2}"))
+    });
     println!(
         "| {} | {optimum:.6} | {to_iters} | {to_secs} | {:.1e} | {} | {} | {:.2} | {:.2} | {:.2} | {:.2} |",
         p.name,
@@ -140,7 +168,10 @@ fn main() {
     } else {
         fashion_mnist_embedded().expect("embedded Fashion-MNIST")
     };
-    println!("flex f32, {} threads available", std::thread::available_parallelism().map_or(1, |n| n.get()));
+    println!(
+        "flex f32, {} threads available",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
     println!("| problem | optimum (f64) | iters to 1e-3 | s to 1e-3 | final gap | iters | A-products | s | ms / A-product | A GFLOP/s | matmul GFLOP/s |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     bench(&two_class(&train, Some(500), Some(50), 8));

@@ -38,7 +38,7 @@ pub struct CronosConfig {
     #[config(default = 1e-3)]
     pub beta: f64,
     /// Initial ADMM penalty rho; adapted during the solve when `adaptive_rho` is set.
-    #[config(default = 0.1)]
+    #[config(default = 0.03)]
     pub rho: f64,
     /// Rebalance rho from the ratio of the relative residuals (as in OSQP) so a bad rho cannot stall.
     #[config(default = true)]

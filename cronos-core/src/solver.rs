@@ -187,6 +187,16 @@ fn check_finite<B: Backend>(t: &Tensor<B, 2>, what: &'static str) -> Result<()> 
     }
 }
 
+/// Root-mean-square row norm ||T||_F / sqrt(rows), or 1 for a zero matrix.
+fn rms_row_norm<B: Backend>(t: &Tensor<B, 2>) -> f64 {
+    let r = norm(t) / (t.dims()[0] as f64).sqrt();
+    if r > 0.0 && r.is_finite() {
+        r
+    } else {
+        1.0
+    }
+}
+
 fn norm<B: Backend>(t: &Tensor<B, 2>) -> f64 {
     sq(t).sqrt()
 }
@@ -245,7 +255,13 @@ impl<'a> Cronos<'a> {
         check_finite(&y, "Y")?;
         check_finite(&gates, "gate vectors")?;
         let patterns = Patterns::new(&x, gates, cfg.filter_patterns)?;
-        let op = ConvexOperator::new(x.clone(), patterns.mask.clone(), cfg.formulation);
+        // Work in units where rows of X and of Y have unit root-mean-square norm, so that rho, the
+        // tolerances and f32 arithmetic behave the same for pixels in [0, 255] or in [0, 1]. With
+        // X = sx Xs and Y = sy Ys, u = (sy / sx) us solves the original program with beta_s = beta /
+        // (sx sy), and objectives scale by sy^2; patterns and cone constraints are unchanged.
+        let (sx, sy) = (rms_row_norm(&x), rms_row_norm(&y));
+        let (xs, ys, beta) = (x.clone() / sx, y.clone() / sy, cfg.beta / (sx * sy));
+        let op = ConvexOperator::new(xs, patterns.mask.clone(), cfg.formulation);
         let blocks = op.blocks();
         let cols = blocks * c;
         let (rank, gram_rank) = cfg.ranks(d, blocks)?;
@@ -275,6 +291,8 @@ impl<'a> Cronos<'a> {
         let mut rho = cfg.rho;
         let mut precond = sketches.preconditioner(rho)?;
 
+        let y_orig = y;
+        let y = ys;
         let fty = op.ft(y.clone());
         let fty_norm = norm(&fty);
         let options = (&x.device(), x.dtype());
@@ -310,7 +328,7 @@ impl<'a> Cronos<'a> {
 
             // Over-relaxed updates: u_hat = a u + (1 - a) v replaces u in the v- and lambda-updates.
             let u_hat = u.clone() * RELAXATION + z.v.clone() * (1.0 - RELAXATION);
-            let v = group_soft_threshold(u_hat.clone() + z.lambda.clone(), cfg.beta / rho);
+            let v = group_soft_threshold(u_hat.clone() + z.lambda.clone(), beta / rho);
             let lambda = z.lambda.clone() + u_hat - v.clone();
             let r_u = u.clone() - v.clone();
             let (mut pri_sq, mut u_sq, mut v_sq) = (sq(&r_u), sq(&u), sq(&v));
@@ -342,11 +360,12 @@ impl<'a> Cronos<'a> {
             let fit =
                 host::scalar((op.network_output(xv.clone()) - y.clone()).square().sum()) / 2.0;
             let group_norms = host::scalar(step.v.clone().square().sum_dim(0).sqrt().sum());
-            let objective = fit + cfg.beta * group_norms;
-            let max_violation = op.max_violation(xv.clone());
-            let scale_xv = host::scalar(xv.clone().abs().max()).max(f64::MIN_POSITIVE);
+            // Records are in the caller's units.
+            let objective = (fit + beta * group_norms) * sy * sy;
+            let max_violation = op.max_violation(xv.clone()) * sy;
+            let scale_xv = host::scalar(xv.clone().abs().max()).max(f64::MIN_POSITIVE) * sy;
             let rel_violation = max_violation / scale_xv;
-            let dual_bound = dual_bound(&op, &y, &xv, &step, rho, cfg.beta);
+            let dual_bound = dual_bound(&op, &y, &xv, &step, rho, beta) * sy * sy;
             let rel_gap = (objective - dual_bound) / objective.abs().max(f64::MIN_POSITIVE);
             let record = IterationRecord {
                 iteration,
@@ -446,12 +465,13 @@ impl<'a> Cronos<'a> {
             _ => (last.v, history.len() - 1),
         };
         let chosen = &history[record_index];
+        let v = v * (sy / sx);
         let network = map_to_network(&op, &patterns.gates, &v, None).expect("unpadded mapping");
-        let xv = op.xu(&v);
+        let xv = x.clone().matmul(v.clone());
         let max_violation = op.max_violation(xv.clone());
         let scale_xv = host::scalar(xv.abs().max()).max(f64::MIN_POSITIVE);
         let report = SolveReport {
-            objective: network.objective(x.clone(), y.clone(), cfg.beta),
+            objective: network.objective(x.clone(), y_orig.clone(), cfg.beta),
             max_constraint_violation: max_violation,
             rel_constraint_violation: max_violation / scale_xv,
             rel_primal_residual: chosen.rel_primal_residual,
@@ -461,7 +481,7 @@ impl<'a> Cronos<'a> {
             a_products,
             seconds: start.elapsed().as_secs_f64(),
             active_neurons: network.active_neurons(),
-            train_accuracy: accuracy(network.forward(x), y),
+            train_accuracy: accuracy(network.forward(x), y_orig),
             patterns: patterns.len(),
             rho,
             status,
