@@ -27,6 +27,11 @@ pub enum Command {
     Fit(Box<FitArgs>),
     /// Predict with a saved model and write the predictions as an `.npy` matrix.
     Predict(PredictArgs),
+    /// Compare CRONOS and CRONOS-AM with tuned gradient optimizers on one task.
+    ///
+    /// Writes per-epoch records (epochs.csv, epochs.jsonl), finished runs (runs.jsonl),
+    /// summary.md and val_accuracy.{svg,png} under --out; a rerun skips finished runs.
+    Compare(Box<cronos_examples::compare::CompareArgs>),
     /// Inspect datasets.
     Data {
         #[command(subcommand)]

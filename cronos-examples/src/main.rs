@@ -5,6 +5,7 @@
 //! cronos fit --dataset fashion-mnist --classes 2,8 --train-limit 500 --report report.json
 //! cronos predict --model model.bpk --data problem.npz --out pred.npy
 //! cronos data info fashion-mnist
+//! cronos compare [--lr-draws 10] [--seeds 1] [--epochs 3] [--out runs/compare]
 //! ```
 //!
 //! Every failure prints one line `error: ...` on stderr and exits with status 2.
@@ -94,6 +95,18 @@ fn run(command: Command) -> Result<ExitCode> {
                 Some((acc, mse)) => println!(" (accuracy {acc:.4}, mse {mse:.6e})"),
                 None => println!(),
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Compare(args) => {
+            let outcome = cronos_examples::compare::run(&args).map_err(|e| CliError(e.0))?;
+            println!("{}", outcome.summary);
+            println!(
+                "{} runs done, {} skipped (already finished); records, summary.md and val_accuracy.{{svg,png}} in {}",
+                outcome.ran,
+                outcome.skipped,
+                args.out.display()
+            );
+            println!("wall time {:.1}s", outcome.seconds);
             Ok(ExitCode::SUCCESS)
         }
         Command::Data {

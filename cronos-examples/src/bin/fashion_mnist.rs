@@ -1,0 +1,30 @@
+//! Fashion-MNIST, all ten classes: a two-layer ReLU network of width 64 fitted by CRONOS
+//! (P = 3 gates, 2 P c = 60 neurons padded to 64) against the gradient baselines with tuned
+//! learning rates.
+//!
+//! ```text
+//! fashion_mnist [DATA_DIR] [--device cuda] [--precision f32] [--out runs/fashion_mnist]
+//! ```
+
+use cronos_examples::compare::example::Preset;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    Preset {
+        name: "fashion_mnist",
+        about: "CRONOS vs tuned optimizers on Fashion-MNIST (10 classes, two-layer width 64)",
+        defaults: &[
+            ("dataset", "fashion-mnist"),
+            ("classes", "all"),
+            ("arch", "two-layer:64"),
+            ("neurons", "3"),
+            ("methods", "cronos,adam,adamw,sgd,yogi,shampoo,dadapt-adamw"),
+            ("train_limit", "2000"),
+            ("val_limit", "1000"),
+            ("epochs", "5"),
+            ("out", "runs/fashion_mnist"),
+        ],
+        data_optional: true,
+    }
+    .main()
+}

@@ -1,0 +1,341 @@
+//! `summary.md` (a table per method) and `val_accuracy.svg` / `val_accuracy.png`: validation
+//! accuracy against training time, the median across learning rates and seeds with the 5th-95th
+//! percentile band. Curves are aligned by epoch: the point of epoch e sits at the median time of
+//! epoch e over the method's runs.
+//!
+//! The SVG is written by hand (text is SVG text, no fonts needed); the PNG is rasterized here with
+//! the same geometry and without text, so neither needs system font libraries.
+
+use super::records::{lr_text, EpochRecord, RunRecord};
+use super::CompareError;
+use image::{Rgb, RgbImage};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// One method's curve: per epoch, median time, and the 5th, 50th and 95th accuracy percentiles.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Curve {
+    pub method: String,
+    /// `(seconds, p5, median, p95)` per epoch.
+    pub points: Vec<(f64, f64, f64, f64)>,
+}
+
+/// The `q`-quantile (linear interpolation) of `values`, NaNs ignored; NaN when none remain.
+pub fn quantile(values: &[f64], q: f64) -> f64 {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let pos = q.clamp(0.0, 1.0) * (v.len() - 1) as f64;
+    let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+    v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
+}
+
+/// Methods in the order of their first run.
+fn methods(runs: &[RunRecord]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for r in runs {
+        if !out.contains(&r.method) {
+            out.push(r.method.clone());
+        }
+    }
+    out
+}
+
+/// The Markdown table: per method, runs, the range of peak validation accuracy across learning
+/// rates (and seeds), the learning rate of the best run, and the median runtime.
+pub fn table(runs: &[RunRecord]) -> String {
+    let mut out = String::from(
+        "| method | runs | peak val. accuracy (min - max) | best lr | median runtime (s) |\n|---|---|---|---|---|\n",
+    );
+    for m in methods(runs) {
+        let rs: Vec<&RunRecord> = runs.iter().filter(|r| r.method == m).collect();
+        let peaks: Vec<f64> = rs.iter().map(|r| r.peak_val_accuracy).collect();
+        let secs: Vec<f64> = rs.iter().map(|r| r.seconds).collect();
+        let best = rs
+            .iter()
+            .filter(|r| r.peak_val_accuracy.is_finite())
+            .max_by(|a, b| a.peak_val_accuracy.total_cmp(&b.peak_val_accuracy));
+        let _ = writeln!(
+            out,
+            "| {m} | {} | {:.4} - {:.4} | {} | {:.3} |",
+            rs.len(),
+            quantile(&peaks, 0.0),
+            quantile(&peaks, 1.0),
+            best.map_or_else(|| "-".into(), |r| lr_text(r.lr)),
+            quantile(&secs, 0.5),
+        );
+    }
+    out
+}
+
+/// The curve of every method.
+pub fn curves(runs: &[RunRecord], epochs: &[EpochRecord]) -> Vec<Curve> {
+    methods(runs)
+        .into_iter()
+        .map(|m| {
+            let mut by_epoch: BTreeMap<usize, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
+            for r in epochs.iter().filter(|r| r.method == m) {
+                let e = by_epoch.entry(r.epoch).or_default();
+                e.0.push(r.seconds);
+                e.1.push(r.val_accuracy);
+            }
+            let points = by_epoch
+                .values()
+                .map(|(t, a)| {
+                    (
+                        quantile(t, 0.5),
+                        quantile(a, 0.05),
+                        quantile(a, 0.5),
+                        quantile(a, 0.95),
+                    )
+                })
+                .collect();
+            Curve { method: m, points }
+        })
+        .collect()
+}
+
+/// Writes `summary.md`, `val_accuracy.svg` and `val_accuracy.png` under `dir`; returns the summary.
+pub fn write(
+    dir: &Path,
+    title: &str,
+    runs: &[RunRecord],
+    epochs: &[EpochRecord],
+) -> Result<String, CompareError> {
+    let summary = format!(
+        "# Optimizer comparison\n\n{title}.\n\nLearning rates of the baselines drawn log-uniformly from [1e-6, 1e-2]; CRONOS and CRONOS-AM untuned. Runtimes exclude evaluation.\n\n{}\n![validation accuracy against time](val_accuracy.svg)\n",
+        table(runs)
+    );
+    let curves = curves(runs, epochs);
+    let save = |name: &str, bytes: &[u8]| {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).map_err(|e| CompareError::io("write", &path, e))
+    };
+    save("summary.md", summary.as_bytes())?;
+    save("val_accuracy.svg", svg(&curves).as_bytes())?;
+    let path = dir.join("val_accuracy.png");
+    png(&curves)
+        .save(&path)
+        .map_err(|e| CompareError(format!("cannot write {}: {e}", path.display())))?;
+    Ok(summary)
+}
+
+const W: f64 = 800.0;
+const H: f64 = 500.0;
+/// Plot area: left, top, right, bottom.
+const AREA: (f64, f64, f64, f64) = (70.0, 30.0, 620.0, 450.0);
+const COLORS: [[u8; 3]; 8] = [
+    [31, 119, 180],
+    [255, 127, 14],
+    [44, 160, 44],
+    [214, 39, 40],
+    [148, 103, 189],
+    [140, 86, 75],
+    [227, 119, 194],
+    [127, 127, 127],
+];
+
+/// Axis ranges: time from 0 to the largest median time, accuracy from the lowest band value to 1.
+fn ranges(curves: &[Curve]) -> (f64, f64) {
+    let pts = curves.iter().flat_map(|c| c.points.iter());
+    let t_max = pts.clone().map(|p| p.0).fold(0.0, f64::max).max(1e-3) * 1.05;
+    let a_min = pts
+        .map(|p| p.1)
+        .filter(|a| a.is_finite())
+        .fold(1.0, f64::min)
+        .clamp(0.0, 0.95);
+    (t_max, (a_min * 10.0).floor() / 10.0)
+}
+
+/// Pixel coordinates of `(seconds, accuracy)`.
+fn to_px(t: f64, a: f64, t_max: f64, a_min: f64) -> (f64, f64) {
+    let (l, top, r, b) = AREA;
+    let x = l + (t / t_max) * (r - l);
+    let y = b - ((a - a_min) / (1.0 - a_min)).clamp(0.0, 1.0) * (b - top);
+    (x, y)
+}
+
+fn hex(c: [u8; 3]) -> String {
+    format!("#{:02x}{:02x}{:02x}", c[0], c[1], c[2])
+}
+
+/// The plot as an SVG document.
+pub fn svg(curves: &[Curve]) -> String {
+    let (t_max, a_min) = ranges(curves);
+    let (l, top, r, b) = AREA;
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+    );
+    for i in 0..=5 {
+        let a = a_min + (1.0 - a_min) * i as f64 / 5.0;
+        let (_, y) = to_px(0.0, a, t_max, a_min);
+        let _ = writeln!(
+            s,
+            "<line x1=\"{l}\" y1=\"{y:.1}\" x2=\"{r}\" y2=\"{y:.1}\" stroke=\"#ddd\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{a:.2}</text>",
+            l - 6.0,
+            y + 4.0
+        );
+        let t = t_max * i as f64 / 5.0;
+        let (x, _) = to_px(t, a_min, t_max, a_min);
+        let _ = writeln!(
+            s,
+            "<line x1=\"{x:.1}\" y1=\"{top}\" x2=\"{x:.1}\" y2=\"{b}\" stroke=\"#eee\"/><text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{t:.2}</text>",
+            b + 16.0
+        );
+    }
+    let _ = writeln!(
+        s,
+        "<rect x=\"{l}\" y=\"{top}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"black\"/>\n<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">training time (s), evaluation excluded</text>\n<text x=\"16\" y=\"{:.1}\" text-anchor=\"middle\" transform=\"rotate(-90 16 {:.1})\">validation accuracy</text>",
+        r - l,
+        b - top,
+        (l + r) / 2.0,
+        H - 12.0,
+        (top + b) / 2.0,
+        (top + b) / 2.0
+    );
+    for (i, c) in curves.iter().enumerate() {
+        let color = hex(COLORS[i % COLORS.len()]);
+        let pts: Vec<_> = c.points.iter().filter(|p| p.2.is_finite()).collect();
+        if pts.len() > 1 {
+            let upper = pts.iter().map(|p| to_px(p.0, p.3, t_max, a_min));
+            let lower = pts.iter().rev().map(|p| to_px(p.0, p.1, t_max, a_min));
+            let poly: Vec<String> = upper
+                .chain(lower)
+                .map(|(x, y)| format!("{x:.1},{y:.1}"))
+                .collect();
+            let _ = writeln!(
+                s,
+                "<polygon points=\"{}\" fill=\"{color}\" fill-opacity=\"0.2\" stroke=\"none\"/>",
+                poly.join(" ")
+            );
+        }
+        let line: Vec<String> = pts
+            .iter()
+            .map(|p| {
+                let (x, y) = to_px(p.0, p.2, t_max, a_min);
+                format!("{x:.1},{y:.1}")
+            })
+            .collect();
+        let _ = writeln!(
+            s,
+            "<polyline points=\"{}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"/>",
+            line.join(" ")
+        );
+        for p in &line {
+            let (x, y) = p.split_once(',').unwrap_or(("0", "0"));
+            let _ = writeln!(
+                s,
+                "<circle cx=\"{x}\" cy=\"{y}\" r=\"3\" fill=\"{color}\"/>"
+            );
+        }
+        let ly = top + 10.0 + 20.0 * i as f64;
+        let _ = writeln!(
+            s,
+            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"14\" height=\"10\" fill=\"{color}\"/><text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+            r + 15.0,
+            ly - 9.0,
+            r + 35.0,
+            ly,
+            c.method
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}
+
+/// The same plot as a bitmap, without text (legend colours follow the SVG's order).
+pub fn png(curves: &[Curve]) -> RgbImage {
+    let (t_max, a_min) = ranges(curves);
+    let (l, top, r, b) = AREA;
+    let mut img = RgbImage::from_pixel(W as u32, H as u32, Rgb([255, 255, 255]));
+    let blend = |img: &mut RgbImage, x: i64, y: i64, c: [u8; 3], alpha: f64| {
+        if x >= 0 && y >= 0 && (x as u32) < img.width() && (y as u32) < img.height() {
+            let p = img.get_pixel_mut(x as u32, y as u32);
+            for (v, &target) in p.0.iter_mut().zip(&c) {
+                *v = (*v as f64 * (1.0 - alpha) + target as f64 * alpha).round() as u8;
+            }
+        }
+    };
+    let line = |img: &mut RgbImage, (x0, y0): (f64, f64), (x1, y1): (f64, f64), c, width: i64| {
+        let n = ((x1 - x0).abs().max((y1 - y0).abs()).ceil() as usize).max(1);
+        for i in 0..=n {
+            let f = i as f64 / n as f64;
+            let (x, y) = (x0 + (x1 - x0) * f, y0 + (y1 - y0) * f);
+            for dx in -width / 2..=width / 2 {
+                for dy in -width / 2..=width / 2 {
+                    blend(img, x.round() as i64 + dx, y.round() as i64 + dy, c, 1.0);
+                }
+            }
+        }
+    };
+    for i in 0..=5 {
+        let a = a_min + (1.0 - a_min) * i as f64 / 5.0;
+        let (_, y) = to_px(0.0, a, t_max, a_min);
+        line(&mut img, (l, y), (r, y), [221, 221, 221], 0);
+        let (x, _) = to_px(t_max * i as f64 / 5.0, a_min, t_max, a_min);
+        line(&mut img, (x, top), (x, b), [238, 238, 238], 0);
+    }
+    for (i, c) in curves.iter().enumerate() {
+        let color = COLORS[i % COLORS.len()];
+        let pts: Vec<_> = c.points.iter().filter(|p| p.2.is_finite()).collect();
+        // Band: between the interpolated 5th and 95th percentiles, column by column.
+        for w in pts.windows(2) {
+            let (p, q) = (w[0], w[1]);
+            let (x0, _) = to_px(p.0, p.2, t_max, a_min);
+            let (x1, _) = to_px(q.0, q.2, t_max, a_min);
+            let (x0, x1) = (x0.round() as i64, x1.round() as i64);
+            for x in x0..=x1 {
+                let f = if x1 > x0 {
+                    (x - x0) as f64 / (x1 - x0) as f64
+                } else {
+                    0.0
+                };
+                let lo = to_px(0.0, p.1 + (q.1 - p.1) * f, t_max, a_min).1;
+                let hi = to_px(0.0, p.3 + (q.3 - p.3) * f, t_max, a_min).1;
+                for y in hi.round() as i64..=lo.round() as i64 {
+                    blend(&mut img, x, y, color, 0.2);
+                }
+            }
+        }
+        let px: Vec<_> = pts.iter().map(|p| to_px(p.0, p.2, t_max, a_min)).collect();
+        for w in px.windows(2) {
+            line(&mut img, w[0], w[1], color, 2);
+        }
+        for &p in &px {
+            line(&mut img, p, p, color, 6);
+        }
+        let ly = top + 10.0 + 20.0 * i as f64;
+        for dy in 0..10 {
+            line(
+                &mut img,
+                (r + 15.0, ly - 9.0 + dy as f64),
+                (r + 29.0, ly - 9.0 + dy as f64),
+                color,
+                0,
+            );
+        }
+    }
+    let black = [0, 0, 0];
+    line(&mut img, (l, top), (r, top), black, 0);
+    line(&mut img, (l, b), (r, b), black, 0);
+    line(&mut img, (l, top), (l, b), black, 0);
+    line(&mut img, (r, top), (r, b), black, 0);
+    img
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_interpolate_and_skip_nan() {
+        let v = [3.0, f64::NAN, 1.0, 2.0];
+        assert_eq!(quantile(&v, 0.5), 2.0);
+        assert_eq!(quantile(&v, 0.0), 1.0);
+        assert_eq!(quantile(&v, 0.25), 1.5);
+        assert!(quantile(&[f64::NAN], 0.5).is_nan());
+    }
+}

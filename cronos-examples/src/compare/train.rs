@@ -1,0 +1,223 @@
+//! One run of the comparison, epoch by epoch, with a clock that stops while the validation set is
+//! scored, so every method is charged for training alone.
+//!
+//! * baselines: the network trained end to end by the optimizer on minibatches (MSE loss);
+//! * CRONOS-AM: the same deep network with a frozen head, re-solved by CRONOS on the features of
+//!   the whole training set every `resolve_every` steps ([`CronosAm::resolve_head`]), the feature
+//!   layers trained by D-Adapted AdamW (lr 1, the paper's untuned choice);
+//! * CRONOS: the two-layer convex program solved once (its one "epoch").
+
+use super::{Arch, CompareError, Method};
+use burn::backend::Autodiff;
+use burn::module::AutodiffModule;
+use burn::nn::loss::{MseLoss, Reduction};
+use burn::optim::{GradientsParams, Optimizer};
+use burn::prelude::*;
+use cronos_burn::am::{CronosAmConfig, DeepMlpConfig, OptimizerConfig};
+use cronos_burn::solver::CronosSolverConfig;
+use cronos_core::CronosConfig;
+use cronos_datasets::{ClassificationBatch, ClassificationBatcher, LabeledSet, Matrix};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use std::time::{Duration, Instant};
+
+/// Everything a run needs besides its method, learning rate and seed.
+pub struct RunSetup<'a> {
+    pub train: &'a LabeledSet,
+    pub valid: &'a LabeledSet,
+    pub arch: &'a Arch,
+    pub epochs: usize,
+    pub batch_size: usize,
+    /// Head solves of CRONOS and CRONOS-AM (P, beta, ADMM budget).
+    pub cronos: CronosConfig,
+    /// Gradient steps between head solves of CRONOS-AM.
+    pub resolve_every: usize,
+}
+
+/// Validation accuracy and MSE after one epoch, with the training seconds so far.
+#[derive(Debug, Clone, Copy)]
+pub struct EpochScore {
+    pub epoch: usize,
+    pub seconds: f64,
+    pub accuracy: f64,
+    pub loss: f64,
+}
+
+/// Training data as host matrices, with targets in the encoding of the class count.
+struct Data {
+    x: Matrix,
+    y: Matrix,
+    labels: Vec<usize>,
+}
+
+impl Data {
+    fn new(set: &LabeledSet) -> Result<Self, CompareError> {
+        let encoding = ClassificationBatcher::for_set(set).encoding();
+        Ok(Self {
+            x: set.x.clone(),
+            y: set.targets(encoding)?,
+            labels: set.labels.clone(),
+        })
+    }
+
+    fn batch<B: Backend>(&self, rows: &[usize], device: &B::Device) -> ClassificationBatch<B> {
+        let labels: Vec<i64> = rows.iter().map(|&i| self.labels[i] as i64).collect();
+        ClassificationBatch {
+            x: self.x.select_rows(rows).to_tensor(device),
+            targets: self.y.select_rows(rows).to_tensor(device),
+            labels: Tensor::from_data(TensorData::new(labels, [rows.len()]), device),
+        }
+    }
+}
+
+/// Runs `method` with learning rate `lr` (baselines) and `seed` on backend `B`, calling `on_epoch`
+/// after every epoch; returns the scores of every epoch.
+pub fn run<B: Backend>(
+    setup: &RunSetup,
+    method: &Method,
+    lr: Option<f64>,
+    seed: u64,
+    device: &B::Device,
+    on_epoch: &mut dyn FnMut(EpochScore) -> Result<(), CompareError>,
+) -> Result<Vec<EpochScore>, CompareError> {
+    let train = Data::new(setup.train)?;
+    let valid = Data::new(setup.valid)?;
+    match method {
+        Method::Cronos => {
+            let score = cronos::<B>(setup, &train, &valid, seed, device)?;
+            on_epoch(score)?;
+            Ok(vec![score])
+        }
+        Method::CronosAm => {
+            let optimizer = OptimizerConfig::from_name("dadapt-adamw")
+                .ok_or_else(|| CompareError("D-Adapted AdamW is not available".into()))?;
+            gradient::<Autodiff<B>>(
+                setup, &train, &valid, &optimizer, 1.0, true, seed, device, on_epoch,
+            )
+        }
+        Method::Baseline(optimizer) => {
+            let lr = lr.ok_or_else(|| CompareError("a baseline needs a learning rate".into()))?;
+            gradient::<Autodiff<B>>(
+                setup, &train, &valid, optimizer, lr, false, seed, device, on_epoch,
+            )
+        }
+    }
+}
+
+/// The network every gradient-trained method shares.
+fn network(setup: &RunSetup, d: usize, c: usize) -> DeepMlpConfig {
+    match setup.arch {
+        Arch::TwoLayer { width } => DeepMlpConfig::new(d, *width, c).with_feature_widths(vec![]),
+        Arch::Deep { feature_widths } => DeepMlpConfig::for_cronos(d, c, setup.cronos.neurons)
+            .with_feature_widths(feature_widths.clone()),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn gradient<B: burn::tensor::backend::AutodiffBackend>(
+    setup: &RunSetup,
+    train: &Data,
+    valid: &Data,
+    optimizer: &OptimizerConfig,
+    lr: f64,
+    cronos_am: bool,
+    seed: u64,
+    device: &B::Device,
+    on_epoch: &mut dyn FnMut(EpochScore) -> Result<(), CompareError>,
+) -> Result<Vec<EpochScore>, CompareError> {
+    B::seed(device, seed);
+    let mut model = network(setup, train.x.cols, train.y.cols).init::<B>(device);
+    let strategy = cronos_am.then(|| {
+        CronosAmConfig::new(setup.cronos.clone())
+            .with_resolve_every(setup.resolve_every)
+            .init::<B>(device)
+    });
+    if strategy.is_some() {
+        model = model.with_frozen_head();
+    }
+    let mut optim = optimizer.init::<B, _>();
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut order: Vec<usize> = (0..train.x.rows).collect();
+    let all: Vec<usize> = order.clone();
+    let batch_size = setup.batch_size.max(1);
+    let mut trained = Duration::ZERO;
+    let mut step = 0usize;
+    let mut scores = Vec::with_capacity(setup.epochs);
+    for epoch in 1..=setup.epochs {
+        let start = Instant::now();
+        order.shuffle(&mut rng);
+        for rows in order.chunks(batch_size) {
+            if let Some(strategy) = &strategy {
+                if step % strategy.resolve_every() == 0 {
+                    let (solved, _) =
+                        strategy.resolve_head(model, [train.batch::<B>(&all, device)]);
+                    model = solved;
+                }
+            }
+            let batch = train.batch::<B>(rows, device);
+            let pred = model.forward(batch.x);
+            let loss = MseLoss::new().forward(pred, batch.targets, Reduction::Mean);
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(lr, model, grads);
+            step += 1;
+        }
+        // Wait for queued device work, so the clock holds the epoch's training only.
+        let _ = B::sync(device);
+        trained += start.elapsed();
+        let inner = model.valid();
+        let (accuracy, loss) = score(|x| inner.forward(x), valid, device);
+        let s = EpochScore {
+            epoch,
+            seconds: trained.as_secs_f64(),
+            accuracy,
+            loss,
+        };
+        on_epoch(s)?;
+        scores.push(s);
+    }
+    Ok(scores)
+}
+
+fn cronos<B: Backend>(
+    setup: &RunSetup,
+    train: &Data,
+    valid: &Data,
+    seed: u64,
+    device: &B::Device,
+) -> Result<EpochScore, CompareError> {
+    let width = match setup.arch {
+        Arch::TwoLayer { width } => {
+            Some(*width).filter(|&w| w >= 2 * setup.cronos.neurons * train.y.cols)
+        }
+        Arch::Deep { .. } => None,
+    };
+    let config = CronosSolverConfig {
+        solver: setup.cronos.clone().with_seed(seed),
+        width,
+    };
+    let start = Instant::now();
+    let fitted = config.fit::<B>(train.x.to_tensor(device), train.y.to_tensor(device))?;
+    let _ = B::sync(device);
+    let seconds = start.elapsed().as_secs_f64();
+    let (accuracy, loss) = score(|x| fitted.model.forward(x), valid, device);
+    Ok(EpochScore {
+        epoch: 1,
+        seconds,
+        accuracy,
+        loss,
+    })
+}
+
+/// Accuracy and MSE of `forward` on `data`.
+fn score<B: Backend>(
+    forward: impl Fn(Tensor<B, 2>) -> Tensor<B, 2>,
+    data: &Data,
+    device: &B::Device,
+) -> (f64, f64) {
+    let pred = forward(data.x.to_tensor(device));
+    let y = data.y.to_tensor::<B>(device);
+    let entries = (data.y.rows * data.y.cols).max(1) as f64;
+    let mse = cronos_core::host::scalar((pred.clone() - y.clone()).square().sum()) / entries;
+    (cronos_core::accuracy(pred, y), mse)
+}
