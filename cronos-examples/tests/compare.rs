@@ -1,0 +1,152 @@
+//! End-to-end tests of `cronos compare` and the example binaries: a tiny sweep writes its records,
+//! summary and plots; a rerun skips the finished runs; a missing data directory is one error line
+//! with exit status 2.
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn run(binary: &str, args: &[&str]) -> Output {
+    Command::new(binary)
+        .args(args)
+        .output()
+        .expect("cannot run the binary")
+}
+
+fn succeeded(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON value per line"))
+        .collect()
+}
+
+#[test]
+fn tiny_sweep_writes_records_summary_and_plots_and_a_rerun_skips_finished_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("compare");
+    let out = out_dir.to_str().unwrap();
+    let args = [
+        "compare",
+        "--lr-draws",
+        "1",
+        "--seeds",
+        "1",
+        "--epochs",
+        "1",
+        "--train-limit",
+        "100",
+        "--val-limit",
+        "50",
+        "--arch",
+        "32",
+        "--methods",
+        "cronos,cronos-am,adam,sgd",
+        "--quiet",
+        "--out",
+        out,
+    ];
+    let stdout = succeeded(&run(env!("CARGO_BIN_EXE_cronos"), &args));
+    assert!(stdout.contains("4 runs done, 0 skipped"), "{stdout}");
+    assert!(stdout.contains("wall time"), "{stdout}");
+
+    let runs = lines(&out_dir.join("runs.jsonl"));
+    assert_eq!(runs.len(), 4);
+    let epochs = lines(&out_dir.join("epochs.jsonl"));
+    assert_eq!(epochs.len(), 4);
+    for e in &epochs {
+        assert_eq!(e["epoch"], 1);
+        let acc = e["val_accuracy"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&acc), "{e}");
+        assert!(e["seconds"].as_f64().unwrap() >= 0.0, "{e}");
+    }
+    // Baselines carry their drawn learning rate, within the search range; CRONOS has none.
+    for r in &runs {
+        match r["method"].as_str().unwrap() {
+            "cronos" | "cronos-am" => assert!(r["lr"].is_null(), "{r}"),
+            _ => {
+                let lr = r["lr"].as_f64().unwrap();
+                assert!((1e-6..=1e-2).contains(&lr), "{r}");
+            }
+        }
+    }
+    let csv = std::fs::read_to_string(out_dir.join("epochs.csv")).unwrap();
+    assert!(csv.starts_with("method,lr,seed,epoch,seconds,val_accuracy,val_loss\n"));
+    assert_eq!(csv.lines().count(), 5);
+
+    let summary = std::fs::read_to_string(out_dir.join("summary.md")).unwrap();
+    for method in ["cronos", "cronos-am", "adam", "sgd"] {
+        assert!(summary.contains(&format!("| {method} | 1 |")), "{summary}");
+    }
+    let svg = std::fs::read_to_string(out_dir.join("val_accuracy.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("<polyline"));
+    let png = std::fs::read(out_dir.join("val_accuracy.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+
+    // The rerun finds every run finished and only rewrites the summary.
+    let stdout = succeeded(&run(env!("CARGO_BIN_EXE_cronos"), &args));
+    assert!(stdout.contains("0 runs done, 4 skipped"), "{stdout}");
+    assert_eq!(lines(&out_dir.join("runs.jsonl")).len(), 4);
+    assert_eq!(lines(&out_dir.join("epochs.jsonl")).len(), 4);
+
+    // One more learning-rate draw adds only the new runs.
+    let mut more = args.to_vec();
+    more[2] = "2";
+    let stdout = succeeded(&run(env!("CARGO_BIN_EXE_cronos"), &more));
+    assert!(stdout.contains("2 runs done, 4 skipped"), "{stdout}");
+}
+
+#[test]
+fn missing_data_directory_is_one_error_line_with_status_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-cifar");
+    let out = run(
+        env!("CARGO_BIN_EXE_cifar10_mlp"),
+        &[
+            missing.to_str().unwrap(),
+            "--out",
+            dir.path().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("error: data directory"), "{stderr}");
+    assert!(stderr.contains("no-cifar"), "{stderr}");
+
+    let out = run(env!("CARGO_BIN_EXE_cifar10_mlp"), &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with("error: missing data directory"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn unknown_method_is_rejected_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        env!("CARGO_BIN_EXE_cronos"),
+        &[
+            "compare",
+            "--methods",
+            "adam,rmsprop",
+            "--out",
+            dir.path().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unknown method `rmsprop`"), "{stderr}");
+}
