@@ -1,5 +1,5 @@
 //! End-to-end tests of `cronos compare` and the example binaries: a tiny sweep writes its records,
-//! summary and plots; a rerun skips the finished runs; a missing data directory is one error line
+//! summary and plots; a rerun skips the finished runs and refuses other task settings; a missing data directory is one error line
 //! with exit status 2.
 
 use serde_json::Value;
@@ -104,6 +104,14 @@ fn tiny_sweep_writes_records_summary_and_plots_and_a_rerun_skips_finished_runs()
     more[2] = "2";
     let stdout = succeeded(&run(env!("CARGO_BIN_EXE_cronos"), &more));
     assert!(stdout.contains("2 runs done, 4 skipped"), "{stdout}");
+
+    // Other task settings would mix incomparable records: refused.
+    let mut other = args.to_vec();
+    other[6] = "2";
+    let out = run(env!("CARGO_BIN_EXE_cronos"), &other);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("holds runs of other settings"), "{stderr}");
 }
 
 #[test]

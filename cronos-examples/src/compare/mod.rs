@@ -16,7 +16,7 @@ pub mod train;
 use clap::{Args, ValueEnum};
 use cronos_burn::am::OptimizerConfig;
 use cronos_burn::device::{run_on, BackendTask, DeviceSpec, Precision};
-use cronos_core::{CronosConfig, CronosError};
+use cronos_core::CronosError;
 use cronos_datasets::preprocess::{Granularity, Scaler, Scaling};
 use cronos_datasets::{DatasetError, LabeledSet};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -140,7 +140,7 @@ pub struct CompareArgs {
     #[arg(long, default_value_t = 171)]
     pub image_size: u32,
     /// Keep at most N training samples (stratified) [0: all].
-    #[arg(long, value_name = "N", default_value_t = 1000)]
+    #[arg(long, value_name = "N", default_value_t = 2000)]
     pub train_limit: usize,
     /// Keep at most N validation samples (stratified) [0: all].
     #[arg(long, value_name = "N", default_value_t = 500)]
@@ -163,7 +163,7 @@ pub struct CompareArgs {
     #[arg(long, default_value_t = 1)]
     pub seeds: u64,
     /// Epochs of every gradient-trained run.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 5)]
     pub epochs: usize,
     /// Minibatch size.
     #[arg(long, default_value_t = 100)]
@@ -171,6 +171,10 @@ pub struct CompareArgs {
     /// Gate vectors P of CRONOS and of CRONOS-AM's head (head width 2 P c).
     #[arg(long, default_value_t = 10)]
     pub neurons: usize,
+    /// ADMM iterations of the two-layer CRONOS solve (beta 1e-3, tolerance 1e-3, as CRONOS-AM's
+    /// head solves).
+    #[arg(long, value_name = "K", default_value_t = 30)]
+    pub cronos_max_iters: usize,
     /// Gradient steps between CRONOS-AM head solves.
     #[arg(long, default_value_t = 10)]
     pub resolve_every: usize,
@@ -276,6 +280,52 @@ pub fn load_task(args: &CompareArgs) -> Result<(LabeledSet, LabeledSet), Compare
     Ok((train, valid))
 }
 
+/// Records only compare when the task is the same: the first sweep writes `settings.json` under
+/// `--out`, later sweeps there must match it (methods, seeds and learning-rate draws may change).
+fn check_settings(
+    args: &CompareArgs,
+    train: &LabeledSet,
+    valid: &LabeledSet,
+) -> Result<(), CompareError> {
+    let settings = serde_json::json!({
+        "dataset": format!("{:?}", args.dataset),
+        "data_dir": args.data_dir,
+        "classes": args.classes.0,
+        "image_size": args.image_size,
+        "train_samples": train.len(),
+        "valid_samples": valid.len(),
+        "arch": args.arch.to_string(),
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "neurons": args.neurons,
+        "cronos_max_iters": args.cronos_max_iters,
+        "resolve_every": args.resolve_every,
+        "precision": format!("{:?}", args.precision),
+    });
+    let path = args.out.join("settings.json");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let previous: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| CompareError(format!("cannot parse {}: {e}", path.display())))?;
+            if previous != settings {
+                return Err(CompareError(format!(
+                    "{} holds runs of other settings ({previous}); choose another --out",
+                    args.out.display()
+                )));
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(&args.out)
+                .map_err(|e| CompareError::io("create", &args.out, e))?;
+            let text =
+                serde_json::to_string_pretty(&settings).map_err(|e| CompareError(e.to_string()))?;
+            std::fs::write(&path, text + "\n").map_err(|e| CompareError::io("write", &path, e))
+        }
+        Err(e) => Err(CompareError::io("read", &path, e)),
+    }
+}
+
 /// One planned run.
 struct Plan {
     method: usize,
@@ -354,6 +404,7 @@ pub fn run(args: &CompareArgs) -> Result<Outcome, CompareError> {
             }
         }
     }
+    check_settings(args, &train, &valid)?;
     let (finished, _) = records::load(&args.out)?;
     let done: HashSet<_> = finished
         .iter()
@@ -417,11 +468,10 @@ impl BackendTask for SweepTask<'_> {
             arch: &args.arch,
             epochs: args.epochs,
             batch_size: args.batch_size,
-            cronos: CronosConfig::new()
+            cronos: cronos_burn::am::DeepTrainingConfig::paper_head()
                 .with_neurons(args.neurons)
-                .with_beta(1e-3)
-                .with_max_iters(30)
-                .with_tol(1e-3),
+                .with_max_iters(args.cronos_max_iters),
+            head: cronos_burn::am::DeepTrainingConfig::paper_head().with_neurons(args.neurons),
             resolve_every: args.resolve_every,
         };
         let bar = if args.quiet {

@@ -1,6 +1,6 @@
 //! `summary.md` (a table per method) and `val_accuracy.svg` / `val_accuracy.png`: validation
 //! accuracy against training time, the median across learning rates and seeds with the 5th-95th
-//! percentile band. Curves are aligned by epoch: the point of epoch e sits at the median time of
+//! percentile band, time on a log scale. Curves are aligned by epoch: the point of epoch e sits at the median time of
 //! epoch e over the method's runs.
 //!
 //! The SVG is written by hand (text is SVG text, no fonts needed); the PNG is rasterized here with
@@ -138,24 +138,37 @@ const COLORS: [[u8; 3]; 8] = [
     [127, 127, 127],
 ];
 
-/// Axis ranges: time from 0 to the largest median time, accuracy from the lowest band value to 1.
-fn ranges(curves: &[Curve]) -> (f64, f64) {
+/// Axis ranges: time (log scale) over whole decades around the median times as
+/// `(log10 t_min, log10 t_max)`, accuracy from the lowest band value (to a tenth) to 1.
+fn ranges(curves: &[Curve]) -> ((f64, f64), f64) {
     let pts = curves.iter().flat_map(|c| c.points.iter());
-    let t_max = pts.clone().map(|p| p.0).fold(0.0, f64::max).max(1e-3) * 1.05;
+    let times = pts.clone().map(|p| p.0).filter(|t| *t > 0.0);
+    let lo = times.clone().fold(f64::INFINITY, f64::min).max(1e-6);
+    let hi = times.fold(0.0, f64::max).max(lo * 10.0);
+    let lo = if lo.is_finite() { lo } else { 1e-3 };
     let a_min = pts
         .map(|p| p.1)
         .filter(|a| a.is_finite())
         .fold(1.0, f64::min)
         .clamp(0.0, 0.95);
-    (t_max, (a_min * 10.0).floor() / 10.0)
+    (
+        (lo.log10().floor(), hi.log10().ceil()),
+        (a_min * 10.0).floor() / 10.0,
+    )
 }
 
 /// Pixel coordinates of `(seconds, accuracy)`.
-fn to_px(t: f64, a: f64, t_max: f64, a_min: f64) -> (f64, f64) {
+fn to_px(t: f64, a: f64, (t0, t1): (f64, f64), a_min: f64) -> (f64, f64) {
     let (l, top, r, b) = AREA;
-    let x = l + (t / t_max) * (r - l);
+    let lt = t.max(10f64.powf(t0)).log10();
+    let x = l + ((lt - t0) / (t1 - t0)) * (r - l);
     let y = b - ((a - a_min) / (1.0 - a_min)).clamp(0.0, 1.0) * (b - top);
     (x, y)
+}
+
+/// Powers of ten across the time axis.
+fn decades((t0, t1): (f64, f64)) -> impl Iterator<Item = f64> {
+    (t0 as i32..=t1 as i32).map(|e| 10f64.powi(e))
 }
 
 fn hex(c: [u8; 3]) -> String {
@@ -178,17 +191,18 @@ pub fn svg(curves: &[Curve]) -> String {
             l - 6.0,
             y + 4.0
         );
-        let t = t_max * i as f64 / 5.0;
+    }
+    for t in decades(t_max) {
         let (x, _) = to_px(t, a_min, t_max, a_min);
         let _ = writeln!(
             s,
-            "<line x1=\"{x:.1}\" y1=\"{top}\" x2=\"{x:.1}\" y2=\"{b}\" stroke=\"#eee\"/><text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{t:.2}</text>",
+            "<line x1=\"{x:.1}\" y1=\"{top}\" x2=\"{x:.1}\" y2=\"{b}\" stroke=\"#eee\"/><text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{t}</text>",
             b + 16.0
         );
     }
     let _ = writeln!(
         s,
-        "<rect x=\"{l}\" y=\"{top}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"black\"/>\n<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">training time (s), evaluation excluded</text>\n<text x=\"16\" y=\"{:.1}\" text-anchor=\"middle\" transform=\"rotate(-90 16 {:.1})\">validation accuracy</text>",
+        "<rect x=\"{l}\" y=\"{top}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"black\"/>\n<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">training time (s, log scale), evaluation excluded</text>\n<text x=\"16\" y=\"{:.1}\" text-anchor=\"middle\" transform=\"rotate(-90 16 {:.1})\">validation accuracy</text>",
         r - l,
         b - top,
         (l + r) / 2.0,
@@ -275,7 +289,9 @@ pub fn png(curves: &[Curve]) -> RgbImage {
         let a = a_min + (1.0 - a_min) * i as f64 / 5.0;
         let (_, y) = to_px(0.0, a, t_max, a_min);
         line(&mut img, (l, y), (r, y), [221, 221, 221], 0);
-        let (x, _) = to_px(t_max * i as f64 / 5.0, a_min, t_max, a_min);
+    }
+    for t in decades(t_max) {
+        let (x, _) = to_px(t, a_min, t_max, a_min);
         line(&mut img, (x, top), (x, b), [238, 238, 238], 0);
     }
     for (i, c) in curves.iter().enumerate() {

@@ -29,8 +29,10 @@ pub struct RunSetup<'a> {
     pub arch: &'a Arch,
     pub epochs: usize,
     pub batch_size: usize,
-    /// Head solves of CRONOS and CRONOS-AM (P, beta, ADMM budget).
+    /// The two-layer convex solve of CRONOS.
     pub cronos: CronosConfig,
+    /// Head solves of CRONOS-AM (P, beta and a short ADMM budget, since they repeat).
+    pub head: CronosConfig,
     /// Gradient steps between head solves of CRONOS-AM.
     pub resolve_every: usize,
 }
@@ -109,7 +111,7 @@ pub fn run<B: Backend>(
 fn network(setup: &RunSetup, d: usize, c: usize) -> DeepMlpConfig {
     match setup.arch {
         Arch::TwoLayer { width } => DeepMlpConfig::new(d, *width, c).with_feature_widths(vec![]),
-        Arch::Deep { feature_widths } => DeepMlpConfig::for_cronos(d, c, setup.cronos.neurons)
+        Arch::Deep { feature_widths } => DeepMlpConfig::for_cronos(d, c, setup.head.neurons)
             .with_feature_widths(feature_widths.clone()),
     }
 }
@@ -129,7 +131,7 @@ fn gradient<B: burn::tensor::backend::AutodiffBackend>(
     B::seed(device, seed);
     let mut model = network(setup, train.x.cols, train.y.cols).init::<B>(device);
     let strategy = cronos_am.then(|| {
-        CronosAmConfig::new(setup.cronos.clone())
+        CronosAmConfig::new(setup.head.clone())
             .with_resolve_every(setup.resolve_every)
             .init::<B>(device)
     });
