@@ -46,7 +46,9 @@ impl FromStr for DeviceSpec {
         let (name, index) = match s.split_once(':') {
             Some((name, i)) => {
                 let index = i.parse::<usize>().map_err(|_| {
-                    DeviceError(format!("device index in `{s}` must be a non-negative integer"))
+                    DeviceError(format!(
+                        "device index in `{s}` must be a non-negative integer"
+                    ))
                 })?;
                 (name, Some(index))
             }
@@ -57,7 +59,9 @@ impl FromStr for DeviceSpec {
             ("ndarray", None) => Ok(Self::NdArray),
             ("wgpu", i) => Ok(Self::Wgpu(i)),
             ("cuda", i) => Ok(Self::Cuda(i.unwrap_or(0))),
-            ("flex" | "ndarray", Some(_)) => Err(DeviceError(format!("`{name}` takes no device index"))),
+            ("flex" | "ndarray", Some(_)) => {
+                Err(DeviceError(format!("`{name}` takes no device index")))
+            }
             _ => Err(DeviceError(format!(
                 "unknown device `{s}` (expected flex, ndarray, wgpu[:N] or cuda[:N])"
             ))),
@@ -83,7 +87,9 @@ impl FromStr for Precision {
         match s {
             "f32" => Ok(Self::F32),
             "f64" => Ok(Self::F64),
-            _ => Err(DeviceError(format!("unknown precision `{s}` (expected f32 or f64)"))),
+            _ => Err(DeviceError(format!(
+                "unknown precision `{s}` (expected f32 or f64)"
+            ))),
         }
     }
 }
@@ -120,9 +126,9 @@ pub fn run_on<T: BackendTask>(
             let device = FlexDevice;
             // Flex is one type for all precisions; f64 is a per-device setting made before first use.
             if precision == Precision::F64 {
-                set_default_dtypes::<Flex>(&device, FloatDType::F64, IntDType::I64).map_err(|e| {
-                    DeviceError(format!("cannot switch flex to f64 in this process: {e:?}"))
-                })?;
+                set_default_dtypes::<Flex>(&device, FloatDType::F64, IntDType::I64).map_err(
+                    |e| DeviceError(format!("cannot switch flex to f64 in this process: {e:?}")),
+                )?;
             }
             Ok(task.run::<Flex>(device))
         }
@@ -179,7 +185,10 @@ mod tests {
         assert_eq!("cuda:3".parse(), Ok(DeviceSpec::Cuda(3)));
         for bad in ["tpu", "cuda:x", "flex:1", "", "cuda:-1"] {
             let err = bad.parse::<DeviceSpec>().unwrap_err();
-            assert!(err.0.contains(bad.split(':').next().unwrap_or(bad)), "{err}");
+            assert!(
+                err.0.contains(bad.split(':').next().unwrap_or(bad)),
+                "{err}"
+            );
         }
         assert_eq!("f64".parse(), Ok(Precision::F64));
         assert!("f16".parse::<Precision>().unwrap_err().0.contains("f16"));

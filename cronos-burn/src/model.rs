@@ -78,7 +78,13 @@ impl<B: Backend> TwoLayerMlp<B> {
         let pre = self.hidden.forward(x.clone());
         let act = match &self.gates {
             None => relu(pre),
-            Some(g) => pre * g.forward(x).greater_equal_elem(0.0).float().cast(self.dtype()),
+            Some(g) => {
+                pre * g
+                    .forward(x)
+                    .greater_equal_elem(0.0)
+                    .float()
+                    .cast(self.dtype())
+            }
         };
         self.output.forward(act)
     }

@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests: reference fixtures and their problems as tensors.
 
 use burn::prelude::*;
+use cronos_core::{CronosConfig, Formulation, Status};
 use cronos_datasets::npy::read_npz_matrix;
 use cronos_datasets::Matrix;
 use std::path::PathBuf;
@@ -59,4 +60,45 @@ impl Fixture {
             self.gates.to_tensor(device),
         ]
     }
+}
+
+/// Solves `tests/fixtures/<name>` on `device` to relative tolerance `tol` and checks that the solve
+/// converged to the reference optimum within `accuracy` (relative objective gap and relative
+/// constraint violation); prints the comparison.
+pub fn check_fixture<B: Backend>(name: &str, device: &B::Device, tol: f64, accuracy: f64) {
+    let fx = Fixture::load(name);
+    let [x, y, gates] = fx.tensors::<B>(device);
+    let formulation = if fx.gated {
+        Formulation::Gated
+    } else {
+        Formulation::Relu
+    };
+    let sol = CronosConfig::new()
+        .with_beta(fx.beta)
+        .with_formulation(formulation)
+        .with_filter_patterns(false)
+        .with_tol(tol)
+        .with_max_iters(20_000)
+        .solver()
+        .fit_with_gates(x, y, gates)
+        .unwrap();
+    let r = &sol.report;
+    let gap = (r.objective - fx.objective).abs() / fx.objective;
+    println!(
+        "{name} on {}: objective {} vs reference {} (gap {gap:.2e}), violation {:.2e}, {} iterations, {} PCG, {:.2}s",
+        B::name(device),
+        r.objective,
+        fx.objective,
+        r.rel_constraint_violation,
+        r.iterations,
+        r.pcg_iterations,
+        r.seconds
+    );
+    assert_eq!(r.status, Status::Converged, "{name}: {r:?}");
+    assert!(gap <= accuracy, "{name}: relative objective gap {gap:.3e}");
+    assert!(
+        r.rel_constraint_violation <= accuracy,
+        "{name}: violation {:.3e}",
+        r.rel_constraint_violation
+    );
 }

@@ -1,41 +1,11 @@
 //! CRONOS against optima computed by an independent interior-point solver (CVXPY + Clarabel).
 
 use burn::backend::NdArray;
-use cronos_core::{CronosConfig, Formulation, Status};
-use cronos_tests::Fixture;
+use cronos_tests::check_fixture;
 
-type B = NdArray<f64>;
-
+/// f64 solves to tight residual tolerances must match the reference to 1e-4.
 fn check(name: &str) {
-    let fx = Fixture::load(name);
-    let [x, y, gates] = fx.tensors::<B>(&Default::default());
-    let formulation = if fx.gated {
-        Formulation::Gated
-    } else {
-        Formulation::Relu
-    };
-    let sol = CronosConfig::new()
-        .with_beta(fx.beta)
-        .with_formulation(formulation)
-        .with_filter_patterns(false)
-        .with_tol(2e-6)
-        .with_max_iters(20000)
-        .solver()
-        .fit_with_gates(x, y, gates)
-        .unwrap();
-    let r = &sol.report;
-    let gap = (r.objective - fx.objective).abs() / fx.objective;
-    println!(
-        "{name}: objective {} vs reference {} (gap {gap:.2e}), violation {:.2e}, {} iterations, {} PCG, {:.2}s",
-        r.objective, fx.objective, r.rel_constraint_violation, r.iterations, r.pcg_iterations, r.seconds
-    );
-    assert_eq!(r.status, Status::Converged, "{name}: {r:?}");
-    assert!(gap <= 1e-4, "{name}: relative objective gap {gap:.3e}");
-    assert!(
-        r.rel_constraint_violation <= 1e-4,
-        "{name}: violation {:.3e}",
-        r.rel_constraint_violation
-    );
+    check_fixture::<NdArray<f64>>(name, &Default::default(), 2e-6, 1e-4);
 }
 
 #[test]
