@@ -94,7 +94,10 @@ fn reference(p: &Problem) -> f64 {
     if sol.report.status == Status::Converged {
         std::fs::write(&cache, format!("{v}\n")).ok();
     } else {
-        println!("(reference for {} did not converge: {:?}; gaps below are against an upper bound)", p.name, sol.report.status);
+        println!(
+            "(reference for {} did not converge: {:?}; gaps below are against an upper bound)",
+            p.name, sol.report.status
+        );
     }
     v
 }
