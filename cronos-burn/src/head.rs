@@ -153,24 +153,19 @@ impl HeadSolverConfig {
         hidden: &mut Linear<B>,
         output: &mut Linear<B>,
     ) -> Result<SolveReport, HeadError> {
-        let [k, m] = hidden.weight.dims();
-        check_dims(
-            k,
-            m,
-            output.weight.dims(),
-            &features.dims(),
-            &targets.dims(),
-        )?;
-        let weights = self.solve(features, targets, m)?;
+        let width = check_layers(hidden, output, &features, &targets)?;
+        let weights = self.solve(features, targets, width)?;
         Ok(weights.from_inner::<B>().write_into(hidden, output))
     }
 }
 
-fn check_layers<B: Backend>(
+/// Checks the layers against the data (which may live on another backend, e.g. the inner one) and
+/// returns the hidden width.
+fn check_layers<B: Backend, F: Backend>(
     hidden: &Linear<B>,
     output: &Linear<B>,
-    features: &Tensor<B, 2>,
-    targets: &Tensor<B, 2>,
+    features: &Tensor<F, 2>,
+    targets: &Tensor<F, 2>,
 ) -> Result<usize, HeadError> {
     let [k, m] = hidden.weight.dims();
     check_dims(
