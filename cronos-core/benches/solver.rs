@@ -80,7 +80,7 @@ fn reference(p: &Problem) -> f64 {
     }
     let dev = Default::default();
     let sol = config(p)
-        .with_tol(1e-8)
+        .with_tol(1e-7)
         .with_max_iters(30_000)
         .with_time_limit(Some(1800.0))
         .solver()
