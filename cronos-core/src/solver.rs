@@ -314,7 +314,7 @@ impl<'a> Cronos<'a> {
         let mut anderson = Anderson::new(ANDERSON_MEMORY);
         // The plain ADMM step taken before the last extrapolation, and its fixed-point residual.
         let mut fallback: Option<(State<B>, f64)> = None;
-        let mut last: State<B> = z.clone();
+        let mut last_v = z.v.clone();
 
         for iteration in 1..=cfg.max_iters {
             let mut rhs = fty.clone() / rho + z.v.clone() - z.lambda.clone();
@@ -397,7 +397,7 @@ impl<'a> Cronos<'a> {
                 stop |= obs.observe(&record) == ControlFlow::Break(());
             }
             history.push(record);
-            last = step.clone();
+            last_v = step.v.clone();
             let residuals_met = primal <= sqrt_pri * cfg.tol_abs + cfg.tol * pri_scale
                 && dual_res <= sqrt_dual * cfg.tol_abs + cfg.tol * dual_scale;
             let certified = rel_gap <= cfg.tol && rel_violation <= cfg.tol;
@@ -462,7 +462,7 @@ impl<'a> Cronos<'a> {
 
         let (v, record_index) = match best {
             Some((_, v, index)) if status != Status::Converged => (v, index),
-            _ => (last.v, history.len() - 1),
+            _ => (last_v, history.len() - 1),
         };
         let chosen = &history[record_index];
         let v = v * (sy / sx);
