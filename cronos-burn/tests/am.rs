@@ -15,7 +15,7 @@ use burn::train::metric::{AccuracyMetric, LossMetric};
 use burn::train::{Learner, SupervisedTraining, TrainingStrategy};
 use cronos_burn::am::{
     train_deep_mlp, CronosAmConfig, DeepMlp, DeepMlpConfig, DeepTrainingConfig,
-    DeepTrainingOutcome, OptimizerConfig, QuietRenderer, TrainingMethod,
+    DeepTrainingOutcome, OptimizerConfig, QuietRenderer, TrainingError, TrainingMethod,
 };
 use cronos_burn::solver::CronosSolverConfig;
 use cronos_core::{accuracy, CronosConfig};
@@ -272,6 +272,53 @@ fn checkpointed_cronos_am_run_resumes() {
     assert!((resumed.valid_accuracy - straight.valid_accuracy).abs() < 1e-9);
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&straight_dir);
+}
+
+/// A checkpoint written by an Adam run, resumed with SGD: the run stops with an error naming both
+/// optimizers instead of panicking inside burn-train.
+#[test]
+fn resuming_with_another_optimizer_is_an_error() {
+    let _serial = serial();
+    let (train_set, valid_set) = classes(&[0, 6]);
+    let train_set = train_set.select_rows(&(0..train_set.len()).step_by(10).collect::<Vec<_>>());
+    let base = DeepTrainingConfig::new()
+        .with_method(TrainingMethod::Gradient)
+        .with_feature_widths(vec![16]);
+    let dir = scratch("other-optimizer");
+    train(
+        &base
+            .clone()
+            .with_optimizer(OptimizerConfig::from_name("adam").unwrap())
+            .with_num_epochs(1)
+            .with_checkpoints(true),
+        &train_set,
+        &valid_set,
+        &dir,
+    );
+
+    let resumed = train_deep_mlp::<B>(
+        &base
+            .with_optimizer(OptimizerConfig::from_name("sgd").unwrap())
+            .with_resume_from(Some(1)),
+        &train_set,
+        &valid_set,
+        &dir,
+        &FlexDevice,
+    );
+    let Err(error) = resumed else {
+        panic!("resuming an Adam checkpoint with SGD succeeded");
+    };
+    let message = error.to_string();
+    println!("{message}");
+    assert!(
+        matches!(error, TrainingError::OptimizerMismatch { .. }),
+        "{error:?}"
+    );
+    assert!(
+        message.contains("`adam`") && message.contains("`sgd`"),
+        "{message}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Three classes (T-shirt, pullover, shirt) with one-hot targets: CRONOS-AM solves a 3-output

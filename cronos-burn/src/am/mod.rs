@@ -31,7 +31,7 @@ pub mod run;
 pub mod strategy;
 
 pub use model::{class_scores, DeepMlp, DeepMlpConfig, HeadModel};
-pub use optimizer::{AnyOptimizer, AnyOptimizerRecord, OptimizerConfig};
+pub use optimizer::{AnyOptimizer, AnyOptimizerRecord, OptimizerConfig, OptimizerMismatch};
 pub use renderer::{EpochRenderer, QuietRenderer};
 pub use run::{
     train_deep_mlp, DeepTrainingConfig, DeepTrainingOutcome, ProgressDisplay, TrainingError,

@@ -15,6 +15,22 @@ use burn::optim::{
 use burn::prelude::*;
 use burn::record::Record;
 use burn::tensor::backend::AutodiffBackend;
+use thiserror::Error;
+
+/// The short lowercase name of `$value`, one of the enums below that have a variant per optimizer
+/// (config, optimizer, record), written once so that the three always agree.
+macro_rules! optimizer_name {
+    ($value:expr) => {
+        match $value {
+            Self::Sgd(_) => "sgd",
+            Self::Adam(_) => "adam",
+            Self::AdamW(_) => "adamw",
+            Self::Yogi(_) => "yogi",
+            Self::Shampoo(_) => "shampoo",
+            Self::DAdaptAdamW(_) => "dadapt-adamw",
+        }
+    };
+}
 
 /// Which optimizer to build, with its settings. The learning rate is given separately (it is the
 /// learning-rate scheduler of the training run); [`OptimizerConfig::default_learning_rate`] gives a
@@ -56,14 +72,7 @@ impl OptimizerConfig {
 
     /// Short lowercase name.
     pub fn name(&self) -> &'static str {
-        match self {
-            Self::Sgd(_) => "sgd",
-            Self::Adam(_) => "adam",
-            Self::AdamW(_) => "adamw",
-            Self::Yogi(_) => "yogi",
-            Self::Shampoo(_) => "shampoo",
-            Self::DAdaptAdamW(_) => "dadapt-adamw",
-        }
+        optimizer_name!(self)
     }
 
     /// A constant learning rate that trains the paper's MLP (MSE loss, inputs in [0, 1])
@@ -143,14 +152,7 @@ macro_rules! each_optimizer {
 impl<M: AutodiffModule<B>, B: AutodiffBackend> AnyOptimizer<M, B> {
     /// Short lowercase name, as [`OptimizerConfig::name`].
     pub fn name(&self) -> &'static str {
-        match self {
-            Self::Sgd(_) => "sgd",
-            Self::Adam(_) => "adam",
-            Self::AdamW(_) => "adamw",
-            Self::Yogi(_) => "yogi",
-            Self::Shampoo(_) => "shampoo",
-            Self::DAdaptAdamW(_) => "dadapt-adamw",
-        }
+        optimizer_name!(self)
     }
 }
 
@@ -181,8 +183,10 @@ impl<M: AutodiffModule<B>, B: AutodiffBackend> Optimizer<M, B> for AnyOptimizer<
     /// Loads the state saved from the same kind of optimizer.
     ///
     /// # Panics
-    /// If the record was saved by a different optimizer (Burn's `load_record` cannot fail; a
-    /// checkpoint of another optimizer is a configuration error).
+    /// If the record was saved by a different optimizer: Burn's `load_record` cannot fail, so a
+    /// caller that reads a record of unknown origin checks it first with
+    /// [`AnyOptimizerRecord::check_saved_by`] (as [`train_deep_mlp`](crate::am::train_deep_mlp)
+    /// does before resuming).
     fn load_record(self, record: Self::Record) -> Self {
         use AnyOptimizerRecord as R;
         match (self, record) {
@@ -195,9 +199,11 @@ impl<M: AutodiffModule<B>, B: AutodiffBackend> Optimizer<M, B> for AnyOptimizer<
                 Self::DAdaptAdamW(Optimizer::<M, B>::load_record(o, r))
             }
             (optimizer, record) => panic!(
-                "cannot load the state of the `{}` optimizer into `{}`",
-                record.name(),
-                optimizer.name()
+                "{}",
+                OptimizerMismatch {
+                    expected: optimizer.name(),
+                    found: record.name(),
+                }
             ),
         }
     }
@@ -206,13 +212,30 @@ impl<M: AutodiffModule<B>, B: AutodiffBackend> Optimizer<M, B> for AnyOptimizer<
 impl<B: AutodiffBackend> AnyOptimizerRecord<B> {
     /// Name of the optimizer that saved this state.
     pub fn name(&self) -> &'static str {
-        match self {
-            Self::Sgd(_) => "sgd",
-            Self::Adam(_) => "adam",
-            Self::AdamW(_) => "adamw",
-            Self::Yogi(_) => "yogi",
-            Self::Shampoo(_) => "shampoo",
-            Self::DAdaptAdamW(_) => "dadapt-adamw",
+        optimizer_name!(self)
+    }
+
+    /// Checks that this state was saved by the optimizer `config` builds, before it is given to
+    /// [`Optimizer::load_record`], which can only panic on a mismatch.
+    pub fn check_saved_by(&self, config: &OptimizerConfig) -> Result<(), OptimizerMismatch> {
+        if self.name() == config.name() {
+            Ok(())
+        } else {
+            Err(OptimizerMismatch {
+                expected: config.name(),
+                found: self.name(),
+            })
         }
     }
+}
+
+/// Saved optimizer state (e.g. of a checkpoint) that belongs to a different optimizer than the
+/// one it is to be loaded into: a run resumed with another optimizer than the one it started with.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[error("the optimizer state was saved by `{found}`, but this run uses `{expected}`")]
+pub struct OptimizerMismatch {
+    /// Name of the optimizer of the run.
+    pub expected: &'static str,
+    /// Name of the optimizer that saved the state.
+    pub found: &'static str,
 }

@@ -3,7 +3,7 @@
 //! and checkpoints for both, so results compare head to head.
 
 use crate::am::model::{DeepMlp, DeepMlpConfig};
-use crate::am::optimizer::{AnyOptimizer, OptimizerConfig};
+use crate::am::optimizer::{AnyOptimizer, AnyOptimizerRecord, OptimizerConfig, OptimizerMismatch};
 use crate::am::renderer::{EpochRenderer, QuietRenderer};
 use crate::am::strategy::{CronosAmConfig, HeadSolve};
 use crate::head::{HeadError, HeadSolverConfig};
@@ -11,7 +11,7 @@ use crate::optim::DAdaptAdamWConfig;
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::nn::loss::{MseLoss, Reduction};
 use burn::prelude::*;
-use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
+use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder, RecorderError};
 use burn::tensor::backend::AutodiffBackend;
 use burn::train::metric::store::{Aggregate, Direction, Split};
 use burn::train::metric::{AccuracyMetric, LossMetric};
@@ -137,6 +137,22 @@ pub enum TrainingError {
     /// The settings or the data are inconsistent.
     #[error("invalid training setup: {0}")]
     Setup(String),
+    /// The optimizer state of the checkpoint to resume from cannot be read.
+    #[error("cannot read the optimizer checkpoint {}: {source}", path.display())]
+    Checkpoint {
+        /// The checkpoint file, without its extension.
+        path: PathBuf,
+        /// Why it cannot be read.
+        source: RecorderError,
+    },
+    /// The checkpoint to resume from was saved by a run with a different optimizer.
+    #[error("cannot resume from {}: {source}", path.display())]
+    OptimizerMismatch {
+        /// The optimizer's checkpoint file, without its extension.
+        path: PathBuf,
+        /// The two optimizers.
+        source: OptimizerMismatch,
+    },
 }
 
 /// The result of a run: the trained network (on the inner backend) and how well it fits.
@@ -161,6 +177,9 @@ pub struct DeepTrainingOutcome<B: Backend> {
 }
 
 type Components<B> = LearningComponentsMarker<B, f64, DeepMlp<B>, AnyOptimizer<DeepMlp<B>, B>>;
+
+/// The format of the checkpoints, for burn-train's checkpointer and for reading them here.
+type CheckpointRecorder = NamedMpkFileRecorder<FullPrecisionSettings>;
 
 /// Trains the deep MLP on `train` (validating on `valid`) with `config`, writing burn-train's
 /// metric logs (and checkpoints) under `dir`, on backend `B` and `device`.
@@ -217,10 +236,10 @@ pub fn train_deep_mlp<B: AutodiffBackend>(
         training = training.with_application_logger(None);
     }
     if config.checkpoints || config.resume_from.is_some() {
-        training =
-            training.with_file_checkpointer(NamedMpkFileRecorder::<FullPrecisionSettings>::new());
+        training = training.with_file_checkpointer(CheckpointRecorder::new());
     }
     if let Some(epoch) = config.resume_from {
+        check_checkpoint_optimizer::<B>(&config.optimizer, &dir, epoch, device)?;
         training = training.checkpoint(epoch);
     }
     if let Some(n_epochs) = config.early_stopping {
@@ -299,6 +318,27 @@ fn check_setup(
             .map_err(|e| TrainingError::Setup(e.to_string()))?;
     }
     Ok(())
+}
+
+/// Checks that the optimizer state in the checkpoint of `epoch` under `dir` was saved by
+/// `optimizer`. burn-train loads the checkpoint itself once the run has started and can only panic
+/// on the state of another optimizer, so the state is read once more here, up front, to turn a run
+/// resumed with a different optimizer into an error.
+fn check_checkpoint_optimizer<B: AutodiffBackend>(
+    optimizer: &OptimizerConfig,
+    dir: &Path,
+    epoch: usize,
+    device: &B::Device,
+) -> Result<(), TrainingError> {
+    // burn-train's file checkpointer names the optimizer's files `optim-<epoch>`.
+    let path = dir.join("checkpoint").join(format!("optim-{epoch}"));
+    let record: AnyOptimizerRecord<B> = match CheckpointRecorder::new().load(path.clone(), device) {
+        Ok(record) => record,
+        Err(source) => return Err(TrainingError::Checkpoint { path, source }),
+    };
+    record
+        .check_saved_by(optimizer)
+        .map_err(|source| TrainingError::OptimizerMismatch { path, source })
 }
 
 /// MSE and accuracy of `model` on the whole of `set`.
