@@ -2,9 +2,10 @@
 //!
 //! A point of the program is stored as one `d x (B c)` tensor `U`: column `b c + k` is the group
 //! vector of block `b` for output `k`. For the ReLU program there are `B = 2P` blocks, `v_1..v_P` then
-//! `w_1..w_P`; for the gated program `B = P` blocks `u_1..u_P`. With `XU = X U` (`n x B c`):
+//! `w_1..w_P`; for the gated program `B = P` blocks `u_1..u_P`. F only sees the differences
+//! `Z = V - W` (`d x P c`; `Z = U` for gated):
 //!
-//! * `F U`  = sum_b sigma_b D_b (X U)_b, `n x c` (sigma = +1 for v, -1 for w);
+//! * `F U`  = sum_i D_i (X Z)_i, `n x c`;
 //! * `G U`  = (2 D_b - I) (X U)_b, `n x B c` (ReLU only: the cone constraints are `G U >= 0`);
 //! * `A U`  = U + F^T F U / rho + G^T G U, the matrix of the ADMM u-step.
 //!
@@ -12,8 +13,10 @@
 //! set, but the constraint u = v (in weight units) and G u = s (in prediction units) then enter ADMM
 //! with comparable scales, so one penalty rho suits both.
 //!
-//! Since (2 D_b - I)^2 = I, `G^T G U = X^T X U / sigma^2`, so `A U = U + X^T (S * F U / rho + X U /
-//! sigma^2)` costs two products with X, shared by F and G. Neither F, G nor A is ever formed.
+//! Since (2 D_b - I)^2 = I, `G^T G U = X^T X U / sigma^2`: with the `d x d` Gram matrix formed once
+//! (when d <= n, so it is no larger than X) the G-part of `A U` costs no product with X, and the
+//! F-part costs two products with P c columns (`X Z` and `X^T (D F U)`), half of what products
+//! with all 2 P c columns of U would. Neither F, G nor A is ever formed.
 
 use crate::host;
 use crate::Formulation;
@@ -25,14 +28,14 @@ use burn::tensor::activation::relu;
 pub struct ConvexOperator<B: Backend> {
     x: Tensor<B, 2>,
     xt: Tensor<B, 2>,
-    /// D_i as `n x P x 1`.
-    mask: Tensor<B, 3>,
-    /// sigma_b D_b as `n x B x 1`.
-    signed: Tensor<B, 3>,
-    /// 2 D_b - I as `n x B x 1` (ReLU program only).
-    cone: Option<Tensor<B, 3>>,
-    /// sigma_b as `1 x B x 1`: the sign of block b's second-layer weight.
-    sigma: Tensor<B, 3>,
+    /// D_i as `n x P`.
+    mask: Tensor<B, 2>,
+    /// 2 D_b - I as `n x B` (ReLU program only).
+    cone: Option<Tensor<B, 2>>,
+    /// X^T X / sigma^2 (`d x d`), ReLU program with d <= n only.
+    cone_gram: Option<Tensor<B, 2>>,
+    /// sigma_b as `1 x B`: the sign of block b's second-layer weight.
+    sigma: Tensor<B, 2>,
     /// 1 / (root-mean-square row norm of X): the scale of G.
     cone_scale: f64,
     formulation: Formulation,
@@ -41,30 +44,28 @@ pub struct ConvexOperator<B: Backend> {
 impl<B: Backend> ConvexOperator<B> {
     /// Builds the operators for data `x` (`n x d`) and 0/1 patterns `mask` (`n x P`).
     pub fn new(x: Tensor<B, 2>, mask: Tensor<B, 2>, formulation: Formulation) -> Self {
-        let [n, p] = mask.dims();
-        let mask = mask.reshape([n, p, 1]);
-        let (signed, cone) = match formulation {
-            Formulation::Relu => {
-                let e = mask.clone() * 2.0 - 1.0;
-                (
-                    Tensor::cat(vec![mask.clone(), mask.clone().neg()], 1),
-                    Some(Tensor::cat(vec![e.clone(), e], 1)),
-                )
-            }
-            Formulation::Gated => (mask.clone(), None),
-        };
-        let p = p as i64;
-        let signs = (0..signed.dims()[1] as i64).map(|b| if b < p { 1.0 } else { -1.0 });
-        let sigma = host::upload(signs.collect(), [1, signed.dims()[1], 1], &x);
-        let [rows, _] = x.dims();
+        let [_, p] = mask.dims();
+        let cone = (formulation == Formulation::Relu).then(|| {
+            let e = mask.clone() * 2.0 - 1.0;
+            Tensor::cat(vec![e.clone(), e], 1)
+        });
+        let blocks = if cone.is_some() { 2 * p } else { p };
+        let signs = (0..blocks).map(|b| if b < p { 1.0 } else { -1.0 });
+        let sigma = host::upload(signs.collect(), [1, blocks], &x);
+        let [rows, d] = x.dims();
         let rms = (host::scalar(x.clone().square().sum()) / rows as f64).sqrt();
+        let cone_scale = if rms > 0.0 { 1.0 / rms } else { 1.0 };
+        // A contiguous copy of X^T: products with a transposed view run at half speed on CPU backends.
+        let xt = Tensor::from_data(x.clone().transpose().into_data(), &x.device());
+        let cone_gram = (cone.is_some() && d <= rows)
+            .then(|| xt.clone().matmul(x.clone()) * cone_scale.powi(2));
         Self {
             sigma,
-            cone_scale: if rms > 0.0 { 1.0 / rms } else { 1.0 },
-            xt: x.clone().transpose(),
+            cone_scale,
+            cone_gram,
+            xt,
             x,
             mask,
-            signed,
             cone,
             formulation,
         }
@@ -87,7 +88,7 @@ impl<B: Backend> ConvexOperator<B> {
 
     /// Blocks B per output: 2P for ReLU, P for gated.
     pub fn blocks(&self) -> usize {
-        self.signed.dims()[1]
+        self.sigma.dims()[1]
     }
 
     /// Which program these operators belong to.
@@ -110,21 +111,59 @@ impl<B: Backend> ConvexOperator<B> {
         self.x.clone().matmul(u.clone())
     }
 
+    /// The differences Z = V - W (`rows x P c`) of the v- and w-columns of `t` (`rows x 2 P c`), for
+    /// a point or its image under X; `t` itself for the gated program.
+    pub fn difference(&self, t: Tensor<B, 2>) -> Tensor<B, 2> {
+        match self.formulation {
+            Formulation::Relu => {
+                let half = t.dims()[1] / 2;
+                t.clone().narrow(1, 0, half) - t.narrow(1, half, half)
+            }
+            Formulation::Gated => t,
+        }
+    }
+
+    /// X Z, `n x P c`: the only product with X that F needs.
+    pub fn xz(&self, u: &Tensor<B, 2>) -> Tensor<B, 2> {
+        self.x.clone().matmul(self.difference(u.clone()))
+    }
+
+    /// F U from X Z, `n x c`.
+    pub fn f_from_xz(&self, xz: Tensor<B, 2>) -> Tensor<B, 2> {
+        let c = xz.dims()[1] / self.patterns();
+        sum_blocks(xz * spread(self.mask.clone(), c), c)
+    }
+
     /// F U from X U, `n x c`.
     pub fn f_from_xu(&self, xu: Tensor<B, 2>) -> Tensor<B, 2> {
-        let [n, cols] = xu.dims();
-        let c = cols / self.blocks();
-        (xu.reshape([n, self.blocks(), c]) * self.signed.clone())
-            .sum_dim(1)
-            .reshape([n, c])
+        self.f_from_xz(self.difference(xu))
+    }
+
+    /// X U (`n x B c`) from X Z: one product with X (V + W) instead of two for the ReLU program.
+    pub fn xu_from_xz(&self, u: &Tensor<B, 2>, xz: Tensor<B, 2>) -> Tensor<B, 2> {
+        match self.formulation {
+            Formulation::Relu => {
+                let half = u.dims()[1] / 2;
+                let xt = self
+                    .x
+                    .clone()
+                    .matmul(u.clone().narrow(1, 0, half) + u.clone().narrow(1, half, half));
+                Tensor::cat(vec![(xt.clone() + xz.clone()) / 2.0, (xt - xz) / 2.0], 1)
+            }
+            Formulation::Gated => xz,
+        }
+    }
+
+    /// X^T D R for residuals `r` (`n x c`): the v-part of F^T R, `d x P c`.
+    fn ft_half(&self, r: Tensor<B, 2>) -> Tensor<B, 2> {
+        let c = r.dims()[1];
+        let weighted = spread(self.mask.clone(), c) * r.repeat_dim(1, self.patterns());
+        self.xt.clone().matmul(weighted)
     }
 
     /// F^T R for residuals `r` (`n x c`), `d x B c`.
     pub fn ft(&self, r: Tensor<B, 2>) -> Tensor<B, 2> {
-        let [n, c] = r.dims();
-        let p = self.patterns();
-        let weighted = (self.mask.clone() * r.reshape([n, 1, c])).reshape([n, p * c]);
-        let half = self.xt.clone().matmul(weighted);
+        let half = self.ft_half(r);
         match self.formulation {
             Formulation::Relu => Tensor::cat(vec![half.clone(), half.neg()], 1),
             Formulation::Gated => half,
@@ -145,23 +184,34 @@ impl<B: Backend> ConvexOperator<B> {
             .map(|e| self.xt.clone().matmul(self.times_cone(e, z)) * self.cone_scale)
     }
 
-    fn times_cone(&self, e: &Tensor<B, 3>, z: Tensor<B, 2>) -> Tensor<B, 2> {
-        let [n, cols] = z.dims();
-        let b = self.blocks();
-        (z.reshape([n, b, cols / b]) * e.clone()).reshape([n, cols])
+    fn times_cone(&self, e: &Tensor<B, 2>, z: Tensor<B, 2>) -> Tensor<B, 2> {
+        let c = z.dims()[1] / self.blocks();
+        z * spread(e.clone(), c)
     }
 
-    /// A U = U + F^T F U / rho + G^T G U, returned with X U (which PCG uses to track X u).
+    /// A U = U + F^T F U / rho + G^T G U, returned with X Z (which PCG uses to track X z).
     pub fn apply_a(&self, u: &Tensor<B, 2>, rho: f64) -> (Tensor<B, 2>, Tensor<B, 2>) {
-        let xu = self.xu(u);
-        let [n, cols] = xu.dims();
-        let c = cols / self.blocks();
-        let fu = self.f_from_xu(xu.clone()).reshape([n, 1, c]);
-        let mut z = (self.signed.clone() * fu / rho).reshape([n, cols]);
+        let xz = self.xz(u);
+        let mut au = u.clone() + self.ft(self.f_from_xz(xz.clone()) / rho);
         if self.cone.is_some() {
-            z = z + xu.clone() * self.cone_scale.powi(2);
+            au = au + self.gram(u.clone());
         }
-        (u.clone() + self.xt.clone().matmul(z), xu)
+        (au, xz)
+    }
+
+    /// Floating-point operations of one product with A for `outputs` outputs, as implemented.
+    pub fn a_product_flops(&self, outputs: usize) -> f64 {
+        let (n, d) = (self.n() as f64, self.d() as f64);
+        let z_cols = (self.patterns() * outputs) as f64;
+        let u_cols = (self.blocks() * outputs) as f64;
+        // X Z and X^T (D F U); then G^T G U by the Gram matrix or by two more products with X.
+        let f_part = 4.0 * n * d * z_cols;
+        let g_part = match (&self.cone, &self.cone_gram) {
+            (None, _) => 0.0,
+            (Some(_), Some(_)) => 2.0 * d * d * u_cols,
+            (Some(_), None) => 4.0 * n * d * u_cols,
+        };
+        f_part + g_part
     }
 
     /// Predictions of the network that `v` maps to, from X V (`n x B c`), `n x c`: sum_b sigma_b
@@ -169,11 +219,8 @@ impl<B: Backend> ConvexOperator<B> {
     pub fn network_output(&self, xv: Tensor<B, 2>) -> Tensor<B, 2> {
         match self.formulation {
             Formulation::Relu => {
-                let [n, cols] = xv.dims();
-                let c = cols / self.blocks();
-                (relu(xv.reshape([n, self.blocks(), c])) * self.sigma.clone())
-                    .sum_dim(1)
-                    .reshape([n, c])
+                let c = xv.dims()[1] / self.blocks();
+                sum_blocks(relu(xv) * spread(self.sigma.clone(), c), c)
             }
             Formulation::Gated => self.f_from_xu(xv),
         }
@@ -189,7 +236,10 @@ impl<B: Backend> ConvexOperator<B> {
 
     /// X^T X W / sigma^2 for `w` (`d x k`): the block of which G^T G holds one copy per block.
     pub fn gram(&self, w: Tensor<B, 2>) -> Tensor<B, 2> {
-        self.xt.clone().matmul(self.x.clone().matmul(w)) * self.cone_scale.powi(2)
+        match &self.cone_gram {
+            Some(gram) => gram.clone().matmul(w),
+            None => self.xt.clone().matmul(self.x.clone().matmul(w)) * self.cone_scale.powi(2),
+        }
     }
 
     /// F^T F W for `w` (`N1 x k`, N1 = B d), each column one single-output point in the layout of
@@ -197,7 +247,31 @@ impl<B: Backend> ConvexOperator<B> {
     pub fn ftf(&self, w: Tensor<B, 2>) -> Tensor<B, 2> {
         let [n1, k] = w.dims();
         let u = w.reshape([self.d(), self.blocks() * k]);
-        let fu = self.f_from_xu(self.xu(&u));
+        let fu = self.f_from_xz(self.xz(&u));
         self.ft(fu).reshape([n1, k])
     }
+}
+
+/// `m` (`rows x b`) with every column repeated `c` times in place, `rows x b c`: column `i c + k` is
+/// column `i` of `m`, the layout of per-block quantities next to points with `c` outputs.
+///
+/// Everything here stays two-dimensional: broadcasts over three-dimensional shapes run an order of
+/// magnitude slower on CPU backends.
+fn spread<B: Backend>(m: Tensor<B, 2>, c: usize) -> Tensor<B, 2> {
+    if c == 1 {
+        return m;
+    }
+    let [rows, b] = m.dims();
+    m.reshape([rows * b, 1])
+        .repeat_dim(1, c)
+        .reshape([rows, b * c])
+}
+
+/// The sum over blocks of `t` (`rows x b c`, column `i c + k` for block `i`, output `k`), `rows x c`.
+fn sum_blocks<B: Backend>(t: Tensor<B, 2>, c: usize) -> Tensor<B, 2> {
+    if c == 1 {
+        return t.sum_dim(1);
+    }
+    let [rows, cols] = t.dims();
+    t.reshape([rows, cols / c, c]).sum_dim(1).reshape([rows, c])
 }

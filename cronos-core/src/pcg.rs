@@ -5,16 +5,36 @@ use crate::operator::ConvexOperator;
 use crate::precond::Preconditioner;
 use burn::prelude::*;
 
+/// A point u of the u-step with its products A(rho) u and X z, so that a warm start from it costs no
+/// product with A.
+#[derive(Debug, Clone)]
+pub struct Iterate<B: Backend> {
+    /// The point, `d x B c`.
+    pub u: Tensor<B, 2>,
+    /// A(rho) u.
+    pub au: Tensor<B, 2>,
+    /// The rho of `au`.
+    pub rho: f64,
+    /// X Z (`n x P c`, see [`ConvexOperator::xz`]).
+    pub xz: Tensor<B, 2>,
+}
+
+impl<B: Backend> Iterate<B> {
+    /// Computes both products afresh (one product with A).
+    pub fn new(op: &ConvexOperator<B>, u: Tensor<B, 2>, rho: f64) -> Self {
+        let (au, xz) = op.apply_a(&u, rho);
+        Self { u, au, rho, xz }
+    }
+}
+
 /// Result of one PCG solve.
 #[derive(Debug, Clone)]
 pub struct PcgSolution<B: Backend> {
-    /// The solution, `d x B c`.
-    pub u: Tensor<B, 2>,
-    /// X U, tracked through the iterations at no extra cost.
-    pub xu: Tensor<B, 2>,
+    /// The solution with its products, tracked through the iterations.
+    pub point: Iterate<B>,
     /// PCG iterations taken.
     pub iterations: usize,
-    /// Products with A, including the one for the warm-start residual.
+    /// Products with A: one per iteration, plus one if the start was for another rho.
     pub a_products: usize,
     /// Final residual norm ||Rhs - A U|| of each output's system.
     pub residuals: Vec<f64>,
@@ -39,21 +59,28 @@ fn output_norms<B: Backend>(r: &Tensor<B, 2>, blocks: usize) -> Vec<f64> {
     host::to_vec(sq).into_iter().map(f64::sqrt).collect()
 }
 
-/// Solves A(rho) U = `rhs` from the warm start `u0` until every output's residual norm is at most `tol`
-/// or `max_iters` iterations have run.
+/// Solves A(rho) U = `rhs` from the warm start `start` until every output's residual norm is at most
+/// `tol` or `max_iters` iterations have run.
 pub fn solve<B: Backend>(
     op: &ConvexOperator<B>,
     precond: &Preconditioner<B>,
     rho: f64,
     rhs: Tensor<B, 2>,
-    u0: Tensor<B, 2>,
+    start: Iterate<B>,
     tol: f64,
     max_iters: usize,
 ) -> PcgSolution<B> {
     let blocks = op.blocks();
-    let (au, mut xu) = op.apply_a(&u0, rho);
-    let mut u = u0;
-    let mut r = rhs - au;
+    let refreshed = start.rho != rho;
+    let start = if refreshed {
+        Iterate::new(op, start.u, rho)
+    } else {
+        start
+    };
+    let Iterate {
+        mut u, mut xz, au, ..
+    } = start;
+    let mut r = rhs.clone() - au;
     let mut residuals = output_norms(&r, blocks);
     let mut z = precond.apply(r.clone());
     let mut p = z.clone();
@@ -69,7 +96,9 @@ pub fn solve<B: Backend>(
         let pap = output_dots(p.clone(), ap.clone(), blocks).clamp_min(1e-30);
         let alpha = rz.clone() / pap * active;
         u = u + p.clone() * alpha.clone();
-        xu = xu + xp * alpha.clone();
+        // alpha is constant over each output's blocks, so its first P c columns fit X Z.
+        let pc = xz.dims()[1];
+        xz = xz + xp * alpha.clone().narrow(1, 0, pc);
         r = r - ap * alpha;
         iterations += 1;
         residuals = output_norms(&r, blocks);
@@ -83,10 +112,14 @@ pub fn solve<B: Backend>(
         rz = rz_new;
     }
     PcgSolution {
-        u,
-        xu,
+        point: Iterate {
+            au: rhs - r,
+            rho,
+            u,
+            xz,
+        },
         iterations,
-        a_products: iterations + 1,
+        a_products: iterations + usize::from(refreshed),
         residuals,
     }
 }

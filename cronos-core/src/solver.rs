@@ -20,7 +20,7 @@ use crate::nystrom::Nystrom;
 use crate::observer::{IterationRecord, Observer};
 use crate::operator::ConvexOperator;
 use crate::patterns::{gaussian_gates, Patterns};
-use crate::pcg;
+use crate::pcg::{self, Iterate};
 use crate::precond::Sketches;
 use crate::prox::{group_soft_threshold, nonnegative};
 use crate::report::{SolveReport, Status};
@@ -33,6 +33,9 @@ use std::time::Instant;
 
 /// Iterations between rho updates, and the factor by which the residual ratio must be off to trigger one.
 const RHO_INTERVAL: usize = 10;
+/// Iterations between evaluations of the dual bound (two products with X each) and between exact
+/// recomputations of the warm start's tracked products (which drift by rounding).
+const CHECK_INTERVAL: usize = 10;
 const RHO_TRIGGER: f64 = 5.0;
 /// PCG stops once its residual is this fraction of the current ADMM residuals (in u-step units).
 const PCG_FRACTION: f64 = 0.1;
@@ -303,7 +306,9 @@ impl<'a> Cronos<'a> {
             lambda: zeros_d.clone(),
             cone: (cfg.formulation == Formulation::Relu).then(|| (zeros_n.clone(), zeros_n)),
         };
-        let mut u = zeros_d;
+        let mut point = Iterate::new(&op, zeros_d, rho);
+        a_products += 1;
+        let mut bound = f64::NEG_INFINITY;
         let sqrt_pri = (((d + if z.cone.is_some() { n } else { 0 }) * cols) as f64).sqrt();
         let sqrt_dual = ((d * cols) as f64).sqrt();
         let mut pcg_tol = 1e-2 * fty_norm / rho;
@@ -321,10 +326,15 @@ impl<'a> Cronos<'a> {
             if let Some((s, nu)) = &z.cone {
                 rhs = rhs + op.gt(s.clone() - nu.clone()).expect("cone operator");
             }
-            let sol = pcg::solve(&op, &precond, rho, rhs, u, pcg_tol, cfg.pcg_max_iters);
+            if iteration % CHECK_INTERVAL == 0 {
+                point = Iterate::new(&op, point.u, rho);
+                a_products += 1;
+            }
+            let sol = pcg::solve(&op, &precond, rho, rhs, point, pcg_tol, cfg.pcg_max_iters);
             pcg_total += sol.iterations;
             a_products += sol.a_products;
-            u = sol.u;
+            point = sol.point;
+            let u = point.u.clone();
 
             // Over-relaxed updates: u_hat = a u + (1 - a) v replaces u in the v- and lambda-updates.
             let u_hat = u.clone() * RELAXATION + z.v.clone() * (1.0 - RELAXATION);
@@ -334,7 +344,8 @@ impl<'a> Cronos<'a> {
             let (mut pri_sq, mut u_sq, mut v_sq) = (sq(&r_u), sq(&u), sq(&v));
             let mut dual = v.clone() - z.v.clone();
             let mut dual_scale = norm(&lambda).max(fty_norm / rho);
-            let cone = match (&z.cone, op.g_from_xu(sol.xu.clone())) {
+            let xu = op.xu_from_xz(&u, point.xz.clone());
+            let cone = match (&z.cone, op.g_from_xu(xu)) {
                 (Some((s_old, nu_old)), Some(gu)) => {
                     let g_hat = gu.clone() * RELAXATION + s_old.clone() * (1.0 - RELAXATION);
                     let s = nonnegative(g_hat.clone() + nu_old.clone());
@@ -365,8 +376,11 @@ impl<'a> Cronos<'a> {
             let max_violation = op.max_violation(xv.clone()) * sy;
             let scale_xv = host::scalar(xv.clone().abs().max()).max(f64::MIN_POSITIVE) * sy;
             let rel_violation = max_violation / scale_xv;
-            let dual_bound = dual_bound(&op, &y, &xv, &step, rho, beta) * sy * sy;
-            let rel_gap = (objective - dual_bound) / objective.abs().max(f64::MIN_POSITIVE);
+            // Any earlier bound is still a valid lower bound, so it is refreshed only now and then.
+            if iteration % CHECK_INTERVAL == 1 {
+                bound = bound.max(dual_bound(&op, &y, &xv, &step, rho, beta) * sy * sy);
+            }
+            let rel_gap = (objective - bound) / objective.abs().max(f64::MIN_POSITIVE);
             let record = IterationRecord {
                 iteration,
                 objective,
@@ -376,7 +390,7 @@ impl<'a> Cronos<'a> {
                 dual_residual: dual_res,
                 rel_primal_residual: primal / pri_scale.max(f64::MIN_POSITIVE),
                 rel_dual_residual: dual_res / dual_scale.max(f64::MIN_POSITIVE),
-                dual_bound,
+                dual_bound: bound,
                 rel_gap,
                 rho,
                 pcg_iterations: sol.iterations,

@@ -7,7 +7,7 @@ use cronos_core::network::map_to_network;
 use cronos_core::nystrom::Nystrom;
 use cronos_core::operator::ConvexOperator;
 use cronos_core::patterns::{gaussian_gates, Patterns};
-use cronos_core::pcg;
+use cronos_core::pcg::{self, Iterate};
 use cronos_core::precond::Sketches;
 use cronos_core::Formulation;
 use nalgebra::{DMatrix, DVector};
@@ -72,8 +72,11 @@ fn a_equals_its_definition() {
     let (op, _) = problem(Formulation::Relu);
     let rho = 0.3;
     let u = gaussian(op.d(), op.blocks() * 2, 6);
-    let (au, xu) = op.apply_a(&u, rho);
-    let fu = op.f_from_xu(xu.clone());
+    let (au, xz) = op.apply_a(&u, rho);
+    let xu = op.xu_from_xz(&u, xz.clone());
+    let xu_err = host::scalar((xu.clone() - op.xu(&u)).abs().max());
+    assert!(xu_err < 1e-12, "X U from X Z is off by {xu_err}");
+    let fu = op.f_from_xz(xz);
     let gu = op.g_from_xu(xu).unwrap();
     let expect = u.clone() + op.ft(fu) / rho + op.gt(gu).unwrap();
     let err = host::scalar((au - expect.clone()).abs().max()) / host::scalar(expect.abs().max());
@@ -96,8 +99,10 @@ fn pcg_matches_direct_solve() {
         let pre = Sketches::new(gram, ftf, op.d())
             .preconditioner(rho)
             .unwrap();
-        let zero = rhs.zeros_like();
-        let sol = pcg::solve(&op, &pre, rho, rhs.clone(), zero, 1e-8, 500);
+        // The start is for another rho, so PCG recomputes its products.
+        let start = Iterate::new(&op, rhs.zeros_like(), 2.0 * rho);
+        let sol = pcg::solve(&op, &pre, rho, rhs.clone(), start, 1e-8, 500);
+        assert_eq!(sol.a_products, sol.iterations + 1);
         assert!(
             sol.residuals.iter().all(|&r| r <= 1e-8),
             "{formulation:?}: {:?} after {} iterations",
@@ -106,16 +111,19 @@ fn pcg_matches_direct_solve() {
         );
         // Direct solve of each output's system.
         let b = host::to_matrix(rhs.reshape([n1, c]));
-        let u = host::to_matrix(sol.u.clone().reshape([n1, c]));
+        let u = host::to_matrix(sol.point.u.clone().reshape([n1, c]));
         let direct = a.clone().lu().solve(&b).unwrap();
         let err = (&u - &direct).norm() / direct.norm();
         assert!(
             err < 1e-6,
             "{formulation:?}: PCG vs LU relative error {err}"
         );
-        // X U is tracked exactly through the iterations.
-        let xu_err = host::scalar((sol.xu - op.xu(&sol.u)).abs().max());
-        assert!(xu_err < 1e-9, "tracked X U drifted by {xu_err}");
+        // X Z and A U are tracked exactly through the iterations.
+        let (au, xz) = op.apply_a(&sol.point.u, rho);
+        let xz_err = host::scalar((sol.point.xz - xz).abs().max());
+        assert!(xz_err < 1e-9, "tracked X Z drifted by {xz_err}");
+        let au_err = host::scalar((sol.point.au - au).abs().max());
+        assert!(au_err < 1e-9, "tracked A U drifted by {au_err}");
     }
 }
 

@@ -116,7 +116,7 @@ pub struct FitArgs {
     /// Regularization beta (group lasso; weight decay beta/2 on the network) [default: 1e-3].
     #[arg(long)]
     pub beta: Option<f64>,
-    /// Initial ADMM penalty rho [default: 0.1].
+    /// Initial ADMM penalty rho [default: 0.03].
     #[arg(long)]
     pub rho: Option<f64>,
     /// Keep rho fixed instead of adapting it to the residuals.
