@@ -55,8 +55,9 @@ pub struct CronosConfig {
     /// Wall-clock limit in seconds.
     #[config(default = "None")]
     pub time_limit: Option<f64>,
-    /// Maximum PCG iterations per ADMM iteration.
-    #[config(default = 50)]
+    /// Maximum PCG iterations per ADMM iteration. Kept low: where the u-step is hard (large n d P at
+    /// small rho) an inexact solve slows ADMM per iteration far less than it saves per iteration.
+    #[config(default = 20)]
     pub pcg_max_iters: usize,
     /// Rank of the Nystrom sketch of F^T F (default: min(256, 2 d P)).
     #[config(default = "None")]

@@ -131,7 +131,7 @@ pub struct FitArgs {
     /// Wall-clock limit of the solve in seconds.
     #[arg(long, value_name = "S")]
     pub time_limit: Option<f64>,
-    /// Maximum conjugate-gradient iterations per ADMM iteration [default: 50].
+    /// Maximum conjugate-gradient iterations per ADMM iteration [default: 20].
     #[arg(long, value_name = "K")]
     pub pcg_max_iters: Option<usize>,
     /// Rank of the Nystrom sketch of F^T F [default: min(256, 2 d P)].
