@@ -1,8 +1,9 @@
 //! Solver benchmark on real Fashion-MNIST problems; prints a table.
 //!
 //! `cargo bench -p cronos-core --bench solver` (add `-- --full` for the 12,000 x 784 problem, which
-//! needs the Debian package dataset-fashion-mnist). For each problem a reference optimum comes from a
-//! long, tight f64 run (NdArray<f64>, at most 30 minutes, cached under target/ once converged), then
+//! needs the Debian package dataset-fashion-mnist; `--reference-minutes M` bounds each reference solve,
+//! 0 skips it). For each problem a reference optimum comes from a long, tight f64 run (NdArray<f64>,
+//! at most 30 minutes by default, cached under target/ once converged), then
 //! f32 solves on the flex backend are timed to the first iterate within 1e-3 relative objective gap
 //! and 1e-3 relative violation. Without a converged reference the optimum and gap columns show "-"
 //! and the row reports the f32 solve's own objective and violation only.
@@ -71,9 +72,9 @@ fn config(p: &Problem) -> CronosConfig {
         .with_seed(1)
 }
 
-/// Reference optimum from a tight f64 solve (at most 30 minutes), cached in target/ by problem name;
+/// Reference optimum from a tight f64 solve of at most `minutes`, cached in target/ by problem name;
 /// `None` if the solve did not converge.
-fn reference(p: &Problem) -> Option<f64> {
+fn reference(p: &Problem, minutes: f64) -> Option<f64> {
     let key = p.name.replace([' ', ',', '='], "_");
     let cache = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../target")
@@ -84,11 +85,14 @@ fn reference(p: &Problem) -> Option<f64> {
     {
         return Some(v);
     }
+    if minutes <= 0.0 {
+        return None;
+    }
     let dev = Default::default();
     let sol = config(p)
         .with_tol(1e-7)
         .with_max_iters(30_000)
-        .with_time_limit(Some(1800.0))
+        .with_time_limit(Some(minutes * 60.0))
         .solver()
         .fit(
             p.x.to_tensor::<NdArray<f64>>(&dev),
@@ -122,8 +126,8 @@ fn median_secs(reps: usize, mut f: impl FnMut()) -> f64 {
     t[reps / 2]
 }
 
-fn bench(p: &Problem) {
-    let optimum = reference(p);
+fn bench(p: &Problem, reference_minutes: f64) {
+    let optimum = reference(p, reference_minutes);
     let dev = Default::default();
     let (x, y) = (p.x.to_tensor::<Flex>(&dev), p.y.to_tensor::<Flex>(&dev));
     let mut hit: Option<(usize, f64)> = None;
@@ -182,7 +186,21 @@ fn bench(p: &Problem) {
 }
 
 fn main() {
-    let full = std::env::args().any(|a| a == "--full");
+    let args: Vec<String> = std::env::args().collect();
+    let full = args.iter().any(|a| a == "--full");
+    let reference_minutes = args
+        .iter()
+        .position(|a| a == "--reference-minutes")
+        .map(
+            |i| match args.get(i + 1).and_then(|m| m.parse::<f64>().ok()) {
+                Some(m) => m,
+                None => {
+                    eprintln!("error: --reference-minutes expects a number of minutes");
+                    std::process::exit(2);
+                }
+            },
+        )
+        .unwrap_or(30.0);
     let system = Path::new(DEBIAN_FASHION_MNIST_DIR);
     let (train, _) = if system.exists() {
         fashion_mnist(system).expect("system Fashion-MNIST")
@@ -195,13 +213,16 @@ fn main() {
     );
     println!("| problem | optimum (f64) | iters to 1e-3 | s to 1e-3 | final objective | final gap | final rel. violation | iters | A-products | s | ms / A-product | A GFLOP/s | matmul GFLOP/s |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
-    bench(&two_class(&train, Some(500), Some(50), 8));
+    bench(
+        &two_class(&train, Some(500), Some(50), 8),
+        reference_minutes,
+    );
     if full {
         if system.exists() {
             // The f32 solve stops after 10 minutes: reaching 1e-5 takes far longer at this size.
             let mut problem = two_class(&train, None, None, 16);
             problem.time_limit = Some(600.0);
-            bench(&problem);
+            bench(&problem, reference_minutes);
         } else {
             println!("(full problem skipped: {DEBIAN_FASHION_MNIST_DIR} not found)");
         }
