@@ -1,6 +1,6 @@
 //! End-to-end tests of `cronos compare` and the example binaries: a tiny sweep writes its records,
 //! summary and plots; a rerun skips the finished runs and refuses other task settings; a missing data directory is one error line
-//! with exit status 2.
+//! with exit status 2; the PNG plot spells out its legend and axis titles.
 
 use serde_json::Value;
 use std::path::Path;
@@ -157,4 +157,72 @@ fn unknown_method_is_rejected_before_training() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("unknown method `rmsprop`"), "{stderr}");
+}
+
+/// The PNG carries the SVG's words: each legend row shows its method's name (renaming one method
+/// changes only its row), and both axis titles are drawn.
+#[test]
+fn png_legend_and_axis_titles_are_text() {
+    use cronos_examples::compare::summary::{png, Curve};
+    use image::RgbImage;
+
+    let plot = |names: [&str; 3]| {
+        let curves: Vec<Curve> = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let acc = 0.6 + 0.1 * i as f64;
+                let points = [0.1, 1.0, 10.0]
+                    .iter()
+                    .enumerate()
+                    .map(|(e, &t)| {
+                        let a = acc + 0.02 * e as f64;
+                        (t, a - 0.05, a, a + 0.05)
+                    })
+                    .collect();
+                Curve {
+                    method: name.to_string(),
+                    points,
+                }
+            })
+            .collect();
+        png(&curves)
+    };
+    // Text is black; curves, bands and grid lines are coloured or light.
+    let dark = |img: &RgbImage, xs: std::ops::Range<u32>, ys: std::ops::Range<u32>| {
+        let mut pixels = Vec::new();
+        for y in ys {
+            for x in xs.clone() {
+                if img.get_pixel(x, y).0.iter().all(|&v| v < 60) {
+                    pixels.push((x, y));
+                }
+            }
+        }
+        pixels
+    };
+    // summary.rs's layout: legend text from x = 655, row i's baseline at y = 41 + 20 i (capitals
+    // 14 pixels above, descenders 4 below); the time-axis title under the tick labels; the
+    // accuracy-axis title left of them.
+    let legend_row = |img: &RgbImage, i: u32| dark(img, 650..800, 27 + 20 * i..46 + 20 * i);
+
+    let img = plot(["cronos-am", "adamw", "dadapt-adamw"]);
+    let rows: Vec<_> = (0..3).map(|i| legend_row(&img, i)).collect();
+    for (i, row) in rows.iter().enumerate() {
+        assert!(!row.is_empty(), "legend row {i} has no text");
+    }
+    let right_end = |row: &[(u32, u32)]| row.iter().map(|p| p.0).max().unwrap();
+    assert!(
+        right_end(&rows[2]) > right_end(&rows[1]) + 50,
+        "dadapt-adamw is longer than adamw"
+    );
+    assert!(!dark(&img, 70..620, 478..500).is_empty(), "time-axis title");
+    assert!(
+        !dark(&img, 0..20, 30..450).is_empty(),
+        "accuracy-axis title"
+    );
+
+    let renamed = plot(["cronos-am", "adaww", "dadapt-adamw"]);
+    assert_eq!(legend_row(&renamed, 0), rows[0]);
+    assert_ne!(legend_row(&renamed, 1), rows[1]);
+    assert_eq!(legend_row(&renamed, 2), rows[2]);
 }

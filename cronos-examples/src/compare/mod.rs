@@ -9,6 +9,7 @@
 //! * [`summary`]: the Markdown table and the accuracy-against-time plot.
 
 pub mod example;
+mod glyphs;
 pub mod records;
 pub mod summary;
 pub mod train;

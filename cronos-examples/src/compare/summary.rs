@@ -4,8 +4,10 @@
 //! epoch e over the method's runs.
 //!
 //! The SVG is written by hand (text is SVG text, no fonts needed); the PNG is rasterized here with
-//! the same geometry and without text, so neither needs system font libraries.
+//! the same geometry and the same words in the built-in bitmap font of [`super::glyphs`], so
+//! neither needs system font libraries.
 
+use super::glyphs;
 use super::records::{lr_text, EpochRecord, RunRecord};
 use super::CompareError;
 use image::{Rgb, RgbImage};
@@ -106,7 +108,7 @@ pub fn write(
     epochs: &[EpochRecord],
 ) -> Result<String, CompareError> {
     let summary = format!(
-        "# Optimizer comparison\n\n{title}.\n\nLearning rates of the baselines drawn log-uniformly from [1e-6, 1e-2]; CRONOS and CRONOS-AM untuned. Runtimes exclude evaluation. The plot shows, per method, the median validation accuracy across learning rates and seeds against the median training time of each epoch, with the 5th-95th percentile band; in `val_accuracy.png` the legend numbers the methods in the table's order.\n\n{}\n![validation accuracy against time](val_accuracy.svg)\n",
+        "# Optimizer comparison\n\n{title}.\n\nLearning rates of the baselines drawn log-uniformly from [1e-6, 1e-2]; CRONOS and CRONOS-AM untuned. Runtimes exclude evaluation. The plot shows, per method, the median validation accuracy across learning rates and seeds against the median training time of each epoch, with the 5th-95th percentile band.\n\n{}\n![validation accuracy against time](val_accuracy.svg)\n",
         table(runs)
     );
     let curves = curves(runs, epochs);
@@ -202,7 +204,7 @@ pub fn svg(curves: &[Curve]) -> String {
     }
     let _ = writeln!(
         s,
-        "<rect x=\"{l}\" y=\"{top}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"black\"/>\n<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">training time (s, log scale), evaluation excluded</text>\n<text x=\"16\" y=\"{:.1}\" text-anchor=\"middle\" transform=\"rotate(-90 16 {:.1})\">validation accuracy</text>",
+        "<rect x=\"{l}\" y=\"{top}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"black\"/>\n<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{TIME_TITLE}</text>\n<text x=\"16\" y=\"{:.1}\" text-anchor=\"middle\" transform=\"rotate(-90 16 {:.1})\">{ACCURACY_TITLE}</text>",
         r - l,
         b - top,
         (l + r) / 2.0,
@@ -260,62 +262,43 @@ pub fn svg(curves: &[Curve]) -> String {
     s
 }
 
-/// Rows (3 bits each, high bit left) of the 3x5 glyphs of tick labels: digits, `.` and `-`.
-fn glyph(c: char) -> Option<[u8; 5]> {
-    Some(match c {
-        '0' => [7, 5, 5, 5, 7],
-        '1' => [2, 6, 2, 2, 7],
-        '2' => [7, 1, 7, 4, 7],
-        '3' => [7, 1, 7, 1, 7],
-        '4' => [5, 5, 7, 1, 1],
-        '5' => [7, 4, 7, 1, 7],
-        '6' => [7, 4, 7, 5, 7],
-        '7' => [7, 1, 1, 1, 1],
-        '8' => [7, 5, 7, 5, 7],
-        '9' => [7, 5, 7, 1, 7],
-        '.' => [0, 0, 0, 0, 2],
-        '-' => [0, 0, 7, 0, 0],
-        _ => return None,
-    })
-}
+/// Title of the time axis, shared by the SVG (as text) and the PNG (in the bitmap font).
+const TIME_TITLE: &str = "training time (s, log scale), evaluation excluded";
+/// Title of the accuracy axis, shared like [`TIME_TITLE`].
+const ACCURACY_TITLE: &str = "validation accuracy";
 
-/// Draws `text` (digits, `.`, `-`) with its top-left corner at `(x, y)`, each font pixel `scale`
-/// pixels wide; returns the width drawn.
-fn draw_text(img: &mut RgbImage, text: &str, x: i64, y: i64, scale: i64) -> i64 {
-    let mut cx = x;
-    for c in text.chars() {
-        if let Some(rows) = glyph(c) {
-            for (ry, bits) in rows.iter().enumerate() {
-                for rx in 0..3 {
-                    if bits & (4 >> rx) != 0 {
-                        for dx in 0..scale {
-                            for dy in 0..scale {
-                                let (px, py) = (cx + rx * scale + dx, y + ry as i64 * scale + dy);
-                                if px >= 0
-                                    && py >= 0
-                                    && px < img.width() as i64
-                                    && py < img.height() as i64
-                                {
-                                    img.put_pixel(px as u32, py as u32, Rgb([0, 0, 0]));
-                                }
-                            }
-                        }
-                    }
+/// Screen pixels per font pixel in the PNG: capitals 14 pixels tall, a little larger than the
+/// SVG's 12-pixel text, so the blocky font stays readable without zooming.
+const TEXT_SCALE: i64 = 2;
+
+/// Draws `text` in black into the PNG, like SVG text: its baseline through `(x, y)`, which sits at
+/// fraction `anchor` of its length (0 start, 0.5 middle, 1 end, as `text-anchor`); `upward` runs it
+/// bottom to top, as the SVG's y-axis title rotated by -90 degrees.
+fn draw_text(img: &mut RgbImage, text: &str, (x, y): (f64, f64), anchor: f64, upward: bool) {
+    let s = TEXT_SCALE;
+    let (x, y) = (x.round() as i64, y.round() as i64);
+    let start = (glyphs::width(text) as f64 * anchor).round() as i64 * s;
+    for (col, row) in glyphs::pixels(text) {
+        let (along, down) = (col * s - start, (row - glyphs::ASCENT) * s);
+        let (px, py) = if upward {
+            (x + down, y - along - s)
+        } else {
+            (x + along, y + down)
+        };
+        for dx in 0..s {
+            for dy in 0..s {
+                let (Ok(px), Ok(py)) = (u32::try_from(px + dx), u32::try_from(py + dy)) else {
+                    continue;
+                };
+                if let Some(p) = img.get_pixel_mut_checked(px, py) {
+                    *p = Rgb([0, 0, 0]);
                 }
             }
         }
-        cx += 4 * scale;
     }
-    cx - x
 }
 
-/// Width of `text` as [`draw_text`] draws it.
-fn text_width(text: &str, scale: i64) -> i64 {
-    text.chars().count() as i64 * 4 * scale - scale
-}
-
-/// The same plot as a bitmap with numeric tick labels but no words: legend entries are numbered
-/// in the table's row order.
+/// The same plot as a bitmap, with the SVG's tick labels, axis titles and legend.
 pub fn png(curves: &[Curve]) -> RgbImage {
     let (t_max, a_min) = ranges(curves);
     let (l, top, r, b) = AREA;
@@ -344,16 +327,13 @@ pub fn png(curves: &[Curve]) -> RgbImage {
         let a = a_min + (1.0 - a_min) * i as f64 / 5.0;
         let (_, y) = to_px(0.0, a, t_max, a_min);
         line(&mut img, (l, y), (r, y), [221, 221, 221], 0);
-        let label = format!("{a:.2}");
-        let w = text_width(&label, 2);
-        draw_text(&mut img, &label, l as i64 - 8 - w, y as i64 - 5, 2);
+        // Tick-label baselines sit lower than the SVG's: bitmap digits are 14 pixels tall, not 9.
+        draw_text(&mut img, &format!("{a:.2}"), (l - 8.0, y + 7.0), 1.0, false);
     }
     for t in decades(t_max) {
         let (x, _) = to_px(t, a_min, t_max, a_min);
         line(&mut img, (x, top), (x, b), [238, 238, 238], 0);
-        let label = format!("{t}");
-        let w = text_width(&label, 2);
-        draw_text(&mut img, &label, x as i64 - w / 2, b as i64 + 8, 2);
+        draw_text(&mut img, &format!("{t}"), (x, b + 24.0), 0.5, false);
     }
     for (i, c) in curves.iter().enumerate() {
         let color = COLORS[i % COLORS.len()];
@@ -385,13 +365,7 @@ pub fn png(curves: &[Curve]) -> RgbImage {
             line(&mut img, p, p, color, 6);
         }
         let ly = top + 10.0 + 20.0 * i as f64;
-        draw_text(
-            &mut img,
-            &(i + 1).to_string(),
-            (r + 35.0) as i64,
-            ly as i64 - 9,
-            2,
-        );
+        draw_text(&mut img, &c.method, (r + 35.0, ly + 1.0), 0.0, false);
         for dy in 0..10 {
             line(
                 &mut img,
@@ -407,6 +381,8 @@ pub fn png(curves: &[Curve]) -> RgbImage {
     line(&mut img, (l, b), (r, b), black, 0);
     line(&mut img, (l, top), (l, b), black, 0);
     line(&mut img, (r, top), (r, b), black, 0);
+    draw_text(&mut img, TIME_TITLE, ((l + r) / 2.0, H - 6.0), 0.5, false);
+    draw_text(&mut img, ACCURACY_TITLE, (16.0, (top + b) / 2.0), 0.5, true);
     img
 }
 
