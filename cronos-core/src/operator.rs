@@ -101,11 +101,6 @@ impl<B: Backend> ConvexOperator<B> {
         &self.x
     }
 
-    /// Number of outputs of a point `u` (`d x B c`).
-    pub fn outputs(&self, u: &Tensor<B, 2>) -> usize {
-        u.dims()[1] / self.blocks()
-    }
-
     /// X U, `n x B c`: the one product with X that F and G share.
     pub fn xu(&self, u: &Tensor<B, 2>) -> Tensor<B, 2> {
         self.x.clone().matmul(u.clone())
