@@ -56,7 +56,7 @@ impl<B: Backend> ConvexOperator<B> {
         let rms = (host::scalar(x.clone().square().sum()) / rows as f64).sqrt();
         let cone_scale = if rms > 0.0 { 1.0 / rms } else { 1.0 };
         // A contiguous copy of X^T: products with a transposed view run at half speed on CPU backends.
-        let xt = Tensor::from_data(x.clone().transpose().into_data(), &x.device());
+        let xt = Tensor::from_data(x.clone().transpose().into_data(), (&x.device(), x.dtype()));
         let cone_gram = (cone.is_some() && d <= rows)
             .then(|| xt.clone().matmul(x.clone()) * cone_scale.powi(2));
         Self {
