@@ -139,11 +139,14 @@ impl<B: Backend> ConvexOperator<B> {
         match self.formulation {
             Formulation::Relu => {
                 let half = u.dims()[1] / 2;
-                let xt = self
+                let x_sum = self
                     .x
                     .clone()
                     .matmul(u.clone().narrow(1, 0, half) + u.clone().narrow(1, half, half));
-                Tensor::cat(vec![(xt.clone() + xz.clone()) / 2.0, (xt - xz) / 2.0], 1)
+                Tensor::cat(
+                    vec![(x_sum.clone() + xz.clone()) / 2.0, (x_sum - xz) / 2.0],
+                    1,
+                )
             }
             Formulation::Gated => xz,
         }

@@ -25,6 +25,18 @@ impl<B: Backend> Iterate<B> {
         let (au, xz) = op.apply_a(&u, rho);
         Self { u, au, rho, xz }
     }
+
+    /// The origin for `c` outputs, whose products are zero: a cold start costs no product.
+    pub fn zero(op: &ConvexOperator<B>, c: usize, rho: f64, like: &Tensor<B, 2>) -> Self {
+        let options = (&like.device(), like.dtype());
+        let u = Tensor::zeros([op.d(), op.blocks() * c], options);
+        Self {
+            au: u.clone(),
+            xz: Tensor::zeros([op.n(), op.patterns() * c], options),
+            rho,
+            u,
+        }
+    }
 }
 
 /// Result of one PCG solve.

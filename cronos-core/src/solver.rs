@@ -303,11 +303,10 @@ impl<'a> Cronos<'a> {
         let zeros_n = Tensor::<B, 2>::zeros([n, cols], options);
         let mut z = State {
             v: zeros_d.clone(),
-            lambda: zeros_d.clone(),
+            lambda: zeros_d,
             cone: (cfg.formulation == Formulation::Relu).then(|| (zeros_n.clone(), zeros_n)),
         };
-        let mut point = Iterate::new(&op, zeros_d, rho);
-        a_products += 1;
+        let mut point = Iterate::zero(&op, c, rho, &x);
         let mut bound = f64::NEG_INFINITY;
         let sqrt_pri = (((d + if z.cone.is_some() { n } else { 0 }) * cols) as f64).sqrt();
         let sqrt_dual = ((d * cols) as f64).sqrt();
