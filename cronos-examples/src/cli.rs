@@ -26,6 +26,10 @@ pub enum Command {
     #[command(allow_negative_numbers = true)]
     Fit(Box<FitArgs>),
     /// Predict with a saved model and write the predictions as an `.npy` matrix.
+    ///
+    /// Inputs are raw features: the preprocessing that `fit` applied (scaling, PCA), saved beside
+    /// the model in MODEL.preprocess.json, is applied to them first. A model without that file
+    /// takes inputs as they are.
     Predict(PredictArgs),
     /// Compare CRONOS and CRONOS-AM with tuned gradient optimizers on one task.
     ///
@@ -148,7 +152,8 @@ pub struct FitArgs {
     /// Where to write the JSON report (parent directories are created).
     #[arg(long, value_name = "FILE")]
     pub report: PathBuf,
-    /// Save the network as a Burn record (`FILE`, with its shape in `FILE.json`).
+    /// Save the network as a Burn record (`FILE`, with its shape in `FILE.json` and the
+    /// preprocessing of the data in `FILE.preprocess.json`, which `predict` applies).
     #[arg(long, value_name = "FILE")]
     pub save_model: Option<PathBuf>,
     /// Write one JSON line per iteration to this file while solving.
@@ -159,15 +164,34 @@ pub struct FitArgs {
     pub quiet: bool,
 }
 
+/// A split of a dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SplitArg {
+    Train,
+    Test,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct PredictArgs {
     /// Model saved by `cronos fit --save-model`.
     #[arg(long, value_name = "FILE")]
     pub model: PathBuf,
     /// Inputs: an `.npz` archive with `X` (and optionally `Y`, to print accuracy), or an `.npy`
-    /// matrix. They must be preprocessed as the training data was.
-    #[arg(long, value_name = "FILE")]
-    pub data: PathBuf,
+    /// matrix, of raw features like those given to `fit`.
+    #[arg(long, value_name = "FILE", required_unless_present = "dataset", conflicts_with_all = ["dataset", "data_dir", "classes", "split"])]
+    pub data: Option<PathBuf>,
+    /// Predict on a dataset instead (same kinds as `fit`); its targets give the accuracy.
+    #[arg(long, value_name = "KIND")]
+    pub dataset: Option<DatasetKind>,
+    /// Directory (or file) of the dataset; without it fashion-mnist uses the embedded subset.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Classes to keep, in order: give the ones the model was fitted on.
+    #[arg(long, value_delimiter = ',', value_name = "I,J,...")]
+    pub classes: Option<Vec<usize>>,
+    /// Which split of the dataset to predict on.
+    #[arg(long, value_enum, default_value = "test")]
+    pub split: SplitArg,
     /// Where to write the n x c predictions (float64 `.npy`).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
@@ -218,5 +242,25 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+
+    #[test]
+    fn predict_reads_a_file_or_a_dataset() {
+        let parse = |extra: &[&str]| {
+            let base = ["cronos", "predict", "--model", "m.bpk", "--out", "p.npy"];
+            Cli::try_parse_from(base.iter().chain(extra)).map(|cli| cli.command)
+        };
+        let Ok(Command::Predict(args)) = parse(&["--dataset", "mnist", "--classes", "3,5"]) else {
+            panic!("not predict")
+        };
+        assert_eq!(
+            (args.split, args.classes),
+            (SplitArg::Test, Some(vec![3, 5]))
+        );
+        assert!(parse(&["--data", "x.npy"]).is_ok());
+        let kind = |extra: &[&str]| parse(extra).unwrap_err().kind();
+        assert_eq!(kind(&[]), clap::error::ErrorKind::MissingRequiredArgument);
+        let both = ["--data", "x.npy", "--split", "train"];
+        assert_eq!(kind(&both), clap::error::ErrorKind::ArgumentConflict);
     }
 }

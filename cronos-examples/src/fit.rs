@@ -1,9 +1,10 @@
 //! `cronos fit`: load the data, solve on the chosen backend with progress, trace and Ctrl-C, then
-//! evaluate, save the model and write the report.
+//! evaluate, save the model with its preprocessing and write the report.
 
 use crate::cli::FitArgs;
 use crate::error::{CliError, Result};
 use crate::files::{create_file, create_parent, write_atomic};
+use crate::preprocessing;
 use crate::problem::{load_problem, DataInfo, Pair, Problem};
 use crate::progress::Progress;
 use burn::prelude::*;
@@ -101,6 +102,9 @@ pub fn run(args: &FitArgs, stop: Arc<AtomicBool>) -> Result<FitReport> {
         stop: stop.clone(),
     };
     let outcome = run_on(args.device.device, args.device.precision, task)??;
+    if let Some(model) = &args.save_model {
+        preprocessing::save(model, &problem.preprocessing)?;
+    }
     let report = FitReport {
         solve: outcome.solve,
         val_accuracy: outcome.val.map(|v| v.0),

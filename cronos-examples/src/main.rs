@@ -4,6 +4,7 @@
 //! cronos fit --data problem.npz --report report.json [--save-model model.bpk] [--trace trace.jsonl]
 //! cronos fit --dataset fashion-mnist --classes 2,8 --train-limit 500 --report report.json
 //! cronos predict --model model.bpk --data problem.npz --out pred.npy
+//! cronos predict --model model.bpk --dataset fashion-mnist --classes 2,8 --out pred.npy
 //! cronos data info fashion-mnist
 //! cronos compare [--lr-draws 10] [--seeds 1] [--epochs 3] [--out runs/compare]
 //! ```
@@ -15,6 +16,7 @@ mod error;
 mod files;
 mod fit;
 mod predict;
+mod preprocessing;
 mod problem;
 mod progress;
 
@@ -41,10 +43,16 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            // clap's message without its usage block: the first line, naming the flag and value.
+            // clap's message without its usage block: the first paragraph, naming the flag and
+            // value (or, indented below the first line, the missing arguments).
             let text = e.to_string();
-            let first = text.lines().next().unwrap_or("invalid arguments");
-            let first = first.strip_prefix("error: ").unwrap_or(first);
+            let first: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            let first = first.join(" ");
+            let first = first.strip_prefix("error: ").unwrap_or(&first);
             eprintln!("error: {first} (see `cronos --help`)");
             return ExitCode::from(EXIT_ERROR);
         }

@@ -1,8 +1,11 @@
-//! `cronos predict`: load a saved model, predict on a matrix of inputs and write the predictions.
+//! `cronos predict`: load a saved model, apply the preprocessing saved with it to raw inputs (a
+//! matrix file or a dataset split), predict and write the predictions.
 
-use crate::cli::PredictArgs;
+use crate::cli::{PredictArgs, SplitArg};
 use crate::error::{CliError, Result};
 use crate::files::{npy_bytes, write_atomic};
+use crate::preprocessing;
+use crate::problem::load_split;
 use burn::prelude::*;
 use cronos_burn::device::{run_on, BackendTask};
 use cronos_burn::model::{config_path, TwoLayerMlp};
@@ -21,13 +24,31 @@ pub struct Prediction {
 
 /// Runs `cronos predict`: writes the predictions to `--out`.
 pub fn run(args: &PredictArgs) -> Result<Prediction> {
-    let (x, y) = read_inputs(&args.data)?;
+    let (origin, x, y) = read_inputs(args)?;
+    let saved = preprocessing::load(&args.model)?;
+    let x = match &saved {
+        Some((path, pipeline)) => pipeline.apply(x).map_err(|e| {
+            CliError(format!(
+                "{origin}: {e} (raw features for the preprocessing in {})",
+                path.display()
+            ))
+        })?,
+        None => x,
+    };
     let task = PredictTask {
         model: &args.model,
         x: &x,
         y: y.as_ref(),
+        preprocessing: saved.as_ref().map(|(path, _)| path.as_path()),
     };
     let prediction = run_on(args.device.device, args.device.precision, task)??;
+    if let Some(y) = y.filter(|_| prediction.scores.is_none()) {
+        eprintln!(
+            "warning: no scores: the targets have {} columns, the model {} outputs (for a \
+             dataset, give the --classes the model was fitted on)",
+            y.cols, prediction.cols
+        );
+    }
     write_atomic(
         &args.out,
         &npy_bytes(prediction.rows, prediction.cols, &prediction.values),
@@ -35,8 +56,31 @@ pub fn run(args: &PredictArgs) -> Result<Prediction> {
     Ok(prediction)
 }
 
+/// The raw inputs, their targets when known, and where they came from (for messages).
+fn read_inputs(args: &PredictArgs) -> Result<(String, Matrix, Option<Matrix>)> {
+    let Some(kind) = &args.dataset else {
+        let path = args
+            .data
+            .as_deref()
+            .ok_or_else(|| CliError("give the inputs with --data FILE or --dataset KIND".into()))?;
+        let (x, y) = read_matrices(path)?;
+        return Ok((path.display().to_string(), x, y));
+    };
+    let split = match args.split {
+        SplitArg::Train => "train",
+        SplitArg::Test => "test",
+    };
+    let pair = load_split(
+        kind,
+        args.data_dir.as_deref(),
+        args.classes.as_deref(),
+        args.split,
+    )?;
+    Ok((format!("{kind} {split} split"), pair.x, Some(pair.y)))
+}
+
 /// `X` (and `Y` when present) of an `.npz` archive, or the matrix of an `.npy` file.
-fn read_inputs(path: &Path) -> Result<(Matrix, Option<Matrix>)> {
+fn read_matrices(path: &Path) -> Result<(Matrix, Option<Matrix>)> {
     let is_npz = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("npz"));
@@ -53,6 +97,8 @@ struct PredictTask<'a> {
     model: &'a Path,
     x: &'a Matrix,
     y: Option<&'a Matrix>,
+    /// The preprocessing file `x` went through, if any (named when `x` does not fit the model).
+    preprocessing: Option<&'a Path>,
 }
 
 impl BackendTask for PredictTask<'_> {
@@ -70,11 +116,14 @@ impl BackendTask for PredictTask<'_> {
         let model = TwoLayerMlp::<B>::load(self.model, &device)?;
         let config = model.config();
         if config.d_input != self.x.cols {
+            let found = match self.preprocessing {
+                Some(p) => format!("the preprocessing in {} gives {}", p.display(), self.x.cols),
+                None => format!("the inputs have {}", self.x.cols),
+            };
             return Err(CliError(format!(
-                "the model {} takes {} features, the inputs have {}",
+                "the model {} takes {} features, {found}",
                 self.model.display(),
                 config.d_input,
-                self.x.cols
             )));
         }
         let pred = model.forward(self.x.to_tensor::<B>(&device));

@@ -1,15 +1,16 @@
 //! The data a fit works on: training inputs and targets, optional validation and test pairs, read
-//! from an NPZ problem or built from a dataset (class subset, split, limit, scaling, PCA, targets).
+//! from an NPZ problem or built from a dataset (class subset, split, limit, scaling, PCA, targets),
+//! with the fitted preprocessing; and the raw split of a dataset that `cronos predict` reads.
 
-use crate::cli::{DataArgs, ScaleArg};
+use crate::cli::{DataArgs, ScaleArg, SplitArg};
 use crate::error::{CliError, Result};
 use cronos_datasets::npy::read_problem_npz;
 use cronos_datasets::{
-    load, DatasetKind, Granularity, LabeledSet, Matrix, Projection, Scaler, Scaling, Source,
-    TargetEncoding,
+    load, DatasetKind, Granularity, LabeledSet, Matrix, Pipeline, Projection, Scaler, Scaling,
+    Source, TargetEncoding,
 };
 use serde::Serialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Inputs (`n x d`) and targets (`n x c`).
 #[derive(Debug, Clone)]
@@ -25,6 +26,9 @@ pub struct Problem {
     pub val: Option<Pair>,
     /// Held-out test split when validation data was split off the training set.
     pub test: Option<Pair>,
+    /// The map from raw features to the inputs above, fitted on the training data; saved beside
+    /// the model so that `cronos predict` can take raw inputs.
+    pub preprocessing: Pipeline,
     pub info: DataInfo,
 }
 
@@ -91,6 +95,7 @@ fn load_npz_problem(path: &std::path::Path) -> Result<Problem> {
         n_test: None,
     };
     Ok(Problem {
+        preprocessing: Pipeline::identity(p.x.cols),
         train: Pair { x: p.x, y: p.y },
         val,
         test: None,
@@ -104,12 +109,7 @@ fn load_dataset(
     classes: Option<Vec<usize>>,
     seed: u64,
 ) -> Result<Problem> {
-    let (mut train, mut test) = load(kind, &Source::from_option(args.data_dir.clone()))?;
-    if let Some(classes) = &classes {
-        check_classes(classes, &train)?;
-        train = train.select_classes(classes)?;
-        test = test.map(|t| t.select_classes(classes)).transpose()?;
-    }
+    let (mut train, mut test) = load_classes(kind, args.data_dir.as_deref(), classes.as_deref())?;
     if train.num_classes() < 2 {
         return Err(CliError(format!(
             "classification needs at least 2 classes, the data has {}",
@@ -155,6 +155,7 @@ fn load_dataset(
         .into_iter()
         .flatten()
         .collect();
+    let mut preprocessing = Pipeline::identity(sets[0].dim());
     if let Some(scaling) = scaling {
         let granularity = if is_image {
             Granularity::Scalar
@@ -165,6 +166,7 @@ fn load_dataset(
         for set in sets.iter_mut() {
             scaler.apply(&mut set.x)?;
         }
+        preprocessing.scaler = Some(scaler);
     }
     if let Some(k) = args.pca {
         if k == 0 || k > sets[0].dim() {
@@ -178,6 +180,7 @@ fn load_dataset(
             set.x = projection.apply(&set.x)?;
             set.image_shape = None;
         }
+        preprocessing.projection = Some(projection);
     }
 
     let encoding = TargetEncoding::for_classes(train.num_classes());
@@ -215,8 +218,45 @@ fn load_dataset(
         train: train_pair,
         val: val_pair,
         test: test_pair,
+        preprocessing,
         info,
     })
+}
+
+/// The training and test sets of `kind`, reduced to `classes` (relabelled in that order).
+fn load_classes(
+    kind: &DatasetKind,
+    data_dir: Option<&Path>,
+    classes: Option<&[usize]>,
+) -> Result<(LabeledSet, Option<LabeledSet>)> {
+    let (mut train, mut test) = load(kind, &Source::from_option(data_dir.map(Path::to_path_buf)))?;
+    if let Some(classes) = classes {
+        check_classes(classes, &train)?;
+        train = train.select_classes(classes)?;
+        test = test.map(|t| t.select_classes(classes)).transpose()?;
+    }
+    Ok((train, test))
+}
+
+/// One split of a dataset with the classes and targets a fit on it uses, and its features as
+/// stored: `cronos predict` applies the preprocessing saved with the model itself.
+pub fn load_split(
+    kind: &DatasetKind,
+    data_dir: Option<&Path>,
+    classes: Option<&[usize]>,
+    split: SplitArg,
+) -> Result<Pair> {
+    let (train, test) = load_classes(kind, data_dir, classes)?;
+    let set = match split {
+        SplitArg::Train => train,
+        SplitArg::Test => test.ok_or_else(|| {
+            CliError(format!(
+                "the {kind} data has no test split: use --split train"
+            ))
+        })?,
+    };
+    let y = set.targets(TargetEncoding::for_classes(set.num_classes()))?;
+    Ok(Pair { x: set.x, y })
 }
 
 fn check_classes(classes: &[usize], set: &LabeledSet) -> Result<()> {

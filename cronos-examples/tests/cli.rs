@@ -1,6 +1,6 @@
 //! End-to-end tests of the `cronos` binary: fits on NPZ problems and the embedded Fashion-MNIST
-//! subset, saved models that predict what the solver reported, dataset summaries, Ctrl-C, and one-line
-//! errors with exit status 2 for bad input.
+//! subset, saved models that predict what the solver reported (on raw inputs, through the saved
+//! preprocessing), dataset summaries, Ctrl-C, and one-line errors with exit status 2 for bad input.
 //!
 //! The solver is still being tuned, so these tests check properties of the results (finite, within a
 //! margin of reference optima, consistent with each other), not exact numbers.
@@ -206,6 +206,159 @@ fn fit_npz_problem_then_saved_model_reproduces_the_report() {
     );
     let accuracy = cronos_core::accuracy(to_tensor(&pred), y);
     assert_eq!(accuracy, train_accuracy);
+}
+
+/// Raw features of very different scales and offsets (`n x 6`) and +-1 targets, from `seed`.
+fn raw_problem(n: usize, seed: u64) -> (Vec<f64>, Vec<f64>) {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let (scale, offset) = (
+        [1.0, 10.0, 100.0, 0.1, 1e3, 5.0],
+        [0.0, 50.0, -300.0, 2.0, 1e4, 0.0],
+    );
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for _ in 0..n {
+        let z: Vec<f64> = (0..6).map(|_| rng.random::<f64>() - 0.5).collect();
+        x.extend((0..6).map(|j| offset[j] + scale[j] * z[j]));
+        y.push(if z[0] - z[1] + 0.5 * z[2] > 0.0 {
+            1.0
+        } else {
+            -1.0
+        });
+    }
+    (x, y)
+}
+
+#[test]
+fn predict_applies_the_saved_preprocessing_to_raw_inputs() {
+    use cronos_datasets::{Granularity, Projection, Scaler, Scaling};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    for (name, n, seed) in [("", 120, 1), ("_test", 40, 2)] {
+        let (x, y) = raw_problem(n, seed);
+        write_npy(&data.join(format!("X{name}.npy")), n, 6, &x);
+        write_npy(&data.join(format!("Y{name}.npy")), n, 1, &y);
+    }
+    let report_path = dir.path().join("report.json");
+    let model = dir.path().join("model.bpk");
+    let model_arg = path(&model);
+    succeeded(&cronos(&[
+        "fit",
+        "--dataset",
+        "npy",
+        "--data-dir",
+        path(&data),
+        "--scale",
+        "standardize",
+        "--pca",
+        "3",
+        "--neurons",
+        "8",
+        "--max-iters",
+        "300",
+        "--quiet",
+        "--report",
+        path(&report_path),
+        "--save-model",
+        model_arg,
+    ]));
+    let report = read_json(&report_path);
+    assert_eq!(report["data"]["d"], 3);
+    let sidecar = dir.path().join("model.bpk.preprocess.json");
+    let saved = std::fs::read_to_string(&sidecar).unwrap();
+
+    // Raw test inputs give the fit-time network's outputs on the inputs preprocessed as fit did.
+    let raw_test = data.join("X_test.npy");
+    let pred_path = dir.path().join("pred.npy");
+    let pred_arg = path(&pred_path);
+    let predict = |data: &Path| {
+        cronos(&[
+            "predict",
+            "--model",
+            model_arg,
+            "--data",
+            path(data),
+            "--out",
+            pred_arg,
+        ])
+    };
+    succeeded(&predict(&raw_test));
+    let pred = read_npy_matrix(&pred_path).unwrap();
+    let mut train = read_npy_matrix(&data.join("X.npy")).unwrap();
+    let scaler = Scaler::fit(&train, Scaling::Standardize, Granularity::PerFeature).unwrap();
+    scaler.apply(&mut train).unwrap();
+    let pca = Projection::pca(&train, 3).unwrap();
+    let mut test = read_npy_matrix(&raw_test).unwrap();
+    scaler.apply(&mut test).unwrap();
+    let test = pca.apply(&test).unwrap();
+    let net = TwoLayerMlp::<Flex>::load(&model, &FlexDevice).unwrap();
+    let expected = net.forward(to_tensor(&test));
+    let diff = squared_norm(expected.clone() - to_tensor(&pred)).sqrt();
+    assert!(
+        diff <= 1e-5 * squared_norm(expected).sqrt(),
+        "predictions differ by {diff}"
+    );
+
+    // On the dataset's test split (the validation data of the fit) the accuracy is the reported one.
+    let stdout = succeeded(&cronos(&[
+        "predict",
+        "--model",
+        model_arg,
+        "--dataset",
+        "npy",
+        "--data-dir",
+        path(&data),
+        "--out",
+        pred_arg,
+    ]));
+    let accuracy = format!("accuracy {:.4}", num(&report, "val_accuracy"));
+    assert!(stdout.contains(&accuracy), "{stdout} vs {accuracy}");
+
+    // Raw inputs of the wrong width, and preprocessing whose output the model does not take.
+    let narrow = dir.path().join("narrow.npy");
+    write_npy(&narrow, 2, 5, &[1.0; 10]);
+    let args = [
+        "predict",
+        "--model",
+        model_arg,
+        "--data",
+        path(&narrow),
+        "--out",
+        pred_arg,
+    ];
+    fails_with(&args, "narrow.npy: expected 6 features, found 5");
+    fails_with(&args, "model.bpk.preprocess.json");
+    let args = [
+        "predict",
+        "--model",
+        model_arg,
+        "--data",
+        path(&raw_test),
+        "--out",
+        pred_arg,
+    ];
+    std::fs::write(
+        &sidecar,
+        r#"{"input_dim": 6, "scaler": null, "projection": null}"#,
+    )
+    .unwrap();
+    fails_with(&args, "takes 3 features, the preprocessing in");
+
+    // A corrupt file is named with the field at fault.
+    std::fs::write(&sidecar, "{\"input_dim\": 6,").unwrap();
+    fails_with(&args, "model.bpk.preprocess.json is corrupt");
+    let mut value: Value = serde_json::from_str(&saved).unwrap();
+    value["scaler"]["scale"].as_array_mut().unwrap().pop();
+    std::fs::write(&sidecar, value.to_string()).unwrap();
+    fails_with(&args, "field scaler.scale");
+    value.as_object_mut().unwrap().remove("projection");
+    std::fs::write(&sidecar, value.to_string()).unwrap();
+    fails_with(&args, "missing field `projection`");
+
+    // Without the file the model takes its inputs as they are, as models saved before did.
+    std::fs::remove_file(&sidecar).unwrap();
+    fails_with(&args, "takes 3 features, the inputs have 6");
 }
 
 #[test]

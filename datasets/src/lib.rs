@@ -7,7 +7,7 @@
 //! * one call for the CLI: [`load`] with a [`DatasetKind`] and a [`Source`];
 //! * preprocessing ([`preprocess`], [`projection`]): class subsets, +-1 or one-hot targets,
 //!   scaling and standardization fitted on training data, stratified splits, downsampling,
-//!   random projection and PCA;
+//!   random projection and PCA; [`Pipeline`] keeps the fitted steps to apply (and save) as one;
 //! * [`burn_data`]: `Dataset` and `Batcher` implementations for burn-train.
 //!
 //! Loaders never panic on bad files: they return a [`DatasetError`] naming the file and the
@@ -24,6 +24,7 @@ pub mod loader;
 pub mod matrix;
 pub mod mnist;
 pub mod npy;
+pub mod pipeline;
 pub mod preprocess;
 pub mod projection;
 
@@ -32,5 +33,6 @@ pub use error::{DatasetError, Result};
 pub use labeled::{summary, ImageShape, LabeledSet, Summary};
 pub use loader::{load, DatasetKind, Source};
 pub use matrix::Matrix;
+pub use pipeline::Pipeline;
 pub use preprocess::{Granularity, Scaler, Scaling, TargetEncoding};
 pub use projection::Projection;

@@ -2,11 +2,14 @@
 //! steps and the solver, which needs the whole training matrix at once rather than batches.
 
 use burn::tensor::{backend::Backend, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{DatasetError, Result};
 
-/// Dense row-major matrix: entry `(i, j)` is `data[i * cols + j]`.
-#[derive(Clone, Debug, PartialEq)]
+/// Dense row-major matrix: entry `(i, j)` is `data[i * cols + j]`. Deserialized values are not
+/// checked: use [`Matrix::new`] or check `rows * cols == data.len()` before indexing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Matrix {
     /// Number of rows (samples).
     pub rows: usize,

@@ -3,6 +3,7 @@
 //! downsampling. All randomness takes an explicit seed.
 
 use rand::{rngs::StdRng, seq::SliceRandom, SeedableRng};
+use serde::{Deserialize, Serialize};
 
 use crate::error::{DatasetError, Result};
 use crate::labeled::{ImageShape, LabeledSet};
@@ -196,8 +197,9 @@ pub enum Granularity {
 }
 
 /// An affine map `x -> (x - shift) / scale`, fitted on training data and then applied unchanged
-/// to validation and test data.
-#[derive(Clone, Debug, PartialEq)]
+/// to validation and test data (and, saved beside a model, to raw inputs at prediction time).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Scaler {
     /// Subtracted first; one value, or one per feature.
     pub shift: Vec<f32>,

@@ -5,6 +5,7 @@
 use nalgebra::{DMatrix, SymmetricEigen};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use rand_distr::StandardNormal;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{DatasetError, Result};
 use crate::matrix::Matrix;
@@ -13,7 +14,8 @@ use crate::matrix::Matrix;
 const COVARIANCE_BLOCK: usize = 4096;
 
 /// The affine map `x -> (x - center) * basis` from `d` to `k` features.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Projection {
     /// Subtracted from every row first (`d` values; zeros for a random projection).
     pub center: Vec<f32>,
