@@ -30,4 +30,4 @@ pub use error::{CronosError, Result};
 pub use network::{accuracy, TwoLayerNet};
 pub use observer::{IterationRecord, JsonLinesTrace, Observer};
 pub use report::{SolveReport, Status};
-pub use solver::{Cronos, Solution};
+pub use solver::{Cronos, Solution, WarmStart};

@@ -60,6 +60,7 @@ pub struct Solution<B: Backend> {
     /// The returned convex point and the operators it belongs to.
     point: Tensor<B, 2>,
     operator: ConvexOperator<B>,
+    warm_start: WarmStart<B>,
 }
 
 impl<B: Backend> Solution<B> {
@@ -67,6 +68,11 @@ impl<B: Backend> Solution<B> {
     /// neurons appended up to `width`, for heads of fixed width; `None` if it needs more than `width`.
     pub fn padded_network(&self, width: usize) -> Option<TwoLayerNet<B>> {
         map_to_network(&self.operator, &self.gates, &self.point, Some(width))
+    }
+
+    /// Where the solve left off, to continue it with [`Cronos::resume`].
+    pub fn warm_start(&self) -> &WarmStart<B> {
+        &self.warm_start
     }
 }
 
@@ -142,6 +148,85 @@ impl<B: Backend> State<B> {
         if let Some((_, nu)) = &mut self.cone {
             *nu = nu.clone() * factor;
         }
+    }
+}
+
+/// Where a solve left off: ADMM's last state, its penalty rho, the gate vectors and the data scales,
+/// so that [`Cronos::resume`] can continue a solve that hit a time or iteration limit or was stopped.
+/// On the same data resuming continues the iteration (only Anderson's history and the best-point
+/// bookkeeping restart); on other data of the same shape, such as CRONOS-AM's features after a few
+/// gradient steps, it is a starting guess.
+#[derive(Debug, Clone)]
+pub struct WarmStart<B: Backend> {
+    state: State<B>,
+    rho: f64,
+    gates: Tensor<B, 2>,
+    /// Row scales (sx, sy) of X and Y in the solve it comes from (the state is in scaled units).
+    scales: (f64, f64),
+}
+
+impl<B: Backend> WarmStart<B> {
+    /// The gate vectors (`d x P`, after filtering) the state belongs to.
+    pub fn gates(&self) -> &Tensor<B, 2> {
+        &self.gates
+    }
+
+    /// The ADMM penalty rho the state was left at.
+    pub fn rho(&self) -> f64 {
+        self.rho
+    }
+
+    /// The state in the units of a problem with scales `scales`, checked against its shapes: points
+    /// are `d x cols`, cone slacks `n x cols` and present exactly for the ReLU program.
+    fn state_for(
+        &self,
+        scales: (f64, f64),
+        [n, d, cols]: [usize; 3],
+        relu: bool,
+    ) -> Result<State<B>> {
+        let shape = |what: &'static str, expected: [usize; 2], found: [usize; 2]| {
+            if expected == found {
+                Ok(())
+            } else {
+                Err(CronosError::Shape {
+                    what,
+                    expected: format!("{} x {}", expected[0], expected[1]),
+                    found: format!("{} x {}", found[0], found[1]),
+                })
+            }
+        };
+        let name = |cone: bool| if cone { "relu" } else { "gated" };
+        if self.state.cone.is_some() != relu {
+            return Err(CronosError::Shape {
+                what: "warm start formulation",
+                expected: name(relu).into(),
+                found: name(!relu).into(),
+            });
+        }
+        shape(
+            "warm start point (d x blocks * outputs)",
+            [d, cols],
+            self.state.v.dims(),
+        )?;
+        // A point u in original units is (sy / sx) times the scaled one; slacks G u scale with sy.
+        let point = (self.scales.1 / self.scales.0) / (scales.1 / scales.0);
+        let slack = self.scales.1 / scales.1;
+        let cone = match &self.state.cone {
+            Some((s, nu)) => {
+                shape(
+                    "warm start cone slack (n x blocks * outputs)",
+                    [n, cols],
+                    s.dims(),
+                )?;
+                Some((s.clone() * slack, nu.clone() * slack))
+            }
+            None => None,
+        };
+        Ok(State {
+            v: self.state.v.clone() * point,
+            lambda: self.state.lambda.clone() * point,
+            cone,
+        })
     }
 }
 
@@ -227,15 +312,36 @@ impl<'a> Cronos<'a> {
         let p = self.config.neurons;
         self.config.validate()?;
         let gates = host::upload(gaussian_gates(d, p, self.config.seed), [d, p], &x);
-        self.fit_with_gates(x, y, gates)
+        self.solve(x, y, gates, None)
     }
 
     /// Fits with user-supplied gate vectors (`d x P`).
     pub fn fit_with_gates<B: Backend>(
+        self,
+        x: Tensor<B, 2>,
+        y: Tensor<B, 2>,
+        gates: Tensor<B, 2>,
+    ) -> Result<Solution<B>> {
+        self.solve(x, y, gates, None)
+    }
+
+    /// Continues from `from` (an earlier [`Solution::warm_start`]) with its gates and rho; the
+    /// iteration and time limits count afresh. `x` and `y` must have the shapes of the earlier solve.
+    pub fn resume<B: Backend>(
+        self,
+        x: Tensor<B, 2>,
+        y: Tensor<B, 2>,
+        from: &WarmStart<B>,
+    ) -> Result<Solution<B>> {
+        self.solve(x, y, from.gates.clone(), Some(from))
+    }
+
+    fn solve<B: Backend>(
         mut self,
         x: Tensor<B, 2>,
         y: Tensor<B, 2>,
         gates: Tensor<B, 2>,
+        warm: Option<&WarmStart<B>>,
     ) -> Result<Solution<B>> {
         let start = Instant::now();
         let cfg = self.config.clone();
@@ -268,6 +374,10 @@ impl<'a> Cronos<'a> {
         let blocks = op.blocks();
         let cols = blocks * c;
         let (rank, gram_rank) = cfg.ranks(d, blocks)?;
+        let relu = cfg.formulation == Formulation::Relu;
+        let warm = warm
+            .map(|w| Ok::<_, CronosError>((w.state_for((sx, sy), [n, d, cols], relu)?, w.rho)))
+            .transpose()?;
 
         // One-off work: sketches of F^T F and X^T X (independent of rho).
         let n1 = d * blocks;
@@ -291,7 +401,7 @@ impl<'a> Cronos<'a> {
         // Sketch cost in A-product units: each sketch column is one single-output product.
         let mut a_products = (rank + gram_rank).div_ceil(cols.max(1));
         let sketches = Sketches::new(gram, ftf, d);
-        let mut rho = cfg.rho;
+        let mut rho = warm.as_ref().map_or(cfg.rho, |(_, rho)| *rho);
         let mut precond = sketches.preconditioner(rho)?;
 
         let y_orig = y;
@@ -299,14 +409,23 @@ impl<'a> Cronos<'a> {
         let fty = op.ft(y.clone());
         let fty_norm = norm(&fty);
         let options = (&x.device(), x.dtype());
-        let zeros_d = Tensor::<B, 2>::zeros([d, cols], options);
-        let zeros_n = Tensor::<B, 2>::zeros([n, cols], options);
-        let mut z = State {
-            v: zeros_d.clone(),
-            lambda: zeros_d,
-            cone: (cfg.formulation == Formulation::Relu).then(|| (zeros_n.clone(), zeros_n)),
+        let (mut z, mut point) = match warm {
+            Some((z, _)) => {
+                a_products += 1;
+                let point = Iterate::new(&op, z.v.clone(), rho);
+                (z, point)
+            }
+            None => {
+                let zeros_d = Tensor::<B, 2>::zeros([d, cols], options);
+                let zeros_n = Tensor::<B, 2>::zeros([n, cols], options);
+                let z = State {
+                    v: zeros_d.clone(),
+                    lambda: zeros_d,
+                    cone: relu.then(|| (zeros_n.clone(), zeros_n)),
+                };
+                (z, Iterate::zero(&op, c, rho, &x))
+            }
         };
-        let mut point = Iterate::zero(&op, c, rho, &x);
         let mut bound = f64::NEG_INFINITY;
         let sqrt_pri = (((d + if z.cone.is_some() { n } else { 0 }) * cols) as f64).sqrt();
         let sqrt_dual = ((d * cols) as f64).sqrt();
@@ -318,7 +437,8 @@ impl<'a> Cronos<'a> {
         let mut anderson = Anderson::new(ANDERSON_MEMORY);
         // The plain ADMM step taken before the last extrapolation, and its fixed-point residual.
         let mut fallback: Option<(State<B>, f64)> = None;
-        let mut last_v = z.v.clone();
+        // The last plain ADMM step, where a resumed solve continues.
+        let mut last = z.clone();
 
         for iteration in 1..=cfg.max_iters {
             let mut rhs = fty.clone() / rho + z.v.clone() - z.lambda.clone();
@@ -410,7 +530,7 @@ impl<'a> Cronos<'a> {
                 stop |= obs.observe(&record) == ControlFlow::Break(());
             }
             history.push(record);
-            last_v = step.v.clone();
+            last = step.clone();
             let residuals_met = primal <= sqrt_pri * cfg.tol_abs + cfg.tol * pri_scale
                 && dual_res <= sqrt_dual * cfg.tol_abs + cfg.tol * dual_scale;
             let certified = rel_gap <= cfg.tol && rel_violation <= cfg.tol;
@@ -475,7 +595,7 @@ impl<'a> Cronos<'a> {
 
         let (v, record_index) = match best {
             Some((_, v, index)) if status != Status::Converged => (v, index),
-            _ => (last_v, history.len() - 1),
+            _ => (last.v.clone(), history.len() - 1),
         };
         let chosen = &history[record_index];
         let v = v * (sy / sx);
@@ -506,6 +626,12 @@ impl<'a> Cronos<'a> {
         };
         Ok(Solution {
             network,
+            warm_start: WarmStart {
+                state: last,
+                rho,
+                gates: patterns.gates.clone(),
+                scales: (sx, sy),
+            },
             gates: patterns.gates,
             report,
             history,

@@ -43,6 +43,38 @@ fn invalid_parameters_are_named() {
 }
 
 #[test]
+fn warm_starts_of_another_shape_or_program_are_named() {
+    let (x, y) = data(20, 3, 4);
+    let sol = config()
+        .with_max_iters(5)
+        .solver()
+        .fit(x.clone(), y.clone())
+        .unwrap();
+    let two_outputs = Tensor::cat(vec![y.clone(), y.clone()], 1);
+    match config()
+        .solver()
+        .resume(x.clone(), two_outputs, sol.warm_start())
+    {
+        Err(CronosError::Shape { what, .. }) => {
+            assert!(what.contains("warm start point"), "{what}")
+        }
+        other => panic!("expected a warm start shape error, got {other:?}"),
+    }
+    let gated = config().with_formulation(Formulation::Gated);
+    match gated.solver().resume(x, y, sol.warm_start()) {
+        Err(CronosError::Shape {
+            what,
+            expected,
+            found,
+        }) => {
+            assert_eq!(what, "warm start formulation");
+            assert_eq!((expected.as_str(), found.as_str()), ("gated", "relu"));
+        }
+        other => panic!("expected a warm start formulation error, got {other:?}"),
+    }
+}
+
+#[test]
 fn shape_and_value_errors() {
     let (x, y) = data(20, 3, 2);
     let short = y.clone().slice([0..10, 0..1]);

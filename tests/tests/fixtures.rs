@@ -1,7 +1,8 @@
 //! CRONOS against optima computed by an independent interior-point solver (CVXPY + Clarabel).
 
 use burn::backend::NdArray;
-use cronos_tests::check_fixture;
+use cronos_core::{CronosConfig, Status};
+use cronos_tests::{check_fixture, Fixture};
 
 /// f64 solves to tight residual tolerances must match the reference to 1e-4.
 fn check(name: &str) {
@@ -36,4 +37,52 @@ fn gated_binary() {
 #[test]
 fn relu_tiny_degenerate() {
     check("relu_tiny.npz");
+}
+
+/// A solve cut off by its iteration limit and then resumed reaches the reference optimum, and the
+/// resumed part continues the iteration instead of starting over: it needs fewer iterations than an
+/// uninterrupted solve, and both parts together about as many.
+#[test]
+fn resumed_solve_reaches_the_reference() {
+    let fx = Fixture::load("relu_binary.npz");
+    let [x, y, gates] = fx.tensors::<NdArray<f64>>(&Default::default());
+    let config = |iters| {
+        CronosConfig::new()
+            .with_beta(fx.beta)
+            .with_filter_patterns(false)
+            .with_tol(2e-6)
+            .with_max_iters(iters)
+    };
+    let solve = |iters| {
+        config(iters)
+            .solver()
+            .fit_with_gates(x.clone(), y.clone(), gates.clone())
+            .unwrap()
+    };
+    let whole = solve(20_000).report;
+    let first = solve(whole.iterations / 2);
+    assert_eq!(first.report.status, Status::MaxIterations);
+    let rest = config(20_000)
+        .solver()
+        .resume(x.clone(), y.clone(), first.warm_start())
+        .unwrap()
+        .report;
+    let gap = (rest.objective - fx.objective).abs() / fx.objective;
+    let parts = first.report.iterations + rest.iterations;
+    println!(
+        "uninterrupted {} iterations; cut at {} and resumed for {} (gap {gap:.2e}, violation {:.2e})",
+        whole.iterations, first.report.iterations, rest.iterations, rest.rel_constraint_violation
+    );
+    assert_eq!(rest.status, Status::Converged, "{rest:?}");
+    assert!(gap <= 1e-4, "relative objective gap {gap:.3e}");
+    assert!(rest.rel_constraint_violation <= 1e-4, "{rest:?}");
+    assert!(
+        rest.iterations < whole.iterations,
+        "resumed solve started over"
+    );
+    assert!(
+        parts <= whole.iterations * 3 / 2 + 20,
+        "{parts} iterations in two parts vs {} in one",
+        whole.iterations
+    );
 }
