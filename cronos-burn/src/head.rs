@@ -23,7 +23,7 @@ use burn::module::Param;
 use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
-use cronos_core::{CronosConfig, CronosError, Formulation, SolveReport};
+use cronos_core::{CronosConfig, CronosError, Formulation, SolveReport, WarmStart};
 use thiserror::Error;
 
 /// Why a head could not be solved or written.
@@ -111,20 +111,50 @@ impl HeadSolverConfig {
         targets: Tensor<B, 2>,
         width: usize,
     ) -> Result<HeadWeights<B>, HeadError> {
+        self.solve_from(features, targets, width, None)
+            .map(|(weights, _)| weights)
+    }
+
+    /// Like [`HeadSolverConfig::solve`], continuing from the warm start of an earlier head solve
+    /// (e.g. on the features before a few gradient steps) and returning this solve's warm start.
+    /// A warm start that no longer fits (another number of patterns survived filtering) is dropped
+    /// for a cold start.
+    pub fn solve_from<B: Backend>(
+        &self,
+        features: Tensor<B, 2>,
+        targets: Tensor<B, 2>,
+        width: usize,
+        warm: Option<&WarmStart<B>>,
+    ) -> Result<(HeadWeights<B>, WarmStart<B>), HeadError> {
         let c = targets.dims()[1];
         self.check_width(width, c)?;
-        let solution = self.cronos.solver().fit(features, targets)?;
+        let resumed = warm.map(|w| {
+            self.cronos
+                .solver()
+                .resume(features.clone(), targets.clone(), w)
+        });
+        let solution = match resumed {
+            Some(Err(CronosError::Shape { what, .. })) if what.starts_with("warm start") => {
+                self.cronos.solver().fit(features, targets)?
+            }
+            Some(result) => result?,
+            None => self.cronos.solver().fit(features, targets)?,
+        };
         let network = solution.padded_network(width).ok_or(HeadError::Width {
             width,
             needed: self.required_width(c),
             neurons: self.cronos.neurons,
             outputs: c,
         })?;
-        Ok(HeadWeights {
-            hidden: network.w1,
-            output: network.w2,
-            report: solution.report,
-        })
+        let warm = solution.warm_start().clone();
+        Ok((
+            HeadWeights {
+                hidden: network.w1,
+                output: network.w2,
+                report: solution.report,
+            },
+            warm,
+        ))
     }
 
     /// Solves the head on the backend of `features` and writes it into `hidden` (`k x m`) and

@@ -66,6 +66,10 @@ pub struct DeepTrainingConfig {
     /// Gradient steps between head solves (CRONOS-AM).
     #[config(default = 10)]
     pub resolve_every: usize,
+    /// Continue each head solve from the previous one (CRONOS-AM; see [`CronosAmConfig`]'s
+    /// `warm_start`: fewer ADMM iterations, but a run resumed from a checkpoint is not bit-identical).
+    #[config(default = false)]
+    pub head_warm_start: bool,
     /// Widths of the bias-free feature layers.
     #[config(default = "vec![256, 256]")]
     pub feature_widths: Vec<usize>,
@@ -205,6 +209,7 @@ pub fn train_deep_mlp<B: AutodiffBackend>(
             model = model.with_frozen_head();
             let strategy = CronosAmConfig::new(config.cronos.clone())
                 .with_resolve_every(config.resolve_every)
+                .with_warm_start(config.head_warm_start)
                 .init::<B>(device);
             Some(strategy)
         }

@@ -22,7 +22,7 @@ use burn::train::{
     SupervisedLearningStrategy, SupervisedTrainingEventProcessor, TrainLoader, TrainStep,
     TrainingComponents, TrainingItem, ValidLoader,
 };
-use cronos_core::{CronosConfig, SolveReport};
+use cronos_core::{CronosConfig, SolveReport, WarmStart};
 use cronos_datasets::ClassificationBatch;
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
@@ -36,6 +36,12 @@ pub struct CronosAmConfig {
     /// Gradient steps between head solves (the reference code's `checkpoint`; 10 in most runners).
     #[config(default = 10)]
     pub resolve_every: usize,
+    /// Continue each head solve from the previous one's ADMM state instead of from zero: the
+    /// features move little between solves, so fewer iterations are needed. The state is not part
+    /// of burn-train checkpoints, so a run resumed from a checkpoint starts its first solve cold and
+    /// is not bit-identical to an uninterrupted one.
+    #[config(default = false)]
+    pub warm_start: bool,
 }
 
 impl CronosAmConfig {
@@ -46,6 +52,7 @@ impl CronosAmConfig {
             resolve_every: self.resolve_every.max(1),
             device: device.clone(),
             solves: Arc::new(Mutex::new(Vec::new())),
+            warm: self.warm_start.then(|| Arc::new(Mutex::new(None))),
         }
     }
 }
@@ -80,6 +87,8 @@ pub struct CronosAm<B: AutodiffBackend> {
     resolve_every: usize,
     device: B::Device,
     solves: Arc<Mutex<Vec<HeadSolve>>>,
+    /// The last head solve's warm start, when warm starts are on.
+    warm: Option<Arc<Mutex<Option<WarmStart<B::InnerBackend>>>>>,
 }
 
 impl<B: AutodiffBackend> CronosAm<B> {
@@ -133,8 +142,21 @@ impl<B: AutodiffBackend> CronosAm<B> {
         let solved = if features.is_empty() {
             Err("the training loader produced no batches".to_string())
         } else {
+            let mut warm = self.warm.as_ref().and_then(|w| w.lock().ok());
+            let from = warm.as_deref().and_then(Option::as_ref);
             self.head
-                .solve(Tensor::cat(features, 0), Tensor::cat(targets, 0), width)
+                .solve_from(
+                    Tensor::cat(features, 0),
+                    Tensor::cat(targets, 0),
+                    width,
+                    from,
+                )
+                .map(|(weights, next)| {
+                    if let Some(slot) = warm.as_deref_mut() {
+                        *slot = Some(next);
+                    }
+                    weights
+                })
                 .map_err(|e| e.to_string())
         };
         let (report, error) = match solved {
