@@ -2,14 +2,15 @@
 //!
 //! `cargo bench -p cronos-core --bench solver` (add `-- --full` for the 12,000 x 784 problem, which
 //! needs the Debian package dataset-fashion-mnist; `--reference-minutes M` bounds each reference solve,
-//! 0 skips it). For each problem a reference optimum comes from a long, tight f64 run (NdArray<f64>,
-//! at most 30 minutes by default, cached under target/ once converged), then
+//! 0 skips it). For each problem a reference optimum comes from a long, tight f64 run (flex with
+//! f64 tensors, at most 30 minutes by default, cached under target/ once converged), then
 //! f32 solves on the flex backend are timed to the first iterate within 1e-3 relative objective gap
 //! and 1e-3 relative violation. Without a converged reference the optimum and gap columns show "-"
 //! and the row reports the f32 solve's own objective and violation only.
 
-use burn::backend::{Flex, NdArray};
+use burn::backend::Flex;
 use burn::prelude::*;
+use burn::tensor::DType;
 use cronos_core::operator::ConvexOperator;
 use cronos_core::patterns::Patterns;
 use cronos_core::{CronosConfig, IterationRecord, Status};
@@ -89,15 +90,13 @@ fn reference(p: &Problem, minutes: f64) -> Option<f64> {
         return None;
     }
     let dev = Default::default();
+    let f64_tensor = |m: &Matrix| m.to_tensor::<Flex>(&dev).cast(DType::F64);
     let sol = config(p)
         .with_tol(1e-7)
         .with_max_iters(30_000)
         .with_time_limit(Some(minutes * 60.0))
         .solver()
-        .fit(
-            p.x.to_tensor::<NdArray<f64>>(&dev),
-            p.y.to_tensor::<NdArray<f64>>(&dev),
-        )
+        .fit(f64_tensor(&p.x), f64_tensor(&p.y))
         .expect("reference solve");
     eprintln!("reference for {}: {:?}", p.name, sol.report);
     let v = sol.report.objective;
