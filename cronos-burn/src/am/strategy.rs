@@ -57,6 +57,9 @@ impl CronosAmConfig {
     }
 }
 
+/// The warm start of the last head solve, shared between clones of the strategy.
+type SharedWarmStart<B> = Arc<Mutex<Option<WarmStart<B>>>>;
+
 /// What one head solve did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HeadSolve {
@@ -88,7 +91,7 @@ pub struct CronosAm<B: AutodiffBackend> {
     device: B::Device,
     solves: Arc<Mutex<Vec<HeadSolve>>>,
     /// The last head solve's warm start, when warm starts are on.
-    warm: Option<Arc<Mutex<Option<WarmStart<B::InnerBackend>>>>>,
+    warm: Option<SharedWarmStart<B::InnerBackend>>,
 }
 
 impl<B: AutodiffBackend> CronosAm<B> {
