@@ -179,6 +179,9 @@ pub struct CompareArgs {
     /// Gradient steps between CRONOS-AM head solves.
     #[arg(long, default_value_t = 10)]
     pub resolve_every: usize,
+    /// Continue each CRONOS-AM head solve from the previous one's ADMM state instead of from zero.
+    #[arg(long)]
+    pub head_warm_start: bool,
     /// Output directory of records, summary and plots.
     #[arg(long, value_name = "DIR", default_value = "runs/compare")]
     pub out: PathBuf,
@@ -301,6 +304,7 @@ fn check_settings(
         "neurons": args.neurons,
         "cronos_max_iters": args.cronos_max_iters,
         "resolve_every": args.resolve_every,
+        "head_warm_start": args.head_warm_start,
         "precision": format!("{:?}", args.precision),
     });
     let path = args.out.join("settings.json");
@@ -474,6 +478,7 @@ impl BackendTask for SweepTask<'_> {
                 .with_max_iters(args.cronos_max_iters),
             head: cronos_burn::am::DeepTrainingConfig::paper_head().with_neurons(args.neurons),
             resolve_every: args.resolve_every,
+            head_warm_start: args.head_warm_start,
         };
         let bar = if args.quiet {
             ProgressBar::hidden()

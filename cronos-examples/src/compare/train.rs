@@ -35,6 +35,8 @@ pub struct RunSetup<'a> {
     pub head: CronosConfig,
     /// Gradient steps between head solves of CRONOS-AM.
     pub resolve_every: usize,
+    /// Whether each head solve continues from the previous one.
+    pub head_warm_start: bool,
 }
 
 /// Validation accuracy and MSE after one epoch, with the training seconds so far.
@@ -133,6 +135,7 @@ fn gradient<B: burn::tensor::backend::AutodiffBackend>(
     let strategy = cronos_am.then(|| {
         CronosAmConfig::new(setup.head.clone())
             .with_resolve_every(setup.resolve_every)
+            .with_warm_start(setup.head_warm_start)
             .init::<B>(device)
     });
     if strategy.is_some() {
