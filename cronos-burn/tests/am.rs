@@ -6,7 +6,7 @@
 
 use burn::backend::flex::{Flex, FlexDevice};
 use burn::backend::Autodiff;
-use burn::data::dataloader::DataLoaderBuilder;
+use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
 use burn::module::{AutodiffModule, Module};
 use burn::optim::AdamConfig;
 use burn::prelude::Backend;
@@ -21,7 +21,8 @@ use cronos_burn::solver::CronosSolverConfig;
 use cronos_core::{accuracy, CronosConfig, Status};
 use cronos_datasets::mnist::fashion_mnist_embedded;
 use cronos_datasets::{
-    ClassificationBatcher, Granularity, LabeledSet, Scaler, Scaling, TargetEncoding,
+    ClassificationBatch, ClassificationBatcher, Granularity, LabeledSet, Scaler, Scaling,
+    TargetEncoding,
 };
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -44,6 +45,26 @@ fn classes(classes: &[usize]) -> (LabeledSet, LabeledSet) {
     scaler.apply(&mut train.x).unwrap();
     scaler.apply(&mut test.x).unwrap();
     (train, test)
+}
+
+type TrainLoader = Arc<dyn DataLoader<B, ClassificationBatch<B>>>;
+type ValidLoader = Arc<dyn DataLoader<Flex, ClassificationBatch<Flex>>>;
+
+/// Every fourth training image of `pair` with its training loader (batches of 50) and a loader of
+/// the pair's test images (batches of 100).
+fn quarter_loaders(pair: &[usize]) -> (LabeledSet, TrainLoader, ValidLoader) {
+    let (train_set, valid_set) = classes(pair);
+    let train_set = train_set.select_rows(&(0..train_set.len()).step_by(4).collect::<Vec<_>>());
+    let batcher = ClassificationBatcher::for_set(&train_set);
+    let dl_train = DataLoaderBuilder::<B, _, _>::new(batcher)
+        .batch_size(50)
+        .set_device(FlexDevice)
+        .build(train_set.clone());
+    let dl_valid = DataLoaderBuilder::<Flex, _, _>::new(batcher)
+        .batch_size(100)
+        .set_device(FlexDevice)
+        .build(valid_set);
+    (train_set, dl_train, dl_valid)
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -376,18 +397,8 @@ fn multiclass_one_hot_targets() {
 #[test]
 fn hand_built_training_keeps_the_head_between_solves() {
     let _serial = serial();
-    let (train_set, valid_set) = classes(&[2, 8]);
-    let train_set = train_set.select_rows(&(0..train_set.len()).step_by(4).collect::<Vec<_>>());
+    let (train_set, dl_train, dl_valid) = quarter_loaders(&[2, 8]);
     let device = FlexDevice;
-    let batcher = ClassificationBatcher::for_set(&train_set);
-    let dl_train = DataLoaderBuilder::<B, _, _>::new(batcher)
-        .batch_size(50)
-        .set_device(device)
-        .build(train_set.clone());
-    let dl_valid = DataLoaderBuilder::<Flex, _, _>::new(batcher)
-        .batch_size(100)
-        .set_device(device)
-        .build(valid_set);
 
     let strategy = CronosAmConfig::new(CronosConfig::new().with_neurons(5).with_max_iters(30))
         .with_resolve_every(1000)
@@ -442,19 +453,9 @@ fn hand_built_training_keeps_the_head_between_solves() {
 #[test]
 fn warm_started_head_solves_need_fewer_iterations() {
     let _serial = serial();
-    let (train_set, valid_set) = classes(&[0, 6]);
-    let train_set = train_set.select_rows(&(0..train_set.len()).step_by(4).collect::<Vec<_>>());
     let device = FlexDevice;
-    let batcher = ClassificationBatcher::for_set(&train_set);
     let iterations = |warm_start: bool| {
-        let dl_train = DataLoaderBuilder::<B, _, _>::new(batcher)
-            .batch_size(50)
-            .set_device(device)
-            .build(train_set.clone());
-        let dl_valid = DataLoaderBuilder::<Flex, _, _>::new(batcher)
-            .batch_size(100)
-            .set_device(device)
-            .build(valid_set.clone());
+        let (train_set, dl_train, dl_valid) = quarter_loaders(&[0, 6]);
         let strategy = CronosAmConfig::new(CronosConfig::new().with_neurons(5))
             .with_resolve_every(2)
             .with_warm_start(warm_start)
