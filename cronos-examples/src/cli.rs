@@ -3,7 +3,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use cronos_burn::device::{DeviceSpec, Precision};
-use cronos_core::Formulation;
+use cronos_core::{CronosConfig, Formulation};
 use cronos_datasets::DatasetKind;
 use std::path::PathBuf;
 
@@ -114,30 +114,30 @@ pub struct FitArgs {
     /// replaces the P random gates of --neurons.
     #[arg(long, value_name = "FILE")]
     pub gates: Option<PathBuf>,
-    /// Number of sampled gate vectors P (up to 2P neurons per output) [default: 16].
-    #[arg(long, value_name = "P")]
-    pub neurons: Option<usize>,
-    /// Regularization beta (group lasso; weight decay beta/2 on the network) [default: 1e-3].
-    #[arg(long)]
-    pub beta: Option<f64>,
-    /// Initial ADMM penalty rho [default: 0.03].
-    #[arg(long)]
-    pub rho: Option<f64>,
+    /// Number of sampled gate vectors P (up to 2P neurons per output).
+    #[arg(long, value_name = "P", default_value_t = CronosConfig::new().neurons)]
+    pub neurons: usize,
+    /// Regularization beta (group lasso; weight decay beta/2 on the network).
+    #[arg(long, default_value_t = CronosConfig::new().beta)]
+    pub beta: f64,
+    /// Initial ADMM penalty rho.
+    #[arg(long, default_value_t = CronosConfig::new().rho)]
+    pub rho: f64,
     /// Keep rho fixed instead of adapting it to the residuals.
     #[arg(long)]
     pub fixed_rho: bool,
-    /// Relative tolerance of the primal and dual residuals and of the duality gap [default: 1e-4].
-    #[arg(long)]
-    pub tol: Option<f64>,
-    /// Maximum ADMM iterations [default: 2000].
-    #[arg(long, value_name = "K")]
-    pub max_iters: Option<usize>,
+    /// Relative tolerance of the primal and dual residuals and of the duality gap.
+    #[arg(long, default_value_t = CronosConfig::new().tol)]
+    pub tol: f64,
+    /// Maximum ADMM iterations.
+    #[arg(long, value_name = "K", default_value_t = CronosConfig::new().max_iters)]
+    pub max_iters: usize,
     /// Wall-clock limit of the solve in seconds.
     #[arg(long, value_name = "S")]
     pub time_limit: Option<f64>,
-    /// Maximum conjugate-gradient iterations per ADMM iteration [default: 20].
-    #[arg(long, value_name = "K")]
-    pub pcg_max_iters: Option<usize>,
+    /// Maximum conjugate-gradient iterations per ADMM iteration.
+    #[arg(long, value_name = "K", default_value_t = CronosConfig::new().pcg_max_iters)]
+    pub pcg_max_iters: usize,
     /// Rank of the Nystrom sketch of F^T F [default: min(256, 2 d P)].
     #[arg(long)]
     pub rank: Option<usize>,
@@ -225,7 +225,7 @@ mod tests {
         let Command::Fit(args) = cli.command else {
             panic!("not fit")
         };
-        assert_eq!(args.beta, Some(-1.0));
+        assert_eq!(args.beta, -1.0);
     }
 
     #[test]

@@ -50,20 +50,19 @@ pub struct FitReport {
 
 /// The solver configuration the flags describe.
 pub fn config(args: &FitArgs) -> CronosConfig {
-    // Flags that are not given keep the solver's own defaults.
-    let mut c = CronosConfig::new()
+    // The flags' defaults are the solver's own (see cli.rs).
+    CronosConfig::new()
+        .with_neurons(args.neurons)
+        .with_beta(args.beta)
+        .with_rho(args.rho)
         .with_adaptive_rho(!args.fixed_rho)
+        .with_tol(args.tol)
+        .with_max_iters(args.max_iters)
         .with_time_limit(args.time_limit)
+        .with_pcg_max_iters(args.pcg_max_iters)
         .with_rank(args.rank)
         .with_formulation(args.formulation)
-        .with_seed(args.seed);
-    c.neurons = args.neurons.unwrap_or(c.neurons);
-    c.beta = args.beta.unwrap_or(c.beta);
-    c.rho = args.rho.unwrap_or(c.rho);
-    c.tol = args.tol.unwrap_or(c.tol);
-    c.max_iters = args.max_iters.unwrap_or(c.max_iters);
-    c.pcg_max_iters = args.pcg_max_iters.unwrap_or(c.pcg_max_iters);
-    c
+        .with_seed(args.seed)
 }
 
 /// Runs `cronos fit`; returns the report (also written to `--report`).
