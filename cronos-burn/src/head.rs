@@ -134,7 +134,7 @@ impl HeadSolverConfig {
                 .resume(features.clone(), targets.clone(), w)
         });
         let solution = match resumed {
-            Some(Err(CronosError::Shape { what, .. })) if what.starts_with("warm start") => {
+            Some(Err(CronosError::WarmStart { .. })) => {
                 self.cronos.solver().fit(features, targets)?
             }
             Some(result) => result?,

@@ -12,6 +12,13 @@ pub enum CronosError {
         expected: String,
         found: String,
     },
+    /// A warm start from another problem: another shape or the other formulation.
+    #[error("{what} does not fit this problem: expected {expected}, found {found}")]
+    WarmStart {
+        what: &'static str,
+        expected: String,
+        found: String,
+    },
     /// An input holds NaN or infinite values.
     #[error("{what} contains {count} non-finite value(s) (NaN or Inf)")]
     NonFinite { what: &'static str, count: usize },

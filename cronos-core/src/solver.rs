@@ -166,16 +166,6 @@ pub struct WarmStart<B: Backend> {
 }
 
 impl<B: Backend> WarmStart<B> {
-    /// The gate vectors (`d x P`, after filtering) the state belongs to.
-    pub fn gates(&self) -> &Tensor<B, 2> {
-        &self.gates
-    }
-
-    /// The ADMM penalty rho the state was left at.
-    pub fn rho(&self) -> f64 {
-        self.rho
-    }
-
     /// The state in the units of a problem with scales `scales`, checked against its shapes: points
     /// are `d x cols`, cone slacks `n x cols` and present exactly for the ReLU program.
     fn state_for(
@@ -188,7 +178,7 @@ impl<B: Backend> WarmStart<B> {
             if expected == found {
                 Ok(())
             } else {
-                Err(CronosError::Shape {
+                Err(CronosError::WarmStart {
                     what,
                     expected: format!("{} x {}", expected[0], expected[1]),
                     found: format!("{} x {}", found[0], found[1]),
@@ -197,7 +187,7 @@ impl<B: Backend> WarmStart<B> {
         };
         let name = |cone: bool| if cone { "relu" } else { "gated" };
         if self.state.cone.is_some() != relu {
-            return Err(CronosError::Shape {
+            return Err(CronosError::WarmStart {
                 what: "warm start formulation",
                 expected: name(relu).into(),
                 found: name(!relu).into(),

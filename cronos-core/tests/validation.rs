@@ -55,14 +55,14 @@ fn warm_starts_of_another_shape_or_program_are_named() {
         .solver()
         .resume(x.clone(), two_outputs, sol.warm_start())
     {
-        Err(CronosError::Shape { what, .. }) => {
+        Err(CronosError::WarmStart { what, .. }) => {
             assert!(what.contains("warm start point"), "{what}")
         }
         other => panic!("expected a warm start shape error, got {other:?}"),
     }
     let gated = config().with_formulation(Formulation::Gated);
     match gated.solver().resume(x, y, sol.warm_start()) {
-        Err(CronosError::Shape {
+        Err(CronosError::WarmStart {
             what,
             expected,
             found,
