@@ -51,13 +51,15 @@ impl FromStr for DatasetKind {
             ("image-folder", None) => Self::ImageFolder {
                 size: DEFAULT_IMAGE_SIZE,
             },
-            ("image-folder", Some(size)) => Self::ImageFolder {
-                size: size.parse().ok().filter(|&s| s > 0).ok_or_else(|| {
+            ("image-folder", Some(size)) => {
+                let size = size.parse().map_err(|_| {
                     DatasetError::Invalid(format!(
                         "image-folder size must be a positive integer, found '{size}'"
                     ))
-                })?,
-            },
+                })?;
+                image_folder::check_size(size)?;
+                Self::ImageFolder { size }
+            }
             ("npz", None) => Self::Npz,
             ("npy", None) => Self::Npy,
             ("csv", None) => Self::Csv(CsvOptions::default()),
@@ -193,6 +195,7 @@ mod tests {
             matches!(csv, DatasetKind::Csv(o) if o.label_column == csv::LabelColumn::Name("species".into()))
         );
         assert!("image-folder:0".parse::<DatasetKind>().is_err());
+        assert!("image-folder:-3".parse::<DatasetKind>().is_err());
         let err = "imagenet".parse::<DatasetKind>().unwrap_err().to_string();
         assert!(err.contains("unknown dataset kind 'imagenet'"), "{err}");
     }
