@@ -11,6 +11,11 @@
 //! state tuple `(version, shape, dtype, is_fortran, raw_bytes)`. `serde-pickle` keeps that state
 //! (with `keep_restore_state`) in place of the opaque object, which is all we need.
 //! Pixels are returned as stored, `0..=255` in `f32`.
+//!
+//! Every official batch holds [`RECORDS_PER_BATCH`] records, and [`load_dir`] requires that count:
+//! a binary batch cut on a record boundary (or an empty one) still parses, and only the count
+//! tells it apart from a whole one. [`load_dir_sized`] takes other counts for subsets written in
+//! the official layout, such as the test fixtures.
 
 use std::path::{Path, PathBuf};
 
@@ -40,6 +45,26 @@ pub const CIFAR_IMAGE: ImageShape = ImageShape {
     height: 32,
     width: 32,
 };
+
+/// Records in each official batch, training and test alike.
+pub const RECORDS_PER_BATCH: usize = 10_000;
+
+/// Records each batch of a directory must hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchSizes {
+    /// Records in each of `data_batch_1` to `data_batch_5`.
+    pub train: usize,
+    /// Records in `test_batch`.
+    pub test: usize,
+}
+
+impl BatchSizes {
+    /// The official distribution's: 10,000 records in every batch.
+    pub const OFFICIAL: Self = Self {
+        train: RECORDS_PER_BATCH,
+        test: RECORDS_PER_BATCH,
+    };
+}
 
 const PIXELS: usize = 3072;
 const RECORD: usize = PIXELS + 1;
@@ -83,28 +108,52 @@ pub fn locate(dir: &Path) -> Result<(PathBuf, CifarFormat)> {
         })
 }
 
-/// Loads `(train, test)`: the five training batches and the test batch, in either format.
+/// Loads `(train, test)`: the five training batches and the test batch, in either format, each
+/// holding the official [`RECORDS_PER_BATCH`] records.
 pub fn load_dir(dir: &Path) -> Result<(LabeledSet, LabeledSet)> {
+    load_dir_sized(dir, BatchSizes::OFFICIAL)
+}
+
+/// [`load_dir`] for batches of `sizes` records instead of the official count.
+pub fn load_dir_sized(dir: &Path, sizes: BatchSizes) -> Result<(LabeledSet, LabeledSet)> {
     let (dir, format) = locate(dir)?;
     let class_names = read_class_names(&dir, format)?;
-    let read = |stem: &str| {
+    let read = |stem: &str, records: usize| {
         let path = dir.join(format.batch_file(stem));
         let bytes = read_bytes(&path)?;
-        match format {
+        let (pixels, labels) = match format {
             CifarFormat::Binary => parse_binary(&bytes, &path),
             CifarFormat::Python => parse_pickle(&bytes, &path),
-        }
+        }?;
+        check_count(labels.len(), records, &path)?;
+        Ok::<_, DatasetError>((pixels, labels))
     };
     let mut pixels = Vec::new();
     let mut labels = Vec::new();
     for b in 1..=5 {
-        let (p, l) = read(&format!("data_batch_{b}"))?;
+        let (p, l) = read(&format!("data_batch_{b}"), sizes.train)?;
         pixels.extend(p);
         labels.extend(l);
     }
     let train = to_set(pixels, labels, &class_names)?;
-    let (p, l) = read("test_batch")?;
+    let (p, l) = read("test_batch", sizes.test)?;
     Ok((train, to_set(p, l, &class_names)?))
+}
+
+fn check_count(found: usize, expected: usize, path: &Path) -> Result<()> {
+    if found == expected {
+        return Ok(());
+    }
+    let why = if expected == RECORDS_PER_BATCH {
+        "as every batch of the official CIFAR-10 distribution: cut short on a record boundary, \
+         or not an official batch"
+    } else {
+        "as the batch size given"
+    };
+    Err(DatasetError::format(
+        path,
+        format!("holds {found} records, expected {expected} {why}"),
+    ))
 }
 
 fn to_set(pixels: Vec<u8>, labels: Vec<usize>, class_names: &[String]) -> Result<LabeledSet> {

@@ -4,7 +4,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{assert_error_mentions, copy_tree, fixtures, truncate};
+use common::{assert_error_mentions, copy_tree, fixtures, truncate, CIFAR_FIXTURE};
 use cronos_datasets::idx::{encode_idx, IdxArray};
 use cronos_datasets::{cifar, csv, image_folder, mnist, npy, DatasetError};
 
@@ -114,7 +114,7 @@ fn cifar_binary_truncated_bad_label_and_missing_batch() {
     let batch = dir.path().join("data_batch_3.bin");
     truncate(&batch, 3073 + 100);
     assert_error_mentions(
-        &cifar::load_dir(dir.path()).unwrap_err(),
+        &cifar::load_dir_sized(dir.path(), CIFAR_FIXTURE).unwrap_err(),
         &batch,
         &["3173", "not a multiple of the 3073-byte record"],
     );
@@ -125,29 +125,66 @@ fn cifar_binary_truncated_bad_label_and_missing_batch() {
     bytes[3073] = 12;
     std::fs::write(&test, bytes).unwrap();
     assert_error_mentions(
-        &cifar::load_dir(dir.path()).unwrap_err(),
+        &cifar::load_dir_sized(dir.path(), CIFAR_FIXTURE).unwrap_err(),
         &test,
         &["label 12 of record 1", "0..=9"],
     );
 
     std::fs::remove_file(&test).unwrap();
-    let err = cifar::load_dir(dir.path()).unwrap_err();
+    let err = cifar::load_dir_sized(dir.path(), CIFAR_FIXTURE).unwrap_err();
     assert!(matches!(err, DatasetError::Io { .. }));
     assert_error_mentions(&err, &test, &["cannot read"]);
 
     let meta = dir.path().join("batches.meta.txt");
     std::fs::write(&meta, "cat\ndog\n").unwrap();
     assert_error_mentions(
-        &cifar::load_dir(dir.path()).unwrap_err(),
+        &cifar::load_dir_sized(dir.path(), CIFAR_FIXTURE).unwrap_err(),
         &meta,
         &["expected 10 class names, found 2"],
     );
 
     let empty = tempfile::tempdir().unwrap();
     assert_error_mentions(
-        &cifar::load_dir(empty.path()).unwrap_err(),
+        &cifar::load_dir_sized(empty.path(), CIFAR_FIXTURE).unwrap_err(),
         empty.path(),
         &["data_batch_1.bin"],
+    );
+}
+
+#[test]
+fn cifar_batches_cut_on_a_record_boundary_or_empty_are_rejected() {
+    // The official count is required unless another is given, in both formats.
+    for (fixture, first) in [
+        ("cifar10-bin", "data_batch_1.bin"),
+        ("cifar10/cifar-10-batches-py", "data_batch_1"),
+    ] {
+        let dir = fixtures().join(fixture);
+        assert_error_mentions(
+            &cifar::load_dir(&dir).unwrap_err(),
+            &dir.join(first),
+            &[
+                "holds 2 records, expected 10000",
+                "official CIFAR-10",
+                "record boundary",
+            ],
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    copy_tree(&fixtures().join("cifar10-bin"), dir.path());
+    let batch = dir.path().join("data_batch_4.bin");
+    truncate(&batch, 3073);
+    assert_error_mentions(
+        &cifar::load_dir_sized(dir.path(), CIFAR_FIXTURE).unwrap_err(),
+        &batch,
+        &["holds 1 records, expected 2"],
+    );
+    std::fs::copy(fixtures().join("cifar10-bin/data_batch_4.bin"), &batch).unwrap();
+    let test = dir.path().join("test_batch.bin");
+    std::fs::write(&test, b"").unwrap();
+    assert_error_mentions(
+        &cifar::load_dir_sized(dir.path(), CIFAR_FIXTURE).unwrap_err(),
+        &test,
+        &["holds 0 records, expected 3"],
     );
 }
 
@@ -159,21 +196,21 @@ fn cifar_pickle_truncated_wrong_type_and_shapes() {
     let full = std::fs::read(&batch).unwrap();
     for keep in [0, 1, 40, 300, full.len() / 2, full.len() - 1] {
         truncate(&batch, keep);
-        let err = cifar::load_dir(dir.path()).unwrap_err();
+        let err = cifar::load_dir_sized(dir.path(), CIFAR_FIXTURE).unwrap_err();
         assert_error_mentions(&err, &batch, &["pickle"]);
         std::fs::write(&batch, &full).unwrap();
     }
     // Garbage bytes instead of a pickle.
     std::fs::write(&batch, vec![0x80, 0x02, 0xff, 0x00, 0x13]).unwrap();
     assert_error_mentions(
-        &cifar::load_dir(dir.path()).unwrap_err(),
+        &cifar::load_dir_sized(dir.path(), CIFAR_FIXTURE).unwrap_err(),
         &batch,
         &["corrupt or truncated pickle"],
     );
     // A pickled list (protocol 2 of `[1, 2]`).
     std::fs::write(&batch, b"\x80\x02]q\x00(K\x01K\x02e.").unwrap();
     assert_error_mentions(
-        &cifar::load_dir(dir.path()).unwrap_err(),
+        &cifar::load_dir_sized(dir.path(), CIFAR_FIXTURE).unwrap_err(),
         &batch,
         &["expected a pickled dict, found a list of 2"],
     );

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::fixtures;
+use common::{fixtures, CIFAR_FIXTURE};
 use cronos_datasets::cifar::{self, CIFAR10_CLASSES, CIFAR_IMAGE};
 use cronos_datasets::csv::{CsvOptions, LabelColumn};
 use cronos_datasets::idx::{encode_idx, read_idx, write_idx_gz, IdxArray};
@@ -67,17 +67,29 @@ fn check_cifar(train: &cronos_datasets::LabeledSet, test: &cronos_datasets::Labe
 #[test]
 fn cifar_python_batches_as_written_by_python2_cpickle() {
     // The directory holding cifar-10-batches-py/ is accepted as well as that folder itself.
-    let (train, test) = cifar::load_dir(&fixtures().join("cifar10")).unwrap();
+    let (train, test) = cifar::load_dir_sized(&fixtures().join("cifar10"), CIFAR_FIXTURE).unwrap();
     check_cifar(&train, &test);
-    let direct = cifar::load_dir(&fixtures().join("cifar10/cifar-10-batches-py")).unwrap();
+    let direct = cifar::load_dir_sized(
+        &fixtures().join("cifar10/cifar-10-batches-py"),
+        CIFAR_FIXTURE,
+    )
+    .unwrap();
     assert_eq!(direct.0, train);
 }
 
 #[test]
 fn cifar_binary_batches() {
+    let dir = fixtures().join("cifar10-bin");
+    let (train, test) = cifar::load_dir_sized(&dir, CIFAR_FIXTURE).unwrap();
+    check_cifar(&train, &test);
+    // The loader of the `cifar10` kind reads the official distribution, 10,000 records a batch.
     let kind: DatasetKind = "cifar10".parse().unwrap();
-    let (train, test) = load(&kind, &Source::Path(fixtures().join("cifar10-bin"))).unwrap();
-    check_cifar(&train, &test.unwrap());
+    let err = load(&kind, &Source::Path(dir.clone())).unwrap_err();
+    common::assert_error_mentions(
+        &err,
+        &dir.join("data_batch_1.bin"),
+        &["holds 2 records, expected 10000", "official CIFAR-10"],
+    );
 }
 
 #[test]

@@ -6,12 +6,16 @@ use std::path::{Path, PathBuf};
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
 use burn::tensor::{backend::Backend, DType};
+use cronos_datasets::cifar::BatchSizes;
 use cronos_datasets::{ClassificationBatcher, DatasetError, LabeledSet, Matrix, TargetEncoding};
 
 /// The committed fixtures (written by `fixtures/make_fixtures.py`).
 pub fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
+
+/// Records per batch of the CIFAR-10 fixtures: two in each training batch, three in the test batch.
+pub const CIFAR_FIXTURE: BatchSizes = BatchSizes { train: 2, test: 3 };
 
 /// Asserts that an error names `file` (its file name) and contains every piece of `problem`.
 pub fn assert_error_mentions(err: &DatasetError, file: &Path, problem: &[&str]) {
