@@ -2,3 +2,4 @@
 //! and the example binaries (`fashion_mnist`, `cifar10_mlp`, `imagenet_mlp`).
 
 pub mod compare;
+pub mod interrupt;

@@ -24,16 +24,13 @@ use clap::error::ErrorKind;
 use clap::Parser;
 use cli::{Cli, Command, DataCommand, InfoArgs};
 use cronos_datasets::{load, Source};
+use cronos_examples::compare::STOPPING_SWEEP;
+use cronos_examples::interrupt::{install_ctrl_c, EXIT_INTERRUPTED};
 use error::{CliError, Result};
-use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
 
 /// Exit status of every error.
 const EXIT_ERROR: u8 = 2;
-/// Exit status after Ctrl-C (128 + SIGINT), once the report is written.
-const EXIT_INTERRUPTED: u8 = 130;
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -81,7 +78,7 @@ fn main() -> ExitCode {
 fn run(command: Command) -> Result<ExitCode> {
     match command {
         Command::Fit(args) => {
-            let stop = install_ctrl_c()?;
+            let stop = install_ctrl_c("stopping after this iteration").map_err(CliError)?;
             let report = fit::run(&args, stop)?;
             println!("{}", fit::summary(&report));
             println!("report written to {}", args.report.display());
@@ -106,7 +103,8 @@ fn run(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Compare(args) => {
-            let outcome = cronos_examples::compare::run(&args).map_err(|e| CliError(e.0))?;
+            let stop = install_ctrl_c(STOPPING_SWEEP).map_err(CliError)?;
+            let outcome = cronos_examples::compare::run(&args, &stop).map_err(|e| CliError(e.0))?;
             println!("{}", outcome.summary);
             println!(
                 "{} runs done, {} skipped (already finished); records, summary.md and val_accuracy.{{svg,png}} in {}",
@@ -115,7 +113,11 @@ fn run(command: Command) -> Result<ExitCode> {
                 args.out.display()
             );
             println!("wall time {:.1}s", outcome.seconds);
-            Ok(ExitCode::SUCCESS)
+            Ok(if outcome.interrupted {
+                ExitCode::from(EXIT_INTERRUPTED)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::Data {
             command: DataCommand::Info(args),
@@ -124,31 +126,6 @@ fn run(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-/// The first Ctrl-C sets the returned stop flag (the solver returns its best point); the second
-/// exits at once.
-fn install_ctrl_c() -> Result<Arc<AtomicBool>> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let presses = AtomicUsize::new(0);
-    let flag = stop.clone();
-    // On a terminal the message starts below the progress line drawn in place.
-    let newline = if std::io::stderr().is_terminal() {
-        "\n"
-    } else {
-        ""
-    };
-    ctrlc::set_handler(move || {
-        if presses.fetch_add(1, Ordering::SeqCst) == 0 {
-            flag.store(true, Ordering::SeqCst);
-            eprintln!("{newline}stopping after this iteration (Ctrl-C again to abort)");
-        } else {
-            eprintln!("{newline}aborted");
-            std::process::exit(EXIT_INTERRUPTED.into());
-        }
-    })
-    .map_err(|e| CliError(format!("cannot install the Ctrl-C handler: {e}")))?;
-    Ok(stop)
 }
 
 /// `cronos data info`: summaries of the training and test splits.

@@ -2,6 +2,9 @@
 //! summary and plots; a rerun skips the finished runs and refuses other task settings; a missing data directory is one error line
 //! with exit status 2; the PNG plot spells out its legend and axis titles.
 
+#[cfg(unix)]
+mod common;
+
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -81,7 +84,7 @@ fn tiny_sweep_writes_records_summary_and_plots_and_a_rerun_skips_finished_runs()
         }
     }
     let csv = std::fs::read_to_string(out_dir.join("epochs.csv")).unwrap();
-    assert!(csv.starts_with("method,lr,seed,epoch,seconds,val_accuracy,val_loss\n"));
+    assert!(csv.starts_with("method,lr,seed,epoch,seconds,val_accuracy,val_loss,attempt\n"));
     assert_eq!(csv.lines().count(), 5);
 
     let summary = std::fs::read_to_string(out_dir.join("summary.md")).unwrap();
@@ -104,6 +107,14 @@ fn tiny_sweep_writes_records_summary_and_plots_and_a_rerun_skips_finished_runs()
     more[2] = "2";
     let stdout = succeeded(&run(env!("CARGO_BIN_EXE_cronos"), &more));
     assert!(stdout.contains("2 runs done, 4 skipped"), "{stdout}");
+    // The summary describes the records, not the flags of the last invocation.
+    let coverage = "6 run(s) of 4 method(s), 1 seed(s), 2 learning rate(s) per baseline";
+    let summary = std::fs::read_to_string(out_dir.join("summary.md")).unwrap();
+    assert!(summary.contains(coverage), "{summary}");
+    let stdout = succeeded(&run(env!("CARGO_BIN_EXE_cronos"), &args));
+    assert!(stdout.contains("0 runs done, 4 skipped"), "{stdout}");
+    let summary = std::fs::read_to_string(out_dir.join("summary.md")).unwrap();
+    assert!(summary.contains(coverage), "{summary}");
 
     // Other task settings would mix incomparable records: refused.
     let mut other = args.to_vec();
@@ -112,6 +123,71 @@ fn tiny_sweep_writes_records_summary_and_plots_and_a_rerun_skips_finished_runs()
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("holds runs of other settings"), "{stderr}");
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_ends_a_sweep_after_the_current_epoch_and_a_rerun_redoes_the_unfinished_run() {
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("compare");
+    let sweep = |draws: &str| {
+        [
+            "compare",
+            "--methods",
+            "adam",
+            "--lr-draws",
+            draws,
+            "--epochs",
+            "3",
+            "--train-limit",
+            "200",
+            "--val-limit",
+            "50",
+            "--arch",
+            "two-layer:16",
+            "--quiet",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ]
+        .map(String::from)
+    };
+    let epochs_file = out_dir.join("epochs.jsonl");
+    let args = sweep("1000");
+    let args = args.each_ref().map(String::as_str);
+    let code = common::ctrl_c_after_lines(&args, &epochs_file, 4, Duration::from_secs(120));
+    assert_eq!(code, Some(130));
+    let finished = lines(&out_dir.join("runs.jsonl")).len();
+    assert!((1..1000).contains(&finished), "{finished} runs finished");
+    let summary = std::fs::read_to_string(out_dir.join("summary.md")).unwrap();
+    assert!(
+        summary.contains(&format!("{finished} run(s) of 1 method(s)")),
+        "{summary}"
+    );
+    // Every line is whole; the interrupted run has epoch rows but no run record.
+    let rows = lines(&epochs_file).len();
+    assert!(rows >= 3 * finished, "{rows} rows for {finished} runs");
+
+    // Redo the interrupted run: only the finished attempt's rows are read back.
+    let draws = (finished + 1).to_string();
+    let stdout = succeeded(&run(
+        env!("CARGO_BIN_EXE_cronos"),
+        &sweep(&draws).each_ref().map(String::as_str),
+    ));
+    assert!(
+        stdout.contains(&format!("1 runs done, {finished} skipped")),
+        "{stdout}"
+    );
+    let (runs, epochs) = cronos_examples::compare::records::load(&out_dir).unwrap();
+    assert_eq!(runs.len(), finished + 1);
+    assert_eq!(epochs.len(), 3 * runs.len());
+    for e in &epochs {
+        let run = runs
+            .iter()
+            .find(|r| r.lr == e.lr)
+            .expect("a row of a finished run");
+        assert_eq!(e.attempt, run.attempt, "{e:?}");
+    }
 }
 
 #[test]

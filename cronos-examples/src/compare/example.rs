@@ -3,6 +3,7 @@
 //! a positional argument. Every flag of `cronos compare` still applies.
 
 use super::{CompareArgs, CompareError};
+use crate::interrupt::{install_ctrl_c, EXIT_INTERRUPTED};
 use clap::{Arg, ArgMatches, Args, Command, FromArgMatches};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -71,7 +72,8 @@ impl Preset {
             }
         };
         match self.run(&args) {
-            Ok(()) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::SUCCESS,
+            Ok(true) => ExitCode::from(EXIT_INTERRUPTED),
             Err(e) => {
                 eprintln!("error: {e}");
                 ExitCode::from(2)
@@ -79,7 +81,8 @@ impl Preset {
         }
     }
 
-    fn run(&self, args: &CompareArgs) -> Result<(), CompareError> {
+    /// Runs the comparison; `true` when Ctrl-C ended it early.
+    fn run(&self, args: &CompareArgs) -> Result<bool, CompareError> {
         match &args.data_dir {
             None if !self.data_optional => {
                 return Err(CompareError(format!(
@@ -95,7 +98,8 @@ impl Preset {
             }
             _ => {}
         }
-        let outcome = super::run(args)?;
+        let stop = install_ctrl_c(super::STOPPING_SWEEP).map_err(CompareError)?;
+        let outcome = super::run(args, &stop)?;
         println!("{}", outcome.summary);
         println!(
             "{} runs done, {} skipped; results in {}; wall time {:.1}s",
@@ -104,6 +108,6 @@ impl Preset {
             args.out.display(),
             outcome.seconds
         );
-        Ok(())
+        Ok(outcome.interrupted)
     }
 }

@@ -26,7 +26,9 @@ use rand::{Rng, SeedableRng};
 use records::{EpochRecord, RecordWriter, RunRecord};
 use std::collections::HashSet;
 use std::fmt;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// A failed comparison, as one line.
@@ -59,6 +61,10 @@ impl From<CronosError> for CompareError {
         Self(e.to_string())
     }
 }
+
+/// What the first Ctrl-C does to a sweep (see [`crate::interrupt`]).
+pub const STOPPING_SWEEP: &str =
+    "stopping after this epoch; the summary covers the finished runs, a rerun redoes the others";
 
 /// Learning rates of the random search: log-uniform over this range (the paper's).
 pub const LR_RANGE: (f64, f64) = (1e-6, 1e-2);
@@ -356,13 +362,17 @@ pub struct Outcome {
     pub ran: usize,
     /// Runs skipped because a previous invocation finished them.
     pub skipped: usize,
+    /// Whether the stop flag ended the sweep before every planned run was done.
+    pub interrupted: bool,
     /// The Markdown summary (also in `summary.md`).
     pub summary: String,
     pub seconds: f64,
 }
 
 /// Runs the comparison `args` describes, writing records, `summary.md` and the plots under `--out`.
-pub fn run(args: &CompareArgs) -> Result<Outcome, CompareError> {
+/// Once `stop` is set, the sweep ends after the epoch in progress (its record is written; the
+/// unfinished run is redone by a rerun) and the summary covers the runs finished so far.
+pub fn run(args: &CompareArgs, stop: &AtomicBool) -> Result<Outcome, CompareError> {
     let start = Instant::now();
     let methods = args
         .methods
@@ -410,6 +420,7 @@ pub fn run(args: &CompareArgs) -> Result<Outcome, CompareError> {
         }
     }
     check_settings(args, &train, &valid)?;
+    let mut writer = RecordWriter::open(&args.out)?;
     let (finished, _) = records::load(&args.out)?;
     let done: HashSet<_> = finished
         .iter()
@@ -421,7 +432,6 @@ pub fn run(args: &CompareArgs) -> Result<Outcome, CompareError> {
         .collect();
     let skipped = plans.len() - todo.len();
 
-    let mut writer = RecordWriter::open(&args.out)?;
     let task = SweepTask {
         args,
         methods: &methods,
@@ -429,25 +439,29 @@ pub fn run(args: &CompareArgs) -> Result<Outcome, CompareError> {
         train: &train,
         valid: &valid,
         writer: &mut writer,
+        attempt: records::new_attempt(),
+        stop,
     };
-    run_on(args.device, args.precision, task).map_err(|e| CompareError(e.0))??;
+    let ran = run_on(args.device, args.precision, task).map_err(|e| CompareError(e.0))??;
 
-    let title = format!(
-        "{:?}, classes {:?}: {} training / {} validation samples, {} epochs, network {}, {} seed(s), {} learning rates per baseline",
+    // Seeds and learning rates are counted from the records, which may hold runs of earlier
+    // invocations with other --seeds, --lr-draws or --methods; the task itself is fixed by
+    // `settings.json`.
+    let task = format!(
+        "{:?}, classes {:?}: {} training / {} validation samples, {} epochs, network {}",
         args.dataset,
         args.classes.0,
         train.len(),
         valid.len(),
         args.epochs,
         args.arch,
-        args.seeds,
-        args.lr_draws
     );
     let (runs, epochs) = records::load(&args.out)?;
-    let summary = summary::write(&args.out, &title, &runs, &epochs)?;
+    let summary = summary::write(&args.out, &task, &runs, &epochs)?;
     Ok(Outcome {
-        ran: todo.len(),
+        ran,
         skipped,
+        interrupted: ran < todo.len(),
         summary,
         seconds: start.elapsed().as_secs_f64(),
     })
@@ -460,10 +474,14 @@ struct SweepTask<'a> {
     train: &'a LabeledSet,
     valid: &'a LabeledSet,
     writer: &'a mut RecordWriter,
+    /// Tags the epoch rows and run records of this invocation.
+    attempt: String,
+    stop: &'a AtomicBool,
 }
 
 impl BackendTask for SweepTask<'_> {
-    type Output = Result<(), CompareError>;
+    /// The number of runs finished.
+    type Output = Result<usize, CompareError>;
 
     fn run<B: burn::prelude::Backend>(self, device: B::Device) -> Self::Output {
         let args = self.args;
@@ -490,7 +508,12 @@ impl BackendTask for SweepTask<'_> {
                 .unwrap_or_else(|_| ProgressStyle::default_bar())
                 .progress_chars("=> "),
         );
+        let stop = self.stop;
+        let mut finished = 0;
         for plan in self.todo {
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
             let method = &self.methods[plan.method];
             let label = format!(
                 "{} lr {} seed {}",
@@ -510,10 +533,19 @@ impl BackendTask for SweepTask<'_> {
                     seconds: s.seconds,
                     val_accuracy: s.accuracy,
                     val_loss: s.loss,
+                    attempt: self.attempt.clone(),
+                })?;
+                Ok(if stop.load(Ordering::SeqCst) {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
                 })
             };
-            let scores =
-                train::run::<B>(&setup, method, plan.lr, plan.seed, &device, &mut on_epoch)?;
+            let Some(scores) =
+                train::run::<B>(&setup, method, plan.lr, plan.seed, &device, &mut on_epoch)?
+            else {
+                break;
+            };
             let peak = scores.iter().map(|s| s.accuracy).fold(f64::NAN, f64::max);
             let last = scores.last().copied();
             self.writer.run(&RunRecord {
@@ -523,10 +555,12 @@ impl BackendTask for SweepTask<'_> {
                 seconds: last.map_or(0.0, |s| s.seconds),
                 peak_val_accuracy: peak,
                 final_val_accuracy: last.map_or(f64::NAN, |s| s.accuracy),
+                attempt: self.attempt.clone(),
             })?;
+            finished += 1;
             bar.inc(1);
         }
         bar.finish_and_clear();
-        Ok(())
+        Ok(finished)
     }
 }

@@ -1,13 +1,20 @@
 //! What a sweep writes under its output directory, one line per event so that an interrupted sweep
 //! loses nothing: `epochs.csv` and `epochs.jsonl` (one row per run and epoch) and `runs.jsonl` (one
 //! line per finished run, which a rerun reads to skip that run).
+//!
+//! Each line is written by one `write_all` of the whole line to a file opened for appending, then
+//! synced, so a crash leaves at most a torn last line, never a line split by another. Opening the
+//! files cuts a torn last line off (with a warning), so the next record starts on a line of its own.
+//! Every epoch row carries the attempt of its run (one per sweep invocation): when an interrupted
+//! run is redone, its rows and the rerun's stay apart, and only the finished attempt is read back.
 
 use super::CompareError;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Validation scores of one run after one epoch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,6 +31,9 @@ pub struct EpochRecord {
     pub val_accuracy: f64,
     /// Mean squared error over all target entries.
     pub val_loss: f64,
+    /// The attempt of the run this row belongs to (empty in records written before attempts).
+    #[serde(default)]
+    pub attempt: String,
 }
 
 /// A finished run.
@@ -37,6 +47,10 @@ pub struct RunRecord {
     /// Highest validation accuracy over the epochs.
     pub peak_val_accuracy: f64,
     pub final_val_accuracy: f64,
+    /// The attempt whose epoch rows this run finished with (empty in records written before
+    /// attempts).
+    #[serde(default)]
+    pub attempt: String,
 }
 
 /// Identity of a run: method, learning rate (as printed, so it survives a JSON round trip) and seed.
@@ -52,6 +66,15 @@ pub fn lr_text(lr: Option<f64>) -> String {
     lr.map_or_else(|| "-".into(), |lr| format!("{lr:.3e}"))
 }
 
+/// A new attempt id: the start time in milliseconds and the process id, so two invocations on
+/// the same output directory do not share one.
+pub fn new_attempt() -> String {
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    format!("{millis:x}-{:x}", std::process::id())
+}
+
 /// Appends records to the files of `dir`.
 pub struct RecordWriter {
     csv: File,
@@ -60,55 +83,79 @@ pub struct RecordWriter {
     dir: PathBuf,
 }
 
-const CSV_HEADER: &str = "method,lr,seed,epoch,seconds,val_accuracy,val_loss\n";
+const CSV_HEADER: &str = "method,lr,seed,epoch,seconds,val_accuracy,val_loss,attempt\n";
+
+/// One row of `epochs.csv`.
+fn csv_line(r: &EpochRecord) -> String {
+    format!(
+        "{},{},{},{},{:.6},{:.6},{:.6e},{}\n",
+        r.method,
+        r.lr.map_or_else(String::new, |lr| format!("{lr:e}")),
+        r.seed,
+        r.epoch,
+        r.seconds,
+        r.val_accuracy,
+        r.val_loss,
+        r.attempt
+    )
+}
 
 impl RecordWriter {
-    /// Opens (creating if needed) the record files under `dir`.
+    /// Opens (creating if needed) the record files under `dir`, cutting off a torn last line.
+    /// An `epochs.csv` of an earlier layout is rewritten from `epochs.jsonl`.
     pub fn open(dir: &Path) -> Result<Self, CompareError> {
         std::fs::create_dir_all(dir).map_err(|e| CompareError::io("create", dir, e))?;
-        let append = |name: &str| {
+        let open = |name: &str| {
             let path = dir.join(name);
-            OpenOptions::new()
+            let mut file = OpenOptions::new()
                 .create(true)
+                .read(true)
                 .append(true)
                 .open(&path)
-                .map_err(|e| CompareError::io("open", &path, e))
+                .map_err(|e| CompareError::io("open", &path, e))?;
+            repair_torn_tail(&mut file, &path)?;
+            Ok::<_, CompareError>(file)
         };
-        let mut csv = append("epochs.csv")?;
-        let csv_path = dir.join("epochs.csv");
-        let empty = csv
-            .metadata()
-            .map_err(|e| CompareError::io("read", &csv_path, e))?
-            .len()
-            == 0;
-        if empty {
-            csv.write_all(CSV_HEADER.as_bytes())
-                .map_err(|e| CompareError::io("write", &csv_path, e))?;
-        }
-        Ok(Self {
-            csv,
-            epochs: append("epochs.jsonl")?,
-            runs: append("runs.jsonl")?,
+        let mut writer = Self {
+            csv: open("epochs.csv")?,
+            epochs: open("epochs.jsonl")?,
+            runs: open("runs.jsonl")?,
             dir: dir.to_path_buf(),
-        })
+        };
+        writer.check_csv_header()?;
+        Ok(writer)
+    }
+
+    /// Writes the header into a new `epochs.csv`; one with another header is rewritten from
+    /// `epochs.jsonl`, the complete record.
+    fn check_csv_header(&mut self) -> Result<(), CompareError> {
+        let path = self.dir.join("epochs.csv");
+        let mut first = String::new();
+        (&self.csv)
+            .seek(SeekFrom::Start(0))
+            .and_then(|_| BufReader::new(&self.csv).read_line(&mut first))
+            .map_err(|e| CompareError::io("read", &path, e))?;
+        if first == CSV_HEADER {
+            return Ok(());
+        }
+        if !first.is_empty() {
+            eprintln!(
+                "warning: {} has the columns of an earlier version; rewritten from epochs.jsonl",
+                path.display()
+            );
+        }
+        let rows: Vec<EpochRecord> = read_lines(&self.dir.join("epochs.jsonl"))?;
+        let mut text = CSV_HEADER.to_string();
+        text.extend(rows.iter().map(csv_line));
+        self.csv
+            .set_len(0)
+            .map_err(|e| CompareError::io("write", &path, e))?;
+        append_line(&mut self.csv, &text, &path)
     }
 
     /// Appends one epoch's scores to `epochs.csv` and `epochs.jsonl`.
     pub fn epoch(&mut self, r: &EpochRecord) -> Result<(), CompareError> {
-        let line = format!(
-            "{},{},{},{},{:.6},{:.6},{:.6e}\n",
-            r.method,
-            r.lr.map_or_else(String::new, |lr| format!("{lr:e}")),
-            r.seed,
-            r.epoch,
-            r.seconds,
-            r.val_accuracy,
-            r.val_loss
-        );
-        let path = self.dir.join("epochs.csv");
-        self.csv
-            .write_all(line.as_bytes())
-            .map_err(|e| CompareError::io("write", &path, e))?;
+        append_line(&mut self.csv, &csv_line(r), &self.dir.join("epochs.csv"))?;
         json_line(&mut self.epochs, r, &self.dir.join("epochs.jsonl"))
     }
 
@@ -118,45 +165,176 @@ impl RecordWriter {
     }
 }
 
+/// Cuts `file` after its last newline when it ends inside a line (a write interrupted by a crash
+/// or a full disk), so the next record does not continue the torn one.
+fn repair_torn_tail(file: &mut File, path: &Path) -> Result<(), CompareError> {
+    let io = |e| CompareError::io("repair", path, e);
+    let mut bytes = Vec::new();
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
+    file.read_to_end(&mut bytes).map_err(io)?;
+    if bytes.last().is_none_or(|&b| b == b'\n') {
+        return Ok(());
+    }
+    let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    eprintln!(
+        "warning: {}: dropped a torn last line of {} bytes (an interrupted write)",
+        path.display(),
+        bytes.len() - keep
+    );
+    file.set_len(keep as u64)
+        .and_then(|()| file.sync_all())
+        .map_err(io)
+}
+
+/// Appends `line` (ending in a newline) with one write, then syncs it to disk, so an interruption
+/// leaves either the whole line or a torn tail that the next [`RecordWriter::open`] removes.
+fn append_line(file: &mut File, line: &str, path: &Path) -> Result<(), CompareError> {
+    file.write_all(line.as_bytes())
+        .and_then(|()| file.sync_data())
+        .map_err(|e| CompareError::io("write", path, e))
+}
+
 fn json_line<T: Serialize>(file: &mut File, value: &T, path: &Path) -> Result<(), CompareError> {
     let mut line = serde_json::to_string(value)
         .map_err(|e| CompareError(format!("cannot serialize a record: {e}")))?;
     line.push('\n');
-    file.write_all(line.as_bytes())
-        .and_then(|()| file.flush())
-        .map_err(|e| CompareError::io("write", path, e))
+    append_line(file, &line, path)
 }
 
-/// Every record of a JSON-lines file (a torn last line, left by an interrupted write, is skipped).
+/// Every record of a JSON-lines file. A torn last line (no newline yet) is not read; a complete
+/// line that is not a record is skipped with a warning naming it.
 fn read_lines<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, CompareError> {
-    let file = match File::open(path) {
-        Ok(f) => f,
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(CompareError::io("open", path, e)),
+        Err(e) => return Err(CompareError::io("read", path, e)),
     };
+    let complete = text.rfind('\n').map_or("", |end| &text[..end]);
     let mut out = Vec::new();
-    for line in BufReader::new(file).lines() {
-        let line = line.map_err(|e| CompareError::io("read", path, e))?;
-        if let Ok(value) = serde_json::from_str(&line) {
-            out.push(value);
+    for (i, line) in complete.lines().enumerate() {
+        match serde_json::from_str(line) {
+            Ok(value) => out.push(value),
+            Err(e) => eprintln!(
+                "warning: {} line {}: not a record ({e}), skipped",
+                path.display(),
+                i + 1
+            ),
         }
     }
     Ok(out)
 }
 
-/// Finished runs, and the epoch records of those runs (the last record of each run and epoch, so
-/// rows of an interrupted attempt that was later redone do not count twice).
+/// Finished runs, and the epoch records of the attempt each finished with (records written before
+/// attempts: the last record of each run and epoch), so rows of an interrupted attempt that was
+/// later redone do not count.
 pub fn load(dir: &Path) -> Result<(Vec<RunRecord>, Vec<EpochRecord>), CompareError> {
     let mut runs: Vec<RunRecord> = read_lines(&dir.join("runs.jsonl"))?;
     let mut seen = HashSet::new();
     runs.retain(|r| seen.insert(key(&r.method, r.lr, r.seed)));
+    let finished: BTreeMap<RunKey, &str> = runs
+        .iter()
+        .map(|r| (key(&r.method, r.lr, r.seed), r.attempt.as_str()))
+        .collect();
     let epochs: Vec<EpochRecord> = read_lines(&dir.join("epochs.jsonl"))?;
     let mut latest = BTreeMap::new();
     for r in epochs {
         let k = key(&r.method, r.lr, r.seed);
-        if seen.contains(&k) {
+        if finished.get(&k).is_some_and(|&a| a == r.attempt) {
             latest.insert((k, r.epoch), r);
         }
     }
     Ok((runs, latest.into_values().collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn epoch(attempt: &str, epoch: usize) -> EpochRecord {
+        EpochRecord {
+            method: "adam".into(),
+            lr: Some(1e-3),
+            seed: 0,
+            epoch,
+            seconds: epoch as f64,
+            val_accuracy: 0.5,
+            val_loss: 0.25,
+            attempt: attempt.into(),
+        }
+    }
+
+    fn run(attempt: &str) -> RunRecord {
+        RunRecord {
+            method: "adam".into(),
+            lr: Some(1e-3),
+            seed: 0,
+            seconds: 2.0,
+            peak_val_accuracy: 0.5,
+            final_val_accuracy: 0.5,
+            attempt: attempt.into(),
+        }
+    }
+
+    #[test]
+    fn torn_last_lines_are_cut_on_open_so_the_next_records_parse() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = RecordWriter::open(dir.path()).unwrap();
+        writer.epoch(&epoch("a", 1)).unwrap();
+        drop(writer);
+        // An interrupted write of every file.
+        for name in ["runs.jsonl", "epochs.jsonl", "epochs.csv"] {
+            let mut file = OpenOptions::new()
+                .append(true)
+                .open(dir.path().join(name))
+                .unwrap();
+            file.write_all(b"{\"method\":\"torn").unwrap();
+        }
+        let mut writer = RecordWriter::open(dir.path()).unwrap();
+        for name in ["runs.jsonl", "epochs.jsonl", "epochs.csv"] {
+            let text = std::fs::read_to_string(dir.path().join(name)).unwrap();
+            assert!(text.is_empty() || text.ends_with('\n'), "{name}: {text}");
+            assert!(!text.contains("torn"), "{name}: {text}");
+        }
+        writer.epoch(&epoch("a", 2)).unwrap();
+        writer.run(&run("a")).unwrap();
+        let (runs, epochs) = load(dir.path()).unwrap();
+        assert_eq!(runs, vec![run("a")]);
+        assert_eq!(epochs, vec![epoch("a", 1), epoch("a", 2)]);
+        let csv = std::fs::read_to_string(dir.path().join("epochs.csv")).unwrap();
+        assert_eq!(csv.lines().count(), 3, "{csv}");
+        assert!(csv.lines().all(|l| l.split(',').count() == 8), "{csv}");
+    }
+
+    #[test]
+    fn rows_of_an_interrupted_attempt_never_stand_in_for_the_finished_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = RecordWriter::open(dir.path()).unwrap();
+        // Attempt `a` is interrupted after its first epoch; the rerun `b` finishes, but its first
+        // epoch row was lost.
+        writer.epoch(&epoch("a", 1)).unwrap();
+        writer.epoch(&epoch("b", 2)).unwrap();
+        writer.run(&run("b")).unwrap();
+        let (runs, epochs) = load(dir.path()).unwrap();
+        assert_eq!(runs, vec![run("b")]);
+        assert_eq!(epochs, vec![epoch("b", 2)]);
+    }
+
+    #[test]
+    fn csv_of_an_earlier_layout_is_rewritten_from_the_json_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = epoch("", 1);
+        std::fs::write(
+            dir.path().join("epochs.jsonl"),
+            serde_json::to_string(&old).unwrap() + "\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("epochs.csv"),
+            "method,lr,seed,epoch,seconds,val_accuracy,val_loss\nadam,1e-3,0,1,1,0.5,0.25\n",
+        )
+        .unwrap();
+        RecordWriter::open(dir.path()).unwrap();
+        let csv = std::fs::read_to_string(dir.path().join("epochs.csv")).unwrap();
+        assert_eq!(csv, format!("{CSV_HEADER}{}", csv_line(&old)));
+    }
 }

@@ -11,7 +11,7 @@ use super::glyphs;
 use super::records::{lr_text, EpochRecord, RunRecord};
 use super::CompareError;
 use image::{Rgb, RgbImage};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -73,6 +73,29 @@ pub fn table(runs: &[RunRecord]) -> String {
     out
 }
 
+/// What the table aggregates, counted from the records (a rerun into the same directory with other
+/// `--seeds`, `--lr-draws` or `--methods` adds to them): runs, methods, seeds, and learning rates
+/// per tuned baseline (a range when baselines differ).
+pub fn coverage(runs: &[RunRecord]) -> String {
+    let seeds: BTreeSet<u64> = runs.iter().map(|r| r.seed).collect();
+    let mut lrs: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for r in runs.iter().filter(|r| r.lr.is_some()) {
+        lrs.entry(&r.method).or_default().insert(lr_text(r.lr));
+    }
+    let counts: BTreeSet<usize> = lrs.values().map(BTreeSet::len).collect();
+    let per_baseline = match (counts.first(), counts.last()) {
+        (Some(lo), Some(hi)) if lo == hi => format!(", {lo} learning rate(s) per baseline"),
+        (Some(lo), Some(hi)) => format!(", {lo} to {hi} learning rates per baseline"),
+        _ => String::new(),
+    };
+    format!(
+        "{} run(s) of {} method(s), {} seed(s){per_baseline}",
+        runs.len(),
+        methods(runs).len(),
+        seeds.len()
+    )
+}
+
 /// The curve of every method.
 pub fn curves(runs: &[RunRecord], epochs: &[EpochRecord]) -> Vec<Curve> {
     methods(runs)
@@ -101,14 +124,16 @@ pub fn curves(runs: &[RunRecord], epochs: &[EpochRecord]) -> Vec<Curve> {
 }
 
 /// Writes `summary.md`, `val_accuracy.svg` and `val_accuracy.png` under `dir`; returns the summary.
+/// `task` describes the data and network; what the runs cover is counted from `runs`.
 pub fn write(
     dir: &Path,
-    title: &str,
+    task: &str,
     runs: &[RunRecord],
     epochs: &[EpochRecord],
 ) -> Result<String, CompareError> {
     let summary = format!(
-        "# Optimizer comparison\n\n{title}.\n\nLearning rates of the baselines drawn log-uniformly from [1e-6, 1e-2]; CRONOS and CRONOS-AM untuned. Runtimes exclude evaluation. The plot shows, per method, the median validation accuracy across learning rates and seeds against the median training time of each epoch, with the 5th-95th percentile band.\n\n{}\n![validation accuracy against time](val_accuracy.svg)\n",
+        "# Optimizer comparison\n\n{task}; {}.\n\nLearning rates of the baselines drawn log-uniformly from [1e-6, 1e-2]; CRONOS and CRONOS-AM untuned. Runtimes exclude evaluation. The plot shows, per method, the median validation accuracy across learning rates and seeds against the median training time of each epoch, with the 5th-95th percentile band.\n\n{}\n![validation accuracy against time](val_accuracy.svg)\n",
+        coverage(runs),
         table(runs)
     );
     let curves = curves(runs, epochs);
@@ -397,5 +422,40 @@ mod tests {
         assert_eq!(quantile(&v, 0.0), 1.0);
         assert_eq!(quantile(&v, 0.25), 1.5);
         assert!(quantile(&[f64::NAN], 0.5).is_nan());
+    }
+
+    fn run(method: &str, lr: Option<f64>, seed: u64) -> RunRecord {
+        RunRecord {
+            method: method.into(),
+            lr,
+            seed,
+            seconds: 1.0,
+            peak_val_accuracy: 0.5,
+            final_val_accuracy: 0.5,
+            attempt: String::new(),
+        }
+    }
+
+    #[test]
+    fn coverage_counts_seeds_and_learning_rates_from_the_records() {
+        // A first sweep with one draw and one seed, then reruns with two draws, a second seed
+        // and one more method.
+        let mut runs = vec![run("cronos", None, 0), run("adam", Some(1e-3), 0)];
+        assert_eq!(
+            coverage(&runs),
+            "2 run(s) of 2 method(s), 1 seed(s), 1 learning rate(s) per baseline"
+        );
+        runs.extend([
+            run("adam", Some(2e-4), 0),
+            run("cronos", None, 1),
+            run("adam", Some(1e-3), 1),
+            run("adam", Some(2e-4), 1),
+            run("sgd", Some(5e-3), 1),
+        ]);
+        assert_eq!(
+            coverage(&runs),
+            "7 run(s) of 3 method(s), 2 seed(s), 1 to 2 learning rates per baseline"
+        );
+        assert_eq!(coverage(&runs[..1]), "1 run(s) of 1 method(s), 1 seed(s)");
     }
 }

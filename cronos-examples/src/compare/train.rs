@@ -20,6 +20,7 @@ use cronos_datasets::{ClassificationBatch, ClassificationBatcher, LabeledSet, Ma
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
+use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
 /// Everything a run needs besides its method, learning rate and seed.
@@ -75,23 +76,28 @@ impl Data {
     }
 }
 
+/// Called after every epoch; `Break` stops the run after that epoch.
+pub type OnEpoch<'a> = dyn FnMut(EpochScore) -> Result<ControlFlow<()>, CompareError> + 'a;
+
 /// Runs `method` with learning rate `lr` (baselines) and `seed` on backend `B`, calling `on_epoch`
-/// after every epoch; returns the scores of every epoch.
+/// after every epoch; returns the scores of every epoch, or `None` when `on_epoch` stopped the run
+/// before its last epoch.
 pub fn run<B: Backend>(
     setup: &RunSetup,
     method: &Method,
     lr: Option<f64>,
     seed: u64,
     device: &B::Device,
-    on_epoch: &mut dyn FnMut(EpochScore) -> Result<(), CompareError>,
-) -> Result<Vec<EpochScore>, CompareError> {
+    on_epoch: &mut OnEpoch,
+) -> Result<Option<Vec<EpochScore>>, CompareError> {
     let train = Data::new(setup.train)?;
     let valid = Data::new(setup.valid)?;
     match method {
         Method::Cronos => {
+            // The single solve is the whole run: it is finished whatever `on_epoch` answers.
             let score = cronos::<B>(setup, &train, &valid, seed, device)?;
-            on_epoch(score)?;
-            Ok(vec![score])
+            let _ = on_epoch(score)?;
+            Ok(Some(vec![score]))
         }
         Method::CronosAm => {
             let optimizer = OptimizerConfig::from_name("dadapt-adamw")
@@ -128,8 +134,8 @@ fn gradient<B: burn::tensor::backend::AutodiffBackend>(
     cronos_am: bool,
     seed: u64,
     device: &B::Device,
-    on_epoch: &mut dyn FnMut(EpochScore) -> Result<(), CompareError>,
-) -> Result<Vec<EpochScore>, CompareError> {
+    on_epoch: &mut OnEpoch,
+) -> Result<Option<Vec<EpochScore>>, CompareError> {
     B::seed(device, seed);
     let mut model = network(setup, train.x.cols, train.y.cols).init::<B>(device);
     let strategy = cronos_am.then(|| {
@@ -178,10 +184,12 @@ fn gradient<B: burn::tensor::backend::AutodiffBackend>(
             accuracy,
             loss,
         };
-        on_epoch(s)?;
         scores.push(s);
+        if on_epoch(s)?.is_break() && epoch < setup.epochs {
+            return Ok(None);
+        }
     }
-    Ok(scores)
+    Ok(Some(scores))
 }
 
 fn cronos<B: Backend>(
