@@ -5,12 +5,12 @@ use crate::cli::{PredictArgs, SplitArg};
 use crate::error::{CliError, Result};
 use crate::files::{npy_bytes, write_atomic};
 use crate::preprocessing;
-use crate::problem::load_split;
+use crate::problem::{load_split, warn_zero_one_targets};
 use burn::prelude::*;
 use cronos_burn::device::{run_on, BackendTask};
-use cronos_burn::model::{config_path, TwoLayerMlp};
+use cronos_burn::model::{config_path, unverified_warning, Checksum, TwoLayerMlp};
 use cronos_core::{accuracy, host};
-use cronos_datasets::npy::{read_npy_matrix, read_npz_matrix};
+use cronos_datasets::npy::{read_inputs_npz, read_npy_matrix};
 use cronos_datasets::Matrix;
 use std::path::Path;
 
@@ -25,6 +25,9 @@ pub struct Prediction {
 /// Runs `cronos predict`: writes the predictions to `--out`.
 pub fn run(args: &PredictArgs) -> Result<Prediction> {
     let (origin, x, y) = read_inputs(args)?;
+    if let Some(y) = &y {
+        warn_zero_one_targets(&origin, y);
+    }
     let saved = preprocessing::load(&args.model)?;
     let x = match &saved {
         Some((path, pipeline)) => pipeline.apply(x).map_err(|e| {
@@ -87,10 +90,8 @@ fn read_matrices(path: &Path) -> Result<(Matrix, Option<Matrix>)> {
     if !is_npz {
         return Ok((read_npy_matrix(path)?, None));
     }
-    let x = read_npz_matrix(path, "X")?;
     // Targets are optional; they are only used to print scores.
-    let y = read_npz_matrix(path, "Y").ok().filter(|y| y.rows == x.rows);
-    Ok((x, y))
+    Ok(read_inputs_npz(path)?)
 }
 
 struct PredictTask<'a> {
@@ -113,7 +114,10 @@ impl BackendTask for PredictTask<'_> {
                 )));
             }
         }
-        let model = TwoLayerMlp::<B>::load(self.model, &device)?;
+        let (model, checksum) = TwoLayerMlp::<B>::load_with_checksum(self.model, &device)?;
+        if checksum == Checksum::NotRecorded {
+            eprintln!("warning: {}", unverified_warning(self.model));
+        }
         let config = model.config();
         if config.d_input != self.x.cols {
             let found = match self.preprocessing {

@@ -60,6 +60,23 @@ pub struct DataInfo {
     pub n_test: Option<usize>,
 }
 
+/// Warns on stderr when `y` is one column of 0s and 1s. The accuracy of a single output counts
+/// rows where prediction and target have the same sign, the convention of +-1 targets, so a
+/// target 0 never counts as correct. The targets are not remapped: a model fitted on 0/1 targets
+/// predicts values near 0 and 1, which a -1/+1 remapping of the targets would not make right;
+/// the warning asks for -1/+1 targets instead.
+pub fn warn_zero_one_targets(origin: &str, y: &Matrix) {
+    let zero_one =
+        y.cols == 1 && y.data.contains(&0.0) && y.data.iter().all(|&v| v == 0.0 || v == 1.0);
+    if zero_one {
+        eprintln!(
+            "warning: {origin}: the targets are 0/1, but the accuracy of one output counts sign \
+             agreement (targets -1/+1), so rows with target 0 never count as correct; encode the \
+             classes as -1/+1"
+        );
+    }
+}
+
 /// Classes used when neither `--data` nor `--dataset` is given: pullover vs bag.
 const DEFAULT_CLASSES: [usize; 2] = [2, 8];
 
@@ -79,6 +96,11 @@ pub fn load_problem(args: &DataArgs, seed: u64) -> Result<Problem> {
 
 fn load_npz_problem(path: &std::path::Path) -> Result<Problem> {
     let p = read_problem_npz(path)?;
+    let origin = path.display().to_string();
+    warn_zero_one_targets(&origin, &p.y);
+    if let Some(y_val) = &p.y_val {
+        warn_zero_one_targets(&format!("{origin} (Y_val)"), y_val);
+    }
     let val = p.x_val.zip(p.y_val).map(|(x, y)| Pair { x, y });
     let info = DataInfo {
         kind: "npz-problem".into(),

@@ -5,6 +5,9 @@
 //! The solver is still being tuned, so these tests check properties of the results (finite, within a
 //! margin of reference optima, consistent with each other), not exact numbers.
 
+#[cfg(unix)]
+mod common;
+
 use burn::backend::flex::{Flex, FlexDevice};
 use burn::prelude::*;
 use cronos_burn::model::TwoLayerMlp;
@@ -206,6 +209,130 @@ fn fit_npz_problem_then_saved_model_reproduces_the_report() {
     );
     let accuracy = cronos_core::accuracy(to_tensor(&pred), y);
     assert_eq!(accuracy, train_accuracy);
+}
+
+/// An `.npz` archive of float64 arrays `(name, rows, cols, values)`.
+fn write_npz(path: &Path, arrays: &[(&str, usize, usize, &[f64])]) {
+    use npyz::WriterBuilder;
+    let mut npz = npyz::npz::NpzWriter::create(path).unwrap();
+    for &(name, rows, cols, values) in arrays {
+        let mut writer = npz
+            .array::<f64>(name, Default::default())
+            .unwrap()
+            .default_dtype()
+            .shape(&[rows as u64, cols as u64])
+            .begin_nd()
+            .unwrap();
+        writer.extend(values.iter().copied()).unwrap();
+        writer.finish().unwrap();
+    }
+}
+
+/// Fits the tiny fixture problem and saves the model as `model.bpk` in `dir`.
+fn fit_tiny_model(dir: &Path) -> PathBuf {
+    let model = dir.join("model.bpk");
+    succeeded(&cronos(&[
+        "fit",
+        "--data",
+        path(&fixture("relu_tiny.npz")),
+        "--max-iters",
+        "50",
+        "--quiet",
+        "--report",
+        path(&dir.join("report.json")),
+        "--save-model",
+        path(&model),
+    ]));
+    model
+}
+
+#[test]
+fn predict_refuses_damaged_models_and_warns_on_unverified_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = fit_tiny_model(dir.path());
+    let out = dir.path().join("pred.npy");
+    let tiny = fixture("relu_tiny.npz");
+    let predict = [
+        "predict",
+        "--model",
+        path(&model),
+        "--data",
+        path(&tiny),
+        "--out",
+        path(&out),
+    ];
+    let good = std::fs::read(&model).unwrap();
+
+    // Two flipped bytes in the weights.
+    let mut bytes = good.clone();
+    let n = bytes.len();
+    bytes[n - 3] ^= 0x10;
+    bytes[n - 11] ^= 0x02;
+    std::fs::write(&model, &bytes).unwrap();
+    fails_with(&predict, "differs from");
+    fails_with(&predict, "model.bpk.json");
+    // A truncated copy.
+    std::fs::write(&model, &good[..n / 2]).unwrap();
+    fails_with(&predict, "SHA-256");
+
+    // A sidecar whose shape does not describe the weights.
+    std::fs::write(&model, &good).unwrap();
+    let sidecar = dir.path().join("model.bpk.json");
+    let original = std::fs::read_to_string(&sidecar).unwrap();
+    let mut json: Value = serde_json::from_str(&original).unwrap();
+    json["hidden"] = (json["hidden"].as_u64().unwrap() + 1).into();
+    std::fs::write(&sidecar, json.to_string()).unwrap();
+    fails_with(&predict, "field `hidden`");
+
+    // A model saved before checksums were recorded loads, with a warning.
+    let mut json: Value = serde_json::from_str(&original).unwrap();
+    json.as_object_mut().unwrap().remove("sha256");
+    std::fs::write(&sidecar, json.to_string()).unwrap();
+    let output = cronos(&predict);
+    succeeded(&output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("warning:") && stderr.contains("records no checksum"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn predict_rejects_targets_of_another_row_count_and_warns_on_zero_one_targets() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = fit_tiny_model(dir.path());
+    let x = read_npz_matrix(&fixture("relu_tiny.npz"), "X").unwrap();
+    let xs: Vec<f64> = x.data.iter().map(|&v| f64::from(v)).collect();
+    let inputs = dir.path().join("inputs.npz");
+    let out = dir.path().join("pred.npy");
+    let predict = [
+        "predict",
+        "--model",
+        path(&model),
+        "--data",
+        path(&inputs),
+        "--out",
+        path(&out),
+    ];
+    let ys = vec![1.0; x.rows + 1];
+    write_npz(
+        &inputs,
+        &[("X", x.rows, x.cols, &xs), ("Y", x.rows + 1, 1, &ys)],
+    );
+    fails_with(
+        &predict,
+        &format!("X has {} rows but Y has {}", x.rows, x.rows + 1),
+    );
+
+    let zero_one: Vec<f64> = (0..x.rows).map(|i| (i % 2) as f64).collect();
+    write_npz(
+        &inputs,
+        &[("X", x.rows, x.cols, &xs), ("Y", x.rows, 1, &zero_one)],
+    );
+    let output = cronos(&predict);
+    succeeded(&output);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("the targets are 0/1"), "{stderr}");
 }
 
 /// Raw features of very different scales and offsets (`n x 6`) and +-1 targets, from `seed`.
@@ -469,6 +596,29 @@ fn data_info_prints_the_embedded_splits() {
 }
 
 #[test]
+fn data_info_of_an_oversized_image_size_is_an_error_not_an_abort() {
+    let dir = tempfile::tempdir().unwrap();
+    let class = dir.path().join("cat");
+    std::fs::create_dir(&class).unwrap();
+    image::ImageBuffer::from_fn(30, 30, |x, y| image::Rgb([x as u8, y as u8, 0]))
+        .save(class.join("a.png"))
+        .unwrap();
+    let root = path(dir.path());
+    fails_with(
+        &["data", "info", "image-folder:100000", "--data-dir", root],
+        "image size must be in 1..=4096, found 100000: a 100000x100000 RGB image needs 111.8 GiB",
+    );
+    let stdout = succeeded(&cronos(&[
+        "data",
+        "info",
+        "image-folder:8",
+        "--data-dir",
+        root,
+    ]));
+    assert!(stdout.contains("samples 1, features 192"), "{stdout}");
+}
+
+#[test]
 fn bad_input_exits_2_with_one_line() {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.json");
@@ -575,52 +725,30 @@ fn bad_input_exits_2_with_one_line() {
 #[cfg(unix)]
 #[test]
 fn ctrl_c_stops_and_still_writes_the_report() {
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
     let dir = tempfile::tempdir().unwrap();
     let report_path = dir.path().join("report.json");
     let trace = dir.path().join("trace.jsonl");
     // A ten-class problem with an unreachable tolerance: it runs until stopped.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cronos"))
-        .args([
-            "fit",
-            "--dataset",
-            "fashion-mnist",
-            "--train-limit",
-            "1000",
-            "--tol",
-            "1e-14",
-            "--max-iters",
-            "100000",
-            "--time-limit",
-            "120",
-            "--trace",
-            path(&trace),
-            "--report",
-            path(&report_path),
-        ])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while std::fs::read_to_string(&trace).map_or(0, |t| t.lines().count()) < 2 {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "no progress in the trace"
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "cronos ended before Ctrl-C"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(130));
+    let args = [
+        "fit",
+        "--dataset",
+        "fashion-mnist",
+        "--train-limit",
+        "1000",
+        "--tol",
+        "1e-14",
+        "--max-iters",
+        "100000",
+        "--time-limit",
+        "120",
+        "--trace",
+        path(&trace),
+        "--report",
+        path(&report_path),
+    ];
+    let code = common::ctrl_c_after_lines(&args, &trace, 2, Duration::from_secs(60));
+    assert_eq!(code, Some(130));
     let report = read_json(&report_path);
     assert_eq!(report["status"], "stopped");
     assert_eq!(report["interrupted"], true);

@@ -75,6 +75,18 @@ pub fn read_npz_matrix(path: &Path, name: &str) -> Result<Matrix> {
     Arrays::open_npz(path)?.require(name)?.into_matrix()
 }
 
+/// Reads `X` of an `.npz` archive and `Y` when present (inputs whose targets are optional, as for
+/// predictions), checking that `Y` has a row per row of `X`.
+pub fn read_inputs_npz(path: &Path) -> Result<(Matrix, Option<Matrix>)> {
+    let mut arrays = Arrays::open_npz(path)?;
+    let x = arrays.require("X")?.into_matrix()?;
+    let y = arrays.get("Y")?.map(NdArray::into_matrix).transpose()?;
+    if let Some(y) = &y {
+        check_rows(path, ("X", &x), ("Y", y))?;
+    }
+    Ok((x, y))
+}
+
 /// Loads a classification set (and its held-out part, if present) from an `.npz` archive.
 pub fn load_npz(path: &Path) -> Result<(LabeledSet, Option<LabeledSet>)> {
     load_labeled(Arrays::open_npz(path)?)
