@@ -113,13 +113,7 @@ fn cronos_am_beats_two_layer_cronos_on_tshirt_vs_shirt() {
     let config = DeepTrainingConfig::new();
     assert_eq!(config.optimizer.name(), "dadapt-adamw");
 
-    // Sketch rank 64: at cronos-core's default rank (256 here) this f32 solve on raw pixels
-    // currently breaks down with a NaN in the first ADMM iteration.
-    let solve = config
-        .cronos
-        .clone()
-        .with_max_iters(500)
-        .with_rank(Some(64));
+    let solve = config.cronos.clone().with_max_iters(500);
     let x = train_set.x.to_tensor::<Flex>(&device);
     let y = train_set
         .targets(TargetEncoding::Signed)
@@ -480,7 +474,7 @@ fn warm_started_head_solves_need_fewer_iterations() {
             .map(|s| s.report.expect("head solve"))
             .collect();
         assert!(reports.len() >= 3, "{} solves", reports.len());
-        assert!(reports.iter().all(|r| r.status == Status::Converged));
+        assert!(reports.iter().all(|r| r.status == Status::Optimal));
         // The first solve is cold either way; compare the re-solves.
         reports[1..].iter().map(|r| r.iterations).sum::<usize>()
     };

@@ -37,34 +37,30 @@ pub struct CronosConfig {
     /// Group-lasso weight beta (equivalently the weight decay beta/2 of the network).
     #[config(default = 1e-3)]
     pub beta: f64,
-    /// Initial ADMM penalty rho; adapted during the solve when `adaptive_rho` is set.
-    #[config(default = 0.03)]
-    pub rho: f64,
-    /// Rebalance rho from the ratio of the relative residuals (as in OSQP) so a bad rho cannot stall.
-    #[config(default = true)]
-    pub adaptive_rho: bool,
-    /// Relative tolerance on the primal and dual residuals.
+    /// ADMM penalty rho in the solver's scaled units; `None` lets the solver choose it (see
+    /// [`crate::rho`]).
+    #[config(default = "None")]
+    pub rho: Option<f64>,
+    /// Tolerance on the certified relative duality gap and the relative cone violation: the status is
+    /// `optimal` only when both are at most `tol`.
     #[config(default = 1e-4)]
     pub tol: f64,
-    /// Absolute tolerance (per square root of dimension) added to the relative one.
-    #[config(default = 1e-9)]
-    pub tol_abs: f64,
     /// Maximum ADMM iterations.
     #[config(default = 2000)]
     pub max_iters: usize,
     /// Wall-clock limit in seconds.
     #[config(default = "None")]
     pub time_limit: Option<f64>,
-    /// Maximum PCG iterations per ADMM iteration. Kept low: where the u-step is hard (large n d P at
-    /// small rho) an inexact solve slows ADMM per iteration far less than it saves per iteration.
-    #[config(default = 20)]
+    /// Maximum PCG iterations per ADMM iteration when the u-step core does not fit the memory budget.
+    #[config(default = 50)]
     pub pcg_max_iters: usize,
-    /// Rank of the Nystrom sketch of F^T F (default: min(256, 2 d P)).
-    #[config(default = "None")]
-    pub rank: Option<usize>,
-    /// Rank of the Nystrom sketch of X^T X (default: min(64, d)).
-    #[config(default = "None")]
-    pub gram_rank: Option<usize>,
+    /// Memory the factored u-step core may take, in GB (host and device together); above it the
+    /// u-step falls back to conjugate gradients.
+    #[config(default = 2.0)]
+    pub memory_budget_gb: f64,
+    /// ADMM iterations between evaluations of the certificate (the dual bound).
+    #[config(default = 10)]
+    pub check_every: usize,
     /// Convex program to solve.
     #[config(default = "Formulation::Relu")]
     pub formulation: Formulation,
@@ -91,23 +87,19 @@ impl CronosConfig {
             self.beta,
             "must be finite and >= 0",
         )?;
-        ensure_param(
-            self.rho.is_finite() && self.rho > 0.0,
-            "rho",
-            self.rho,
-            "must be finite and > 0",
-        )?;
+        if let Some(rho) = self.rho {
+            ensure_param(
+                rho.is_finite() && rho > 0.0,
+                "rho",
+                rho,
+                "must be finite and > 0",
+            )?;
+        }
         ensure_param(
             self.tol.is_finite() && self.tol > 0.0,
             "tol",
             self.tol,
             "must be finite and > 0",
-        )?;
-        ensure_param(
-            self.tol_abs.is_finite() && self.tol_abs >= 0.0,
-            "tol_abs",
-            self.tol_abs,
-            "must be finite and >= 0",
         )?;
         ensure_param(
             self.max_iters > 0,
@@ -129,31 +121,19 @@ impl CronosConfig {
                 "must be finite and > 0",
             )?;
         }
-        for (name, rank) in [("rank", self.rank), ("gram_rank", self.gram_rank)] {
-            if let Some(r) = rank {
-                ensure_param(r > 0, name, r, "must be at least 1")?;
-            }
-        }
+        ensure_param(
+            self.memory_budget_gb.is_finite() && self.memory_budget_gb >= 0.0,
+            "memory_budget_gb",
+            self.memory_budget_gb,
+            "must be finite and >= 0",
+        )?;
+        ensure_param(
+            self.check_every > 0,
+            "check_every",
+            self.check_every,
+            "must be at least 1",
+        )?;
         Ok(())
     }
 
-    /// Sketch ranks (F^T F, X^T X) for a problem with `d` features and `blocks` blocks per output.
-    pub(crate) fn ranks(&self, d: usize, blocks: usize) -> Result<(usize, usize), CronosError> {
-        let n1 = d * blocks;
-        let rank = self.rank.unwrap_or(256.min(n1));
-        let gram = self.gram_rank.unwrap_or(64.min(d));
-        ensure_param(
-            rank <= n1,
-            "rank",
-            rank,
-            "larger than the dimension 2 d P (or d P) of the problem",
-        )?;
-        ensure_param(
-            gram <= d,
-            "gram_rank",
-            gram,
-            "larger than the number of features d",
-        )?;
-        Ok((rank, gram))
-    }
 }

@@ -37,3 +37,20 @@ pub fn upload_matrix<B: Backend>(m: &DMatrix<f64>, like: &Tensor<B, 2>) -> Tenso
     let values = m.transpose().as_slice().to_vec(); // column-major -> row-major
     upload(values, [m.nrows(), m.ncols()], like)
 }
+
+/// Copies a 2-D tensor into a faer matrix in f64, for factorizations on the host.
+pub fn to_faer<B: Backend>(t: Tensor<B, 2>) -> faer::Mat<f64> {
+    let [rows, cols] = t.dims();
+    let values = to_vec(t);
+    faer::Mat::from_fn(rows, cols, |i, j| values[i * cols + j])
+}
+
+/// Uploads a faer matrix as a tensor with the dtype and device of `like`.
+pub fn upload_faer<B: Backend>(m: &faer::Mat<f64>, like: &Tensor<B, 2>) -> Tensor<B, 2> {
+    let (rows, cols) = (m.nrows(), m.ncols());
+    let mut values = Vec::with_capacity(rows * cols);
+    for i in 0..rows {
+        values.extend((0..cols).map(|j| m[(i, j)]));
+    }
+    upload(values, [rows, cols], like)
+}

@@ -6,28 +6,33 @@
 //! s.t. (2 D_i - I) X v_i >= 0,  (2 D_i - I) X w_i >= 0,     D_i = diag(1[X g_i >= 0])
 //! ```
 //!
-//! [`CronosConfig`] describes a solve; [`Cronos`] runs it (ADMM whose u-step is solved by
-//! Nystrom-preconditioned conjugate gradients) and returns a [`Solution`] holding an ordinary
-//! [`TwoLayerNet`] and a [`SolveReport`].
+//! [`CronosConfig`] describes a solve; [`Cronos`] runs it (ADMM whose u-step is solved exactly through
+//! the structure of its matrix) and returns a [`Solution`] holding an ordinary [`TwoLayerNet`], a
+//! [`SolveReport`] and a [`Certificate`] of optimality that anyone can check.
 
-pub mod anderson;
+mod certificate;
 mod config;
 mod error;
 pub mod host;
 pub mod network;
-pub mod nystrom;
 pub mod observer;
 pub mod operator;
 pub mod patterns;
-pub mod pcg;
-pub mod precond;
+mod pcg;
+mod polish;
 pub mod prox;
 mod report;
+mod rho;
 mod solver;
+mod state;
+mod ustep;
 
 pub use config::{CronosConfig, Formulation};
 pub use error::{CronosError, Result};
 pub use network::{accuracy, TwoLayerNet};
 pub use observer::{IterationRecord, JsonLinesTrace, Observer};
 pub use report::{SolveReport, Status};
-pub use solver::{Cronos, Solution, WarmStart};
+pub use certificate::Certificate;
+pub use solver::{Cronos, Solution};
+pub use state::WarmStart;
+pub use ustep::UStepPath;

@@ -101,6 +101,11 @@ impl<B: Backend> ConvexOperator<B> {
         &self.x
     }
 
+    /// The patterns D as 0/1 columns, `n x P`.
+    pub fn mask(&self) -> &Tensor<B, 2> {
+        &self.mask
+    }
+
     /// X U, `n x B c`: the one product with X that F and G share.
     pub fn xu(&self, u: &Tensor<B, 2>) -> Tensor<B, 2> {
         self.x.clone().matmul(u.clone())
@@ -226,10 +231,20 @@ impl<B: Backend> ConvexOperator<B> {
 
     /// Largest violation max(0, -(2 D_b - I) (X V)_b) of any cone constraint, unscaled (0 for gated).
     pub fn max_violation(&self, xv: Tensor<B, 2>) -> f64 {
-        self.cone
-            .as_ref()
-            .map(|e| host::scalar(relu(self.times_cone(e, xv).neg()).max()))
-            .unwrap_or(0.0)
+        host::scalar(self.violation(xv))
+    }
+
+    /// [`ConvexOperator::max_violation`] as a one-element tensor, to be read with other scalars.
+    pub(crate) fn violation(&self, xv: Tensor<B, 2>) -> Tensor<B, 1> {
+        match &self.cone {
+            Some(e) => relu(self.times_cone(e, xv).neg()).max(),
+            None => xv.sum() * 0.0,
+        }
+    }
+
+    /// The scale 1 / sigma of G.
+    pub(crate) fn cone_scale(&self) -> f64 {
+        self.cone_scale
     }
 
     /// X^T X W / sigma^2 for `w` (`d x k`): the block of which G^T G holds one copy per block.
@@ -255,7 +270,7 @@ impl<B: Backend> ConvexOperator<B> {
 ///
 /// Everything here stays two-dimensional: broadcasts over three-dimensional shapes run an order of
 /// magnitude slower on CPU backends.
-fn spread<B: Backend>(m: Tensor<B, 2>, c: usize) -> Tensor<B, 2> {
+pub(crate) fn spread<B: Backend>(m: Tensor<B, 2>, c: usize) -> Tensor<B, 2> {
     if c == 1 {
         return m;
     }
@@ -266,7 +281,7 @@ fn spread<B: Backend>(m: Tensor<B, 2>, c: usize) -> Tensor<B, 2> {
 }
 
 /// The sum over blocks of `t` (`rows x b c`, column `i c + k` for block `i`, output `k`), `rows x c`.
-fn sum_blocks<B: Backend>(t: Tensor<B, 2>, c: usize) -> Tensor<B, 2> {
+pub(crate) fn sum_blocks<B: Backend>(t: Tensor<B, 2>, c: usize) -> Tensor<B, 2> {
     if c == 1 {
         return t.sum_dim(1);
     }

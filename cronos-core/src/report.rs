@@ -1,14 +1,14 @@
 //! The summary of a finished solve, as written to `report.json`.
 
-use crate::Formulation;
+use crate::{Formulation, UStepPath};
 use serde::{Deserialize, Serialize};
 
 /// Why the solve ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
-    /// Primal and dual residuals met their tolerances.
-    Converged,
+    /// The certified relative gap and the relative cone violation are both within `tol`.
+    Optimal,
     /// The iteration limit was reached.
     MaxIterations,
     /// The time limit was reached.
@@ -24,6 +24,10 @@ pub struct SolveReport {
     /// 1/2 ||f(X) - Y||_F^2 + beta/2 (||W1||_F^2 + ||W2||_F^2) of the returned network, recomputed
     /// from its weights.
     pub objective: f64,
+    /// Lower bound on the optimum proved by the certificate's dual point.
+    pub lower_bound: f64,
+    /// (objective - lower_bound) / |objective|: the certified relative gap.
+    pub rel_gap: f64,
     /// Largest absolute violation of a cone constraint (2 D_i - I) X v_i >= 0 at the returned point.
     pub max_constraint_violation: f64,
     /// `max_constraint_violation` divided by the largest |X v_i| entry.
@@ -32,12 +36,18 @@ pub struct SolveReport {
     pub rel_primal_residual: f64,
     /// Relative dual residual at the returned point.
     pub rel_dual_residual: f64,
-    /// ADMM iterations run.
+    /// ADMM iterations run, including the penalty sweep's.
     pub iterations: usize,
+    /// Iterations of the penalty sweep's losing candidates.
+    pub sweep_iterations: usize,
     /// PCG iterations over all u-steps.
     pub pcg_iterations: usize,
-    /// Products with the u-step matrix A, including the Nystrom sketches (counted in A-product units).
+    /// Products with the u-step matrix A.
     pub a_products: usize,
+    /// How the u-step was solved.
+    pub u_step: UStepPath,
+    /// Seconds of set-up (patterns, factorizations) before the first iteration.
+    pub setup_seconds: f64,
     /// Wall-clock seconds of the whole solve.
     pub seconds: f64,
     /// Neurons of the returned network with nonzero weights.

@@ -1,52 +1,48 @@
-//! ADMM for the convex program (Feng, Frangella & Pilanci 2024), with residual-based stopping, adaptive
-//! rho and warm-started, adaptively-terminated Nystrom PCG for the u-step.
+//! ADMM for the convex program (Feng, Frangella & Pilanci 2024) with an exact structured u-step
+//! ([`crate::ustep`]), a penalty chosen by a short sweep ([`crate::rho`]) and a certified stop
+//! ([`crate::certificate`]).
 //!
 //! Splitting (scaled form): min 1/2 ||F u - Y||^2 + beta ||v||_{2,1} + 1{s >= 0} s.t. u = v, G u = s.
-//! One iteration:
-//! 1. u = A^-1 (F^T Y / rho + v - lambda + G^T (s - nu)), A = I + F^T F / rho + G^T G   (PCG)
+//! One iteration, over-relaxed by 1.6 (Eckstein & Bertsekas 1992, as in OSQP):
+//! 1. u = A^-1 (F^T Y / rho + v - lambda + G^T (s - nu)), A = I + F^T F / rho + G^T G
 //! 2. v = group soft-threshold of u + lambda at beta / rho
 //! 3. s = max(G u + nu, 0)
 //! 4. lambda += u - v,  nu += G u - s
 //!
-//! Stopping follows Boyd et al. (2011, §3.3): ||r|| <= sqrt(p) eps_abs + eps_rel max(||(u, Gu)||, ||(v, s)||)
-//! and ||s|| <= sqrt(q) eps_abs + eps_rel ||rho (lambda + G^T nu)||.
+//! The solve stops as `optimal` when the certificate (a feasible dual point) proves a relative gap of
+//! at most `tol` and the cone constraints hold to `tol`; residuals are reported but certify nothing.
 
-use crate::anderson::Anderson;
+use crate::certificate::{tighten, Certificate, DualPoint};
 use crate::config::CronosConfig;
 use crate::error::{CronosError, Result};
 use crate::host;
 use crate::network::{accuracy, map_to_network, TwoLayerNet};
-use crate::nystrom::Nystrom;
 use crate::observer::{IterationRecord, Observer};
 use crate::operator::ConvexOperator;
 use crate::patterns::{gaussian_gates, Patterns};
 use crate::pcg::{self, Iterate};
-use crate::precond::Sketches;
+use crate::polish::polish;
 use crate::prox::{group_soft_threshold, nonnegative};
 use crate::report::{SolveReport, Status};
+use crate::rho;
+use crate::state::{State, WarmStart};
+use crate::ustep::UStepSolver;
 use crate::Formulation;
 use burn::prelude::*;
+use burn::tensor::DType;
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Iterations between rho updates, and the factor by which the residual ratio must be off to trigger one.
-const RHO_INTERVAL: usize = 10;
-/// Iterations between evaluations of the dual bound (two products with X each) and between exact
-/// recomputations of the warm start's tracked products (which drift by rounding).
-const CHECK_INTERVAL: usize = 10;
-const RHO_TRIGGER: f64 = 5.0;
-/// PCG stops once its residual is this fraction of the current ADMM residuals (in u-step units).
-const PCG_FRACTION: f64 = 0.1;
-/// Over-relaxation factor (Eckstein & Bertsekas 1992; 1.6 as in OSQP).
+/// Over-relaxation factor.
 const RELAXATION: f64 = 1.6;
-/// Steps remembered by Anderson acceleration, and how much an extrapolated point may increase the
-/// fixed-point residual before it is rejected.
-const ANDERSON_MEMORY: usize = 10;
-const ANDERSON_SAFEGUARD: f64 = 1.0;
+/// Iterations between exact recomputations of the u-step's tracked products (which drift by rounding).
+const REFRESH_INTERVAL: usize = 10;
+/// On the inexact path PCG stops once its residual is this fraction of the ADMM residuals.
+const PCG_FRACTION: f64 = 0.1;
 
-/// A fitted network with the patterns it was built from and the solve's report and trace.
+/// A fitted network with the patterns it was built from, the solve's report, trace and certificate.
 #[derive(Debug, Clone)]
 pub struct Solution<B: Backend> {
     /// The network; `report.objective` is its objective.
@@ -55,8 +51,11 @@ pub struct Solution<B: Backend> {
     pub gates: Tensor<B, 2>,
     /// Summary of the solve.
     pub report: SolveReport,
-    /// Every iteration's record.
+    /// The records of the iterations the returned point comes from (the winning sweep candidate's
+    /// first iterations included).
     pub history: Vec<IterationRecord>,
+    /// The dual point behind `report.lower_bound`.
+    pub certificate: Certificate,
     /// The returned convex point and the operators it belongs to.
     point: Tensor<B, 2>,
     operator: ConvexOperator<B>,
@@ -94,166 +93,197 @@ impl CronosConfig {
     }
 }
 
-/// The point ADMM iterates on: z = (v, lambda, s, nu); u is a function of it (the u-step).
-#[derive(Debug, Clone)]
-struct State<B: Backend> {
-    /// Group-sparse copy of u and its scaled dual, `d x B c`.
+/// The program in the solver's scaled units, with its u-step solver.
+struct Problem<B: Backend> {
+    op: ConvexOperator<B>,
+    ustep: UStepSolver<B>,
+    y: Tensor<B, 2>,
+    fty: Tensor<B, 2>,
+    fty_norm: f64,
+    beta: f64,
+    /// PCG steps per u-step on an exact path (refinement; no host reads), `None` on the inexact path.
+    refinement: Option<usize>,
+    pcg_max_iters: usize,
+}
+
+impl<B: Backend> Problem<B> {
+    /// Objective of the network `v` maps to, its largest cone violation and max |X v|, as
+    /// one-element tensors to be read with other scalars.
+    fn point_measures(&self, v: &Tensor<B, 2>) -> [Tensor<B, 1>; 3] {
+        let xv = self.op.xu(v);
+        let fit = (self.op.network_output(xv.clone()) - self.y.clone()).square().sum() / 2.0;
+        let groups = v.clone().square().sum_dim(0).sqrt().sum();
+        [
+            fit + groups * self.beta,
+            self.op.violation(xv.clone()),
+            xv.abs().max(),
+        ]
+    }
+}
+
+/// A polished point with its objective, relative violation and certificate (scaled units).
+struct Candidate<B: Backend> {
     v: Tensor<B, 2>,
-    lambda: Tensor<B, 2>,
-    /// Slack of G u >= 0 and its scaled dual, `n x B c` (ReLU program only).
-    cone: Option<(Tensor<B, 2>, Tensor<B, 2>)>,
+    objective: f64,
+    rel_violation: f64,
+    dual: DualPoint<B>,
 }
 
-impl<B: Backend> State<B> {
-    fn parts(&self) -> Vec<Tensor<B, 2>> {
-        let mut parts = vec![self.v.clone(), self.lambda.clone()];
-        if let Some((s, nu)) = &self.cone {
-            parts.extend([s.clone(), nu.clone()]);
-        }
-        parts
-    }
-
-    /// All parts as one flat vector, for Anderson acceleration.
-    fn flat(&self) -> Tensor<B, 1> {
-        Tensor::cat(
-            self.parts()
-                .into_iter()
-                .map(|t| t.flatten::<1>(0, 1))
-                .collect(),
-            0,
-        )
-    }
-
-    /// The inverse of [`State::flat`], with the shapes of `self`.
-    fn unflat(&self, flat: Tensor<B, 1>) -> Self {
-        let mut offset = 0;
-        let mut take = |like: &Tensor<B, 2>| {
-            let dims = like.dims();
-            let part = flat
-                .clone()
-                .narrow(0, offset, dims[0] * dims[1])
-                .reshape(dims);
-            offset += dims[0] * dims[1];
-            part
-        };
-        let v = take(&self.v);
-        let lambda = take(&self.lambda);
-        let cone = self.cone.as_ref().map(|(s, nu)| (take(s), take(nu)));
-        Self { v, lambda, cone }
-    }
-
-    /// Multiplies the scaled duals by `factor` (when rho changes, y / rho must follow).
-    fn rescale_duals(&mut self, factor: f64) {
-        self.lambda = self.lambda.clone() * factor;
-        if let Some((_, nu)) = &mut self.cone {
-            *nu = nu.clone() * factor;
-        }
-    }
-}
-
-/// Where a solve left off: ADMM's last state, its penalty rho, the gate vectors and the data scales,
-/// so that [`Cronos::resume`] can continue a solve that hit a time or iteration limit or was stopped.
-/// On the same data resuming continues the iteration (only Anderson's history and the best-point
-/// bookkeeping restart); on other data of the same shape, such as CRONOS-AM's features after a few
-/// gradient steps, it is a starting guess.
-#[derive(Debug, Clone)]
-pub struct WarmStart<B: Backend> {
+/// One run of ADMM: its state, the u-step point and the penalty.
+#[derive(Clone)]
+struct Admm<B: Backend> {
     state: State<B>,
+    point: Iterate<B>,
     rho: f64,
-    gates: Tensor<B, 2>,
-    /// Row scales (sx, sy) of X and Y in the solve it comes from (the state is in scaled units).
-    scales: (f64, f64),
+    iterations: usize,
+    pcg_tol: f64,
+    pcg_iterations: usize,
+    a_products: usize,
 }
 
-impl<B: Backend> WarmStart<B> {
-    /// The state in the units of a problem with scales `scales`, checked against its shapes: points
-    /// are `d x cols`, cone slacks `n x cols` and present exactly for the ReLU program.
-    fn state_for(
-        &self,
-        scales: (f64, f64),
-        [n, d, cols]: [usize; 3],
-        relu: bool,
-    ) -> Result<State<B>> {
-        let shape = |what: &'static str, expected: [usize; 2], found: [usize; 2]| {
-            if expected == found {
-                Ok(())
-            } else {
-                Err(CronosError::WarmStart {
-                    what,
-                    expected: format!("{} x {}", expected[0], expected[1]),
-                    found: format!("{} x {}", found[0], found[1]),
-                })
-            }
+/// What one iteration measured, in scaled units, read back in one transfer.
+struct Measures {
+    objective: f64,
+    max_violation: f64,
+    rel_violation: f64,
+    primal: f64,
+    dual: f64,
+    rel_primal: f64,
+    rel_dual: f64,
+    pcg_iterations: usize,
+}
+
+impl<B: Backend> Admm<B> {
+    fn new(problem: &Problem<B>, state: State<B>, rho: f64, cold: bool) -> Self {
+        let op = &problem.op;
+        let c = problem.y.dims()[1];
+        let point = if cold {
+            Iterate::zero(op, c, rho, &problem.y)
+        } else {
+            Iterate::new(op, state.v.clone(), rho)
         };
-        let name = |cone: bool| if cone { "relu" } else { "gated" };
-        if self.state.cone.is_some() != relu {
-            return Err(CronosError::WarmStart {
-                what: "warm start formulation",
-                expected: name(relu).into(),
-                found: name(!relu).into(),
-            });
+        Self {
+            state,
+            point,
+            rho,
+            iterations: 0,
+            pcg_tol: 1e-2 * problem.fty_norm / rho,
+            pcg_iterations: 0,
+            a_products: usize::from(!cold),
         }
-        shape(
-            "warm start point (d x blocks * outputs)",
-            [d, cols],
-            self.state.v.dims(),
-        )?;
-        // A point u in original units is (sy / sx) times the scaled one; slacks G u scale with sy.
-        let point = (self.scales.1 / self.scales.0) / (scales.1 / scales.0);
-        let slack = self.scales.1 / scales.1;
-        let cone = match &self.state.cone {
-            Some((s, nu)) => {
-                shape(
-                    "warm start cone slack (n x blocks * outputs)",
-                    [n, cols],
-                    s.dims(),
-                )?;
-                Some((s.clone() * slack, nu.clone() * slack))
-            }
-            None => None,
+    }
+
+    /// One over-relaxed ADMM iteration.
+    fn step(&mut self, p: &Problem<B>) -> Measures {
+        let (op, rho, z) = (&p.op, self.rho, &self.state);
+        self.iterations += 1;
+        let mut rhs = p.fty.clone() / rho + z.v.clone() - z.lambda.clone();
+        if let Some((s, nu)) = &z.cone {
+            rhs = rhs + op.gt(s.clone() - nu.clone()).expect("cone operator");
+        }
+        if self.iterations % REFRESH_INTERVAL == 0 {
+            self.point = Iterate::new(op, self.point.u.clone(), rho);
+            self.a_products += 1;
+        }
+        let (tol, max_iters) = match p.refinement {
+            Some(steps) => (None, steps),
+            None => (Some(self.pcg_tol), p.pcg_max_iters),
         };
-        Ok(State {
-            v: self.state.v.clone() * point,
-            lambda: self.state.lambda.clone() * point,
-            cone,
+        let sol = pcg::solve(op, &p.ustep, rho, rhs, self.point.clone(), tol, max_iters);
+        self.pcg_iterations += sol.iterations;
+        self.a_products += sol.a_products;
+        self.point = sol.point;
+        let u = self.point.u.clone();
+
+        let u_hat = u.clone() * RELAXATION + z.v.clone() * (1.0 - RELAXATION);
+        let v = group_soft_threshold(u_hat.clone() + z.lambda.clone(), p.beta / rho);
+        let lambda = z.lambda.clone() + u_hat - v.clone();
+        let mut primal_sq = (u.clone() - v.clone()).square().sum();
+        let mut u_sq = u.clone().square().sum();
+        let mut v_sq = v.clone().square().sum();
+        let mut dual = v.clone() - z.v.clone();
+        let mut multiplier_sq = lambda.clone().square().sum();
+        let xu = op.xu_from_xz(&u, self.point.xz.clone());
+        let cone = match (&z.cone, op.g_from_xu(xu)) {
+            (Some((s_old, nu_old)), Some(gu)) => {
+                let g_hat = gu.clone() * RELAXATION + s_old.clone() * (1.0 - RELAXATION);
+                let s = nonnegative(g_hat.clone() + nu_old.clone());
+                let nu = nu_old.clone() + g_hat - s.clone();
+                dual = dual + op.gt(s.clone() - s_old.clone()).expect("cone operator");
+                multiplier_sq = multiplier_sq.max_pair(
+                    op.gt(nu.clone()).expect("cone operator").square().sum(),
+                );
+                primal_sq = primal_sq + (gu.clone() - s.clone()).square().sum();
+                u_sq = u_sq + gu.square().sum();
+                v_sq = v_sq + s.clone().square().sum();
+                Some((s, nu))
+            }
+            _ => None,
+        };
+        self.state = State { v, lambda, cone };
+        let [objective, violation, xv_max] = p.point_measures(&self.state.v);
+        let values = host::to_vec(Tensor::cat(
+            vec![
+                objective,
+                violation,
+                xv_max,
+                primal_sq,
+                u_sq,
+                v_sq,
+                dual.square().sum(),
+                multiplier_sq,
+            ],
+            0,
+        ));
+        let [objective, max_violation, xv_max, primal_sq, u_sq, v_sq, dual_sq, multiplier_sq] =
+            values[..].try_into().expect("eight measures");
+        let primal = primal_sq.sqrt();
+        let dual = rho * dual_sq.sqrt();
+        let dual_scale = rho * multiplier_sq.sqrt().max(p.fty_norm / rho);
+        let tiny = f64::MIN_POSITIVE;
+        // Inner accuracy tied to the outer residuals: an error e in the u-step shifts the gradient by
+        // rho e, so aim well below both residuals in u-step units.
+        self.pcg_tol = PCG_FRACTION * primal.min(dual / rho).max(tiny);
+        Measures {
+            objective,
+            max_violation,
+            rel_violation: max_violation / xv_max.max(tiny),
+            primal,
+            dual,
+            rel_primal: primal / u_sq.sqrt().max(v_sq.sqrt()).max(tiny),
+            rel_dual: dual / dual_scale.max(tiny),
+            pcg_iterations: sol.iterations,
+        }
+    }
+
+    /// The tightened dual point at the current iterate: z = Y - F u from the u-step's solution and
+    /// mu = -rho nu from ADMM's cone multiplier. The u-step's optimality condition makes F^T z + G^T mu
+    /// equal rho lambda (whose blocks have norm at most beta, by the prox) up to the dual residual, so
+    /// the pair's infeasibility vanishes as ADMM converges; z from the network's own prediction would
+    /// carry the primal error amplified by ||X|| / beta.
+    fn certify(&self, p: &Problem<B>) -> DualPoint<B> {
+        let prediction = p.op.f_from_xz(self.point.xz.clone());
+        let mu = self.state.cone.as_ref().map(|(_, nu)| nu.clone() * (-self.rho));
+        tighten(&p.op, &p.y, prediction, mu, p.beta, p.ustep.gram_max())
+    }
+}
+
+impl<B: Backend> Admm<B> {
+    /// The exact optimum on the structure ADMM has found ([`crate::polish`]), with its certificate.
+    fn polished(&self, p: &Problem<B>) -> Option<Candidate<B>> {
+        let mu = self.state.cone.as_ref().map(|(_, nu)| nu.clone() * (-self.rho));
+        let polished = polish(&p.op, &p.y, &self.state.v, mu.as_ref(), p.beta)?;
+        let [objective, violation, xv_max] = p.point_measures(&polished.v);
+        let values = host::to_vec(Tensor::cat(vec![objective, violation, xv_max], 0));
+        let prediction = p.op.f_from_xu(p.op.xu(&polished.v));
+        let dual = tighten(&p.op, &p.y, prediction, polished.mu, p.beta, p.ustep.gram_max());
+        Some(Candidate {
+            v: polished.v,
+            objective: values[0],
+            rel_violation: values[1] / values[2].max(f64::MIN_POSITIVE),
+            dual,
         })
     }
-}
-
-/// A lower bound on the optimal value from the current multipliers (weak duality).
-///
-/// The dual of min 1/2 ||F u - Y||^2 + beta sum_g ||u_g|| s.t. G u >= 0 is
-/// max -1/2 ||W||^2 - <W, Y> over W and mu >= 0 with ||(F^T W - G^T mu)_g|| <= beta for every group.
-/// At a solution W = F u - Y and mu = -rho nu; away from it the pair (t W, t mu) is made feasible by
-/// the largest admissible t and t is then chosen to maximize the bound, so the value is always a valid
-/// lower bound and the gap to the objective certifies optimality.
-fn dual_bound<B: Backend>(
-    op: &ConvexOperator<B>,
-    y: &Tensor<B, 2>,
-    xv: &Tensor<B, 2>,
-    state: &State<B>,
-    rho: f64,
-    beta: f64,
-) -> f64 {
-    let w = op.f_from_xu(xv.clone()) - y.clone();
-    let mut h = op.ft(w.clone());
-    if let Some((_, nu)) = &state.cone {
-        let mu = (nu.clone() * (-rho)).clamp_min(0.0);
-        h = h - op.gt(mu).expect("cone operator");
-    }
-    let h_max = host::scalar(h.square().sum_dim(0).max()).sqrt();
-    let w_sq = sq(&w);
-    let w_y = host::scalar((w * y.clone()).sum());
-    if w_sq == 0.0 {
-        return 0.0;
-    }
-    let t_max = if h_max > 0.0 {
-        beta / h_max
-    } else {
-        f64::INFINITY
-    };
-    let t = (-w_y / w_sq).clamp(0.0, t_max);
-    -0.5 * t * t * w_sq - t * w_y
 }
 
 fn check_finite<B: Backend>(t: &Tensor<B, 2>, what: &'static str) -> Result<()> {
@@ -267,7 +297,7 @@ fn check_finite<B: Backend>(t: &Tensor<B, 2>, what: &'static str) -> Result<()> 
 
 /// Root-mean-square row norm ||T||_F / sqrt(rows), or 1 for a zero matrix.
 fn rms_row_norm<B: Backend>(t: &Tensor<B, 2>) -> f64 {
-    let r = norm(t) / (t.dims()[0] as f64).sqrt();
+    let r = host::scalar(t.clone().square().sum()).sqrt() / (t.dims()[0] as f64).sqrt();
     if r > 0.0 && r.is_finite() {
         r
     } else {
@@ -275,12 +305,8 @@ fn rms_row_norm<B: Backend>(t: &Tensor<B, 2>) -> f64 {
     }
 }
 
-fn norm<B: Backend>(t: &Tensor<B, 2>) -> f64 {
-    sq(t).sqrt()
-}
-
-fn sq<B: Backend>(t: &Tensor<B, 2>) -> f64 {
-    host::scalar(t.clone().square().sum())
+fn relative_gap(objective: f64, bound: f64) -> f64 {
+    (objective - bound) / objective.abs().max(f64::MIN_POSITIVE)
 }
 
 impl<'a> Cronos<'a> {
@@ -290,7 +316,7 @@ impl<'a> Cronos<'a> {
         self
     }
 
-    /// Stops the solve (returning its best point so far) once `flag` becomes true, e.g. from Ctrl-C.
+    /// Stops the solve (returning its point so far) once `flag` becomes true, e.g. from Ctrl-C.
     pub fn with_stop_flag(mut self, flag: Arc<AtomicBool>) -> Self {
         self.stop = Some(flag);
         self
@@ -359,254 +385,206 @@ impl<'a> Cronos<'a> {
         // X = sx Xs and Y = sy Ys, u = (sy / sx) us solves the original program with beta_s = beta /
         // (sx sy), and objectives scale by sy^2; patterns and cone constraints are unchanged.
         let (sx, sy) = (rms_row_norm(&x), rms_row_norm(&y));
-        let (xs, ys, beta) = (x.clone() / sx, y.clone() / sy, cfg.beta / (sx * sy));
-        let op = ConvexOperator::new(xs, patterns.mask.clone(), cfg.formulation);
-        let blocks = op.blocks();
-        let cols = blocks * c;
-        let (rank, gram_rank) = cfg.ranks(d, blocks)?;
+        let op = ConvexOperator::new(x.clone() / sx, patterns.mask.clone(), cfg.formulation);
+        let cols = op.blocks() * c;
         let relu = cfg.formulation == Formulation::Relu;
         let warm = warm
             .map(|w| Ok::<_, CronosError>((w.state_for((sx, sy), [n, d, cols], relu)?, w.rho)))
             .transpose()?;
-
-        // One-off work: sketches of F^T F and X^T X (independent of rho).
-        let n1 = d * blocks;
-        let omega = host::upload(
-            gaussian_gates(n1, rank, cfg.seed.wrapping_add(1)),
-            [n1, rank],
-            &x,
-        );
-        let ftf = Nystrom::new(omega, |w| op.ftf(w))?;
-        let gram = match cfg.formulation {
-            Formulation::Relu => {
-                let omega = host::upload(
-                    gaussian_gates(d, gram_rank, cfg.seed.wrapping_add(2)),
-                    [d, gram_rank],
-                    &x,
-                );
-                Some(Nystrom::new(omega, |w| op.gram(w))?)
-            }
-            Formulation::Gated => None,
+        let stop_flag = self.stop.clone();
+        let out_of_time = |start: &Instant| {
+            cfg.time_limit
+                .is_some_and(|t| start.elapsed().as_secs_f64() >= t)
         };
-        // Sketch cost in A-product units: each sketch column is one single-output product.
-        let mut a_products = (rank + gram_rank).div_ceil(cols.max(1));
-        let sketches = Sketches::new(gram, ftf, d);
-        let mut rho = warm.as_ref().map_or(cfg.rho, |(_, rho)| *rho);
-        let mut precond = sketches.preconditioner(rho)?;
-
-        let y_orig = y;
-        let y = ys;
-        let fty = op.ft(y.clone());
-        let fty_norm = norm(&fty);
-        let options = (&x.device(), x.dtype());
-        let (mut z, mut point) = match warm {
-            Some((z, _)) => {
-                a_products += 1;
-                let point = Iterate::new(&op, z.v.clone(), rho);
-                (z, point)
-            }
-            None => {
-                let zeros_d = Tensor::<B, 2>::zeros([d, cols], options);
-                let zeros_n = Tensor::<B, 2>::zeros([n, cols], options);
-                let z = State {
-                    v: zeros_d.clone(),
-                    lambda: zeros_d,
-                    cone: relu.then(|| (zeros_n.clone(), zeros_n)),
-                };
-                (z, Iterate::zero(&op, c, rho, &x))
-            }
+        let interrupted = || {
+            stop_flag.as_ref().is_some_and(|f| f.load(Ordering::Relaxed)) || out_of_time(&start)
         };
-        let mut bound = f64::NEG_INFINITY;
-        let sqrt_pri = (((d + if z.cone.is_some() { n } else { 0 }) * cols) as f64).sqrt();
-        let sqrt_dual = ((d * cols) as f64).sqrt();
-        let mut pcg_tol = 1e-2 * fty_norm / rho;
+
+        let initial_rho = warm
+            .as_ref()
+            .map(|(_, rho)| *rho)
+            .or(cfg.rho)
+            .unwrap_or(rho::FIXED);
+        let ustep = UStepSolver::new(&op, initial_rho, cfg.memory_budget_gb * 1e9, &interrupted)?;
+        let ys = y.clone() / sy;
+        let fty = op.ft(ys.clone());
+        let exact = ustep.path().is_exact();
+        let problem = Problem {
+            fty_norm: host::scalar(fty.clone().square().sum()).sqrt(),
+            fty,
+            y: ys,
+            beta: cfg.beta / (sx * sy),
+            refinement: exact.then_some(if x.dtype() == DType::F64 { 1 } else { 2 }),
+            pcg_max_iters: cfg.pcg_max_iters,
+            ustep,
+            op,
+        };
+        let setup_seconds = start.elapsed().as_secs_f64();
+
+        let zeros = |rows: usize| Tensor::<B, 2>::zeros([rows, cols], (&x.device(), x.dtype()));
+        let cold = || State {
+            v: zeros(d),
+            lambda: zeros(d),
+            cone: relu.then(|| (zeros(n), zeros(n))),
+        };
         let mut history: Vec<IterationRecord> = Vec::new();
-        let mut best: Option<(f64, Tensor<B, 2>, usize)> = None;
-        let mut pcg_total = 0;
-        let mut status = Status::MaxIterations;
-        let mut anderson = Anderson::new(ANDERSON_MEMORY);
-        // The plain ADMM step taken before the last extrapolation, and its fixed-point residual.
-        let mut fallback: Option<(State<B>, f64)> = None;
-        // The last plain ADMM step, where a resumed solve continues.
-        let mut last = z.clone();
-
-        for iteration in 1..=cfg.max_iters {
-            let mut rhs = fty.clone() / rho + z.v.clone() - z.lambda.clone();
-            if let Some((s, nu)) = &z.cone {
-                rhs = rhs + op.gt(s.clone() - nu.clone()).expect("cone operator");
+        let mut sweep_iterations = 0;
+        let record = |m: &Measures, run: &Admm<B>, bound: f64, start: &Instant| IterationRecord {
+            iteration: run.iterations,
+            objective: m.objective * sy * sy,
+            max_violation: m.max_violation * sy,
+            rel_violation: m.rel_violation,
+            primal_residual: m.primal,
+            dual_residual: m.dual,
+            rel_primal_residual: m.rel_primal,
+            rel_dual_residual: m.rel_dual,
+            dual_bound: bound * sy * sy,
+            rel_gap: relative_gap(m.objective, bound),
+            rho: run.rho,
+            pcg_iterations: m.pcg_iterations,
+            seconds: start.elapsed().as_secs_f64(),
+        };
+        let mut run = match (warm, cfg.rho) {
+            (Some((state, rho)), _) => Admm::new(&problem, state, rho, false),
+            (None, Some(rho)) => Admm::new(&problem, cold(), rho, true),
+            (None, None) if !problem.ustep.rho_is_free() => {
+                Admm::new(&problem, cold(), rho::FIXED, true)
             }
-            if iteration % CHECK_INTERVAL == 0 {
-                point = Iterate::new(&op, point.u, rho);
-                a_products += 1;
-            }
-            let sol = pcg::solve(&op, &precond, rho, rhs, point, pcg_tol, cfg.pcg_max_iters);
-            pcg_total += sol.iterations;
-            a_products += sol.a_products;
-            point = sol.point;
-            let u = point.u.clone();
-
-            // Over-relaxed updates: u_hat = a u + (1 - a) v replaces u in the v- and lambda-updates.
-            let u_hat = u.clone() * RELAXATION + z.v.clone() * (1.0 - RELAXATION);
-            let v = group_soft_threshold(u_hat.clone() + z.lambda.clone(), beta / rho);
-            let lambda = z.lambda.clone() + u_hat - v.clone();
-            let r_u = u.clone() - v.clone();
-            let (mut pri_sq, mut u_sq, mut v_sq) = (sq(&r_u), sq(&u), sq(&v));
-            let mut dual = v.clone() - z.v.clone();
-            let mut dual_scale = norm(&lambda).max(fty_norm / rho);
-            let xu = op.xu_from_xz(&u, point.xz.clone());
-            let cone = match (&z.cone, op.g_from_xu(xu)) {
-                (Some((s_old, nu_old)), Some(gu)) => {
-                    let g_hat = gu.clone() * RELAXATION + s_old.clone() * (1.0 - RELAXATION);
-                    let s = nonnegative(g_hat.clone() + nu_old.clone());
-                    let nu = nu_old.clone() + g_hat - s.clone();
-                    dual = dual + op.gt(s.clone() - s_old.clone()).expect("cone operator");
-                    // Multiplier terms are measured apart: they cancel at a solution, where
-                    // rho (lambda + G^T nu) = -F^T (F u - Y).
-                    dual_scale = dual_scale.max(norm(&op.gt(nu.clone()).expect("cone operator")));
-                    pri_sq += sq(&(gu.clone() - s.clone()));
-                    u_sq += sq(&gu);
-                    v_sq += sq(&s);
-                    Some((s, nu))
+            (None, None) => {
+                // A short race between penalties, continued from the best (rho::sweep explains).
+                let mut best: Option<(f64, Admm<B>, Vec<IterationRecord>)> = None;
+                for &rho in rho::SWEEP {
+                    let mut candidate = Admm::new(&problem, cold(), rho, true);
+                    let mut records = Vec::new();
+                    for _ in 0..rho::SWEEP_ITERATIONS {
+                        let m = candidate.step(&problem);
+                        records.push(record(&m, &candidate, f64::NEG_INFINITY, &start));
+                    }
+                    let m = records.last().expect("sweep iterations");
+                    let dual = candidate.certify(&problem);
+                    let gap = relative_gap(m.objective / (sy * sy), dual.bound).max(m.rel_violation);
+                    sweep_iterations += rho::SWEEP_ITERATIONS;
+                    if best.as_ref().is_none_or(|(g, _, _)| gap < *g) {
+                        best = Some((gap, candidate, records));
+                    }
+                    if interrupted() {
+                        break;
+                    }
                 }
-                _ => None,
-            };
-            let step = State { v, lambda, cone };
-            let primal = pri_sq.sqrt();
-            let dual_res = rho * norm(&dual);
-            let pri_scale = u_sq.sqrt().max(v_sq.sqrt());
-            let dual_scale = rho * dual_scale;
-
-            let xv = op.xu(&step.v);
-            let fit =
-                host::scalar((op.network_output(xv.clone()) - y.clone()).square().sum()) / 2.0;
-            let group_norms = host::scalar(step.v.clone().square().sum_dim(0).sqrt().sum());
-            // Records are in the caller's units.
-            let objective = (fit + beta * group_norms) * sy * sy;
-            let max_violation = op.max_violation(xv.clone()) * sy;
-            let scale_xv = host::scalar(xv.clone().abs().max()).max(f64::MIN_POSITIVE) * sy;
-            let rel_violation = max_violation / scale_xv;
-            // Any earlier bound is still a valid lower bound, so it is refreshed only now and then.
-            if iteration % CHECK_INTERVAL == 1 {
-                bound = bound.max(dual_bound(&op, &y, &xv, &step, rho, beta) * sy * sy);
+                let (_, winner, records) = best.expect("at least one candidate");
+                sweep_iterations -= winner.iterations;
+                history = records;
+                winner
             }
-            let rel_gap = (objective - bound) / objective.abs().max(f64::MIN_POSITIVE);
-            let record = IterationRecord {
-                iteration,
-                objective,
-                max_violation,
-                rel_violation,
-                primal_residual: primal,
-                dual_residual: dual_res,
-                rel_primal_residual: primal / pri_scale.max(f64::MIN_POSITIVE),
-                rel_dual_residual: dual_res / dual_scale.max(f64::MIN_POSITIVE),
-                dual_bound: bound,
-                rel_gap,
-                rho,
-                pcg_iterations: sol.iterations,
-                seconds: start.elapsed().as_secs_f64(),
-            };
-            if !(objective.is_finite() && primal.is_finite() && dual_res.is_finite()) {
+        };
+
+        let mut best_dual: Option<DualPoint<B>> = None;
+        let mut best_polished: Option<Candidate<B>> = None;
+        let mut status = Status::MaxIterations;
+        let mut last: Option<Measures> = None;
+        while run.iterations < cfg.max_iters {
+            let m = run.step(&problem);
+            if !(m.objective.is_finite() && m.primal.is_finite() && m.dual.is_finite()) {
                 return Err(CronosError::Numerical(format!(
-                    "non-finite iterate at ADMM iteration {iteration} (objective {objective}, residuals {primal}, {dual_res})"
+                    "non-finite iterate at ADMM iteration {} (objective {}, residuals {}, {})",
+                    run.iterations, m.objective, m.primal, m.dual
                 )));
             }
-            if rel_violation <= cfg.tol.max(1e-3)
-                && best.as_ref().is_none_or(|(o, _, _)| objective < *o)
-            {
-                best = Some((objective, step.v.clone(), history.len()));
+            let limit = run.iterations == cfg.max_iters || interrupted();
+            if run.iterations % cfg.check_every == 0 || limit {
+                let mut duals = vec![run.certify(&problem)];
+                if let Some(candidate) = run.polished(&problem) {
+                    duals.push(candidate.dual.clone());
+                    let better = candidate.rel_violation <= cfg.tol
+                        && best_polished
+                            .as_ref()
+                            .is_none_or(|b| candidate.objective < b.objective);
+                    if better {
+                        best_polished = Some(candidate);
+                    }
+                }
+                for dual in duals {
+                    if best_dual.as_ref().is_none_or(|b| dual.bound > b.bound) {
+                        best_dual = Some(dual);
+                    }
+                }
             }
+            let bound = best_dual.as_ref().map_or(f64::NEG_INFINITY, |b| b.bound);
+            let rec = record(&m, &run, bound, &start);
             let mut stop = false;
             for obs in &mut self.observers {
-                stop |= obs.observe(&record) == ControlFlow::Break(());
+                stop |= obs.observe(&rec) == ControlFlow::Break(());
             }
-            history.push(record);
-            last = step.clone();
-            let residuals_met = primal <= sqrt_pri * cfg.tol_abs + cfg.tol * pri_scale
-                && dual_res <= sqrt_dual * cfg.tol_abs + cfg.tol * dual_scale;
-            let certified = rel_gap <= cfg.tol && rel_violation <= cfg.tol;
-            let converged = residuals_met || certified;
-            if converged {
-                status = Status::Converged;
-                best = None;
+            history.push(rec);
+            let certifies = |objective: f64, violation: f64| {
+                relative_gap(objective, bound) <= cfg.tol && violation <= cfg.tol
+            };
+            let certified = certifies(m.objective, m.rel_violation)
+                || best_polished
+                    .as_ref()
+                    .is_some_and(|c| certifies(c.objective, c.rel_violation));
+            last = Some(m);
+            if certified {
+                status = Status::Optimal;
                 break;
             }
-            if stop
-                || self
-                    .stop
-                    .as_ref()
-                    .is_some_and(|f| f.load(Ordering::Relaxed))
-            {
+            if stop || stop_flag.as_ref().is_some_and(|f| f.load(Ordering::Relaxed)) {
                 status = Status::Stopped;
                 break;
             }
-            if cfg
-                .time_limit
-                .is_some_and(|t| start.elapsed().as_secs_f64() >= t)
-            {
+            if out_of_time(&start) {
                 status = Status::TimeLimit;
                 break;
             }
-            // Inner accuracy tied to the outer residuals: an error e in the u-step shifts the gradient by
-            // rho e, so aim well below both residuals in u-step units.
-            pcg_tol = PCG_FRACTION * (primal.min(dual_res / rho)).max(f64::MIN_POSITIVE);
-
-            let g = z.flat() - step.flat();
-            let g_norm = host::scalar(g.clone().square().sum()).sqrt();
-            // Safeguard: an extrapolated point whose fixed-point residual grew is discarded in favour
-            // of the plain step it replaced.
-            if let Some((plain, plain_norm)) = fallback.take() {
-                if g_norm > ANDERSON_SAFEGUARD * plain_norm {
-                    anderson.reset();
-                    z = plain;
-                    continue;
-                }
-            }
-            let last_rec = history.last().expect("record pushed above");
-            let ratio = (last_rec.rel_primal_residual
-                / last_rec.rel_dual_residual.max(f64::MIN_POSITIVE))
-            .sqrt();
-            if cfg.adaptive_rho
-                && iteration % RHO_INTERVAL == 0
-                && ratio.is_finite()
-                && !(1.0 / RHO_TRIGGER..=RHO_TRIGGER).contains(&ratio)
-            {
-                let new_rho = (rho * ratio).clamp(1e-8, 1e8);
-                z = step;
-                z.rescale_duals(rho / new_rho);
-                rho = new_rho;
-                precond = sketches.preconditioner(rho)?;
-                anderson.reset();
-                continue;
-            }
-            let next = anderson.next(step.flat(), g);
-            z = step.unflat(next);
-            fallback = anderson.extrapolated().then_some((step, g_norm));
         }
 
-        let (v, record_index) = match best {
-            Some((_, v, index)) if status != Status::Converged => (v, index),
-            _ => (last.v.clone(), history.len() - 1),
+        // The polished point is returned when it is feasible to the tolerance and no worse.
+        let admm = last
+            .as_ref()
+            .map_or((f64::INFINITY, f64::INFINITY), |m| (m.objective, m.rel_violation));
+        let point = match best_polished {
+            Some(c) if c.objective <= admm.0 || admm.1 > cfg.tol => c.v,
+            _ => run.state.v.clone(),
         };
-        let chosen = &history[record_index];
-        let v = v * (sy / sx);
-        let network = map_to_network(&op, &patterns.gates, &v, None).expect("unpadded mapping");
+        let op = &problem.op;
+        let v = point * (sy / sx);
+        let network = map_to_network(op, &patterns.gates, &v, None).expect("unpadded mapping");
         let xv = x.clone().matmul(v.clone());
         let max_violation = op.max_violation(xv.clone());
         let scale_xv = host::scalar(xv.abs().max()).max(f64::MIN_POSITIVE);
+        let objective = network.objective(x.clone(), y.clone(), cfg.beta);
+        let best_dual = match best_dual {
+            Some(dual) => dual,
+            None => run.certify(&problem),
+        };
+        let certificate = Certificate::new(
+            &best_dual,
+            sy,
+            op.cone_scale(),
+            op.patterns(),
+            cfg.beta,
+            objective,
+        );
+        let last = last.as_ref();
         let report = SolveReport {
-            objective: network.objective(x.clone(), y_orig.clone(), cfg.beta),
+            objective,
+            lower_bound: certificate.lower_bound,
+            rel_gap: relative_gap(objective, certificate.lower_bound),
             max_constraint_violation: max_violation,
             rel_constraint_violation: max_violation / scale_xv,
-            rel_primal_residual: chosen.rel_primal_residual,
-            rel_dual_residual: chosen.rel_dual_residual,
-            iterations: history.len(),
-            pcg_iterations: pcg_total,
-            a_products,
+            rel_primal_residual: last.map_or(f64::NAN, |m| m.rel_primal),
+            rel_dual_residual: last.map_or(f64::NAN, |m| m.rel_dual),
+            iterations: run.iterations + sweep_iterations,
+            sweep_iterations,
+            pcg_iterations: run.pcg_iterations,
+            a_products: run.a_products,
+            u_step: problem.ustep.path(),
+            setup_seconds,
             seconds: start.elapsed().as_secs_f64(),
             active_neurons: network.active_neurons(),
-            train_accuracy: accuracy(network.forward(x), y_orig),
+            train_accuracy: accuracy(network.forward(x), y),
             patterns: patterns.len(),
-            rho,
+            rho: run.rho,
             status,
             formulation: cfg.formulation,
             beta: cfg.beta,
@@ -617,16 +595,17 @@ impl<'a> Cronos<'a> {
         Ok(Solution {
             network,
             warm_start: WarmStart {
-                state: last,
-                rho,
+                state: run.state,
+                rho: run.rho,
                 gates: patterns.gates.clone(),
                 scales: (sx, sy),
             },
             gates: patterns.gates,
             report,
             history,
+            certificate,
             point: v,
-            operator: op,
+            operator: problem.op,
         })
     }
 }

@@ -4,11 +4,8 @@ use burn::backend::NdArray;
 use burn::prelude::*;
 use cronos_core::host;
 use cronos_core::network::map_to_network;
-use cronos_core::nystrom::Nystrom;
 use cronos_core::operator::ConvexOperator;
 use cronos_core::patterns::{gaussian_gates, Patterns};
-use cronos_core::pcg::{self, Iterate};
-use cronos_core::precond::Sketches;
 use cronos_core::Formulation;
 use nalgebra::{DMatrix, DVector};
 
@@ -84,92 +81,6 @@ fn a_equals_its_definition() {
 }
 
 #[test]
-fn pcg_matches_direct_solve() {
-    for formulation in [Formulation::Relu, Formulation::Gated] {
-        let (op, _) = problem(formulation);
-        let rho = 0.05;
-        let a = dense(&op, |u| op.apply_a(&u, rho).0);
-        let c = 2;
-        let rhs = gaussian(op.d(), op.blocks() * c, 7);
-        // Low-rank sketches so PCG has work to do.
-        let n1 = op.d() * op.blocks();
-        let ftf = Nystrom::new(gaussian(n1, 6, 8), |w| op.ftf(w)).unwrap();
-        let gram = (formulation == Formulation::Relu)
-            .then(|| Nystrom::new(gaussian(op.d(), 2, 9), |w| op.gram(w)).unwrap());
-        let pre = Sketches::new(gram, ftf, op.d())
-            .preconditioner(rho)
-            .unwrap();
-        // The start is for another rho, so PCG recomputes its products.
-        let start = Iterate::new(&op, rhs.zeros_like(), 2.0 * rho);
-        let sol = pcg::solve(&op, &pre, rho, rhs.clone(), start, 1e-8, 500);
-        assert_eq!(sol.a_products, sol.iterations + 1);
-        assert!(
-            sol.residuals.iter().all(|&r| r <= 1e-8),
-            "{formulation:?}: {:?} after {} iterations",
-            sol.residuals,
-            sol.iterations
-        );
-        // Direct solve of each output's system.
-        let b = host::to_matrix(rhs.reshape([n1, c]));
-        let u = host::to_matrix(sol.point.u.clone().reshape([n1, c]));
-        let direct = a.clone().lu().solve(&b).unwrap();
-        let err = (&u - &direct).norm() / direct.norm();
-        assert!(
-            err < 1e-6,
-            "{formulation:?}: PCG vs LU relative error {err}"
-        );
-        // X Z and A U are tracked exactly through the iterations.
-        let (au, xz) = op.apply_a(&sol.point.u, rho);
-        let xz_err = host::scalar((sol.point.xz - xz).abs().max());
-        assert!(xz_err < 1e-9, "tracked X Z drifted by {xz_err}");
-        let au_err = host::scalar((sol.point.au - au).abs().max());
-        assert!(au_err < 1e-9, "tracked A U drifted by {au_err}");
-    }
-}
-
-#[test]
-fn full_rank_preconditioner_is_the_inverse() {
-    let (op, _) = problem(Formulation::Relu);
-    let rho = 2.0;
-    let n1 = op.d() * op.blocks();
-    let ftf = Nystrom::new(gaussian(n1, n1, 10), |w| op.ftf(w)).unwrap();
-    let gram = Nystrom::new(gaussian(op.d(), op.d(), 11), |w| op.gram(w)).unwrap();
-    let pre = Sketches::new(Some(gram), ftf, op.d())
-        .preconditioner(rho)
-        .unwrap();
-    let u = gaussian(op.d(), op.blocks() * 2, 12);
-    let back = pre.apply(op.apply_a(&u, rho).0);
-    let err = host::scalar((back - u.clone()).abs().max()) / host::scalar(u.abs().max());
-    assert!(err < 1e-8, "P^-1 A u differs from u by {err}");
-}
-
-#[test]
-fn preconditioner_reduces_condition_number() {
-    let (op, _) = problem(Formulation::Relu);
-    let rho = 0.01;
-    let a = dense(&op, |u| op.apply_a(&u, rho).0);
-    let n1 = op.d() * op.blocks();
-    let ftf = Nystrom::new(gaussian(n1, 10, 13), |w| op.ftf(w)).unwrap();
-    let gram = Nystrom::new(gaussian(op.d(), 3, 14), |w| op.gram(w)).unwrap();
-    let pre = Sketches::new(Some(gram), ftf, op.d())
-        .preconditioner(rho)
-        .unwrap();
-    let pinv = dense(&op, |u| pre.apply(u));
-    let cond = |m: &DMatrix<f64>| {
-        let e = m.clone().symmetric_eigen().eigenvalues;
-        e.max() / e.min()
-    };
-    // P^-1/2 A P^-1/2 has the spectrum of P^-1 A; symmetrize through the Cholesky factor of P^-1.
-    let l = pinv.clone().cholesky().unwrap().l();
-    let pa = l.transpose() * &a * &l;
-    let (before, after) = (cond(&a), cond(&pa));
-    assert!(
-        after < before / 10.0,
-        "condition number {before} -> {after}"
-    );
-}
-
-#[test]
 fn mapping_reproduces_convex_outputs_when_feasible() {
     let (op, patterns) = problem(Formulation::Relu);
     let (d, p, c) = (op.d(), op.patterns(), 2);
@@ -196,22 +107,4 @@ fn mapping_reproduces_convex_outputs_when_feasible() {
         / 2.0;
     let lasso = host::scalar(v.square().sum_dim(0).sqrt().sum());
     assert!((decay - lasso).abs() < 1e-10 * lasso, "{decay} vs {lasso}");
-}
-
-#[test]
-fn exact_low_rank_sketch_of_ftf() {
-    let (op, _) = problem(Formulation::Gated);
-    let n1 = op.d() * op.blocks();
-    let exact = dense(&op, |u| {
-        let k = u.dims()[1] / op.blocks();
-        op.ftf(u.reshape([n1, k]))
-            .reshape([op.d(), op.blocks() * k])
-    });
-    // F^T F has rank <= n = 30 > n1 = 20 here, so a full sketch reproduces it.
-    let nys = Nystrom::new(gaussian(n1, n1, 15), |w| op.ftf(w)).unwrap();
-    let u = host::to_matrix(nys.basis.clone());
-    let approx =
-        &u * DMatrix::from_diagonal(&DVector::from_vec(nys.eigenvalues.clone())) * u.transpose();
-    let err = (approx - &exact).norm() / exact.norm();
-    assert!(err < 1e-8, "relative error {err}");
 }

@@ -29,10 +29,10 @@ fn invalid_parameters_are_named() {
     let (x, y) = data(20, 3, 1);
     let cases = [
         (config().with_beta(-1.0), "beta"),
-        (config().with_rho(0.0), "rho"),
+        (config().with_rho(Some(0.0)), "rho"),
         (config().with_neurons(0), "neurons"),
-        (config().with_rank(Some(1000)), "rank"),
-        (config().with_gram_rank(Some(4)), "gram_rank"),
+        (config().with_memory_budget_gb(-1.0), "memory_budget_gb"),
+        (config().with_check_every(0), "check_every"),
     ];
     for (cfg, name) in cases {
         match cfg.solver().fit(x.clone(), y.clone()) {
@@ -139,7 +139,7 @@ fn awkward_problems_solve() {
         .solver()
         .fit(x.clone(), y.clone().zeros_like())
         .unwrap();
-    assert_eq!(sol.report.status, Status::Converged);
+    assert_eq!(sol.report.status, Status::Optimal);
     assert!(
         sol.report.objective.abs() < 1e-12 && sol.report.active_neurons == 0,
         "{:?}",

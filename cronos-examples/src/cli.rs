@@ -120,13 +120,10 @@ pub struct FitArgs {
     /// Regularization beta (group lasso; weight decay beta/2 on the network).
     #[arg(long, default_value_t = CronosConfig::new().beta)]
     pub beta: f64,
-    /// Initial ADMM penalty rho.
-    #[arg(long, default_value_t = CronosConfig::new().rho)]
-    pub rho: f64,
-    /// Keep rho fixed instead of adapting it to the residuals.
+    /// ADMM penalty rho in the solver's scaled units [default: chosen by the solver].
     #[arg(long)]
-    pub fixed_rho: bool,
-    /// Relative tolerance of the primal and dual residuals and of the duality gap.
+    pub rho: Option<f64>,
+    /// Tolerance of the certified relative duality gap and of the relative cone violation.
     #[arg(long, default_value_t = CronosConfig::new().tol)]
     pub tol: f64,
     /// Maximum ADMM iterations.
@@ -135,16 +132,17 @@ pub struct FitArgs {
     /// Wall-clock limit of the solve in seconds.
     #[arg(long, value_name = "S")]
     pub time_limit: Option<f64>,
-    /// Maximum conjugate-gradient iterations per ADMM iteration.
+    /// Maximum conjugate-gradient iterations per ADMM iteration when the u-step core does not fit
+    /// the memory budget.
     #[arg(long, value_name = "K", default_value_t = CronosConfig::new().pcg_max_iters)]
     pub pcg_max_iters: usize,
-    /// Rank of the Nystrom sketch of F^T F [default: min(256, 2 d P)].
-    #[arg(long)]
-    pub rank: Option<usize>,
+    /// Memory the factored u-step core may take, in GB.
+    #[arg(long, value_name = "GB", default_value_t = CronosConfig::new().memory_budget_gb)]
+    pub memory_budget: f64,
     /// Convex program: relu (exact ReLU network) or gated (gated ReLU).
     #[arg(long, default_value = "relu")]
     pub formulation: Formulation,
-    /// Seed of the gate vectors, sketches and data subsets.
+    /// Seed of the gate vectors and data subsets.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     #[command(flatten)]
@@ -156,6 +154,10 @@ pub struct FitArgs {
     /// preprocessing of the data in `FILE.preprocess.json`, which `predict` applies).
     #[arg(long, value_name = "FILE")]
     pub save_model: Option<PathBuf>,
+    /// Write the certificate of optimality as an `.npz` archive: the network (`W1`, `W2`), `gates`,
+    /// the dual point (`z`, `mu`), `beta`, `objective` and `lower_bound` (README: "Checking a solve").
+    #[arg(long, value_name = "FILE")]
+    pub certificate: Option<PathBuf>,
     /// Write one JSON line per iteration to this file while solving.
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,

@@ -11,9 +11,10 @@ use burn::prelude::*;
 use cronos_burn::device::{run_on, BackendTask};
 use cronos_burn::model::TwoLayerMlp;
 use cronos_core::{
-    accuracy, CronosConfig, IterationRecord, JsonLinesTrace, Observer, SolveReport, TwoLayerNet,
+    accuracy, CronosConfig, IterationRecord, JsonLinesTrace, Observer, Solution, SolveReport,
+    TwoLayerNet,
 };
-use cronos_datasets::npy::{read_npy_matrix, read_npz_matrix};
+use cronos_datasets::npy::{read_npy_matrix, read_npz_matrix, write_npz};
 use cronos_datasets::Matrix;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -46,6 +47,8 @@ pub struct FitReport {
     pub model: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<PathBuf>,
 }
 
 /// The solver configuration the flags describe.
@@ -55,12 +58,11 @@ pub fn config(args: &FitArgs) -> CronosConfig {
         .with_neurons(args.neurons)
         .with_beta(args.beta)
         .with_rho(args.rho)
-        .with_adaptive_rho(!args.fixed_rho)
         .with_tol(args.tol)
         .with_max_iters(args.max_iters)
         .with_time_limit(args.time_limit)
         .with_pcg_max_iters(args.pcg_max_iters)
-        .with_rank(args.rank)
+        .with_memory_budget_gb(args.memory_budget)
         .with_formulation(args.formulation)
         .with_seed(args.seed)
 }
@@ -85,7 +87,7 @@ pub fn run(args: &FitArgs, stop: Arc<AtomicBool>) -> Result<FitReport> {
     }
     let trace = args.trace.as_deref().map(create_file).transpose()?;
     // Output directories are created now, so a bad path fails before the solve rather than after.
-    for path in [Some(&args.report), args.save_model.as_ref()]
+    for path in [Some(&args.report), args.save_model.as_ref(), args.certificate.as_ref()]
         .into_iter()
         .flatten()
     {
@@ -120,6 +122,7 @@ pub fn run(args: &FitArgs, stop: Arc<AtomicBool>) -> Result<FitReport> {
         gates: args.gates.clone(),
         model: args.save_model.clone(),
         trace: args.trace.clone(),
+        certificate: args.certificate.clone(),
     };
     let json = serde_json::to_string_pretty(&report)
         .map_err(|e| CliError(format!("cannot serialize the report: {e}")))?;
@@ -190,6 +193,9 @@ impl BackendTask for FitTask<'_> {
         let evaluate = |pair: &Pair| evaluate(&solution.network, pair, &device);
         let val = self.problem.val.as_ref().map(evaluate);
         let test = self.problem.test.as_ref().map(evaluate);
+        if let Some(path) = &self.args.certificate {
+            write_certificate(path, &solution)?;
+        }
         if let Some(path) = &self.args.save_model {
             TwoLayerMlp::from(solution.network.clone()).save(path)?;
         }
@@ -199,6 +205,33 @@ impl BackendTask for FitTask<'_> {
             test,
         })
     }
+}
+
+/// Writes what an independent check of optimality needs (see the README): the network, its gates
+/// and the dual point with its bound.
+fn write_certificate<B: Backend>(path: &Path, solution: &Solution<B>) -> Result<()> {
+    let cert = &solution.certificate;
+    let [n, p, c] = cert.shape;
+    let matrix = |t: &Tensor<B, 2>| (t.dims(), cronos_core::host::to_vec(t.clone()));
+    let (w1_shape, w1) = matrix(&solution.network.w1);
+    let (w2_shape, w2) = matrix(&solution.network.w2);
+    let (g_shape, gates) = matrix(&solution.gates);
+    let z_shape = [n, c];
+    let mut arrays: Vec<(&str, &[usize], &[f64])> = vec![
+        ("W1", &w1_shape, &w1),
+        ("W2", &w2_shape, &w2),
+        ("gates", &g_shape, &gates),
+        ("z", &z_shape, &cert.z),
+        ("beta", &[], std::slice::from_ref(&cert.beta)),
+        ("objective", &[], std::slice::from_ref(&cert.objective)),
+        ("lower_bound", &[], std::slice::from_ref(&cert.lower_bound)),
+    ];
+    let mu_shape = [n, 2 * p, c];
+    if let Some(mu) = &cert.mu {
+        arrays.push(("mu", &mu_shape, mu));
+    }
+    write_npz(path, &arrays)?;
+    Ok(())
 }
 
 /// Accuracy and mean squared error of `net` on `pair`.
@@ -218,8 +251,8 @@ pub fn summary(report: &FitReport) -> String {
         .and_then(|v| v.as_str().map(str::to_owned))
         .unwrap_or_default();
     let mut line = format!(
-        "{status}: {} iterations in {:.2}s, objective {:.6e}, {} active neurons, train accuracy {:.4}",
-        s.iterations, s.seconds, s.objective, s.active_neurons, s.train_accuracy
+        "{status}: {} iterations in {:.2}s, objective {:.6e}, certified gap {:.1e}, {} active neurons, train accuracy {:.4}",
+        s.iterations, s.seconds, s.objective, s.rel_gap, s.active_neurons, s.train_accuracy
     );
     if let Some(a) = report.val_accuracy {
         line.push_str(&format!(", val accuracy {a:.4}"));

@@ -433,3 +433,38 @@ impl NdArray {
         }
     }
 }
+
+/// Writes named f64 arrays (`(name, shape, row-major values)`) as an uncompressed (stored) `.npz` archive
+/// that numpy reads with `np.load`; a 0-d array (empty shape) is a scalar.
+pub fn write_npz(path: &Path, arrays: &[(&str, &[usize], &[f64])]) -> Result<()> {
+    use npyz::WriterBuilder;
+    let io = |e: std::io::Error| DatasetError::io(path, e);
+    let mut npz = npyz::npz::NpzWriter::create(path).map_err(io)?;
+    for &(name, shape, values) in arrays {
+        let expected: usize = shape.iter().product();
+        if expected != values.len() {
+            return Err(DatasetError::format(
+                path,
+                format!(
+                    "array `{name}`: shape {shape:?} needs {expected} values, found {}",
+                    values.len()
+                ),
+            ));
+        }
+        let shape: Vec<u64> = shape.iter().map(|&s| s as u64).collect();
+        let mut writer = npz
+            .array::<f64>(
+                name,
+                zip::write::FileOptions::default().compression_method(zip::CompressionMethod::Stored),
+            )
+            .map_err(io)?
+            .default_dtype()
+            .shape(&shape)
+            .begin_nd()
+            .map_err(io)?;
+        writer.extend(values.iter().copied()).map_err(io)?;
+        writer.finish().map_err(io)?;
+    }
+    npz.zip_writer().finish().map_err(|e| io(e.into()))?;
+    Ok(())
+}

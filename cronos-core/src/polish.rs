@@ -1,0 +1,337 @@
+//! Polishing: the exact optimum on the active set that ADMM has identified, and its multipliers.
+//!
+//! ADMM identifies which groups are nonzero and which cone constraints are active long before its
+//! iterates are accurate, and with a small beta its dual residual must fall far below beta before
+//! its own multipliers certify anything (the certificate's infeasibility is the dual residual over
+//! beta). As OSQP does for quadratic programs, the polish fixes that structure and solves what is
+//! left exactly: per output and active block b, v_b lies in the null space N_b of its active cone
+//! rows C_b (v_b = N_b w_b), and
+//!
+//! ```text
+//! min_w 1/2 || sum_b Psi_b w_b - y ||^2 + beta sum_b ||w_b||,   Psi_b = sigma_b D_i X N_b,
+//! ```
+//!
+//! smooth where every w_b is nonzero, is solved by Newton's method with a backtracking line search.
+//! Stationarity then gives the active rows' multipliers by least squares,
+//! c C_b^T mu_J = beta v_b / ||v_b|| - sigma_b X^T D_i z, so F^T z + G^T mu = beta v_b / ||v_b|| on
+//! active blocks. When the structure is right the polished pair is optimal to rounding and the
+//! certificate tight; when it is not, the candidates are simply worse and the caller keeps ADMM's.
+//! Host linear algebra in f64 (faer), sized by the active set: a few blocks of d columns each.
+
+use crate::host;
+use crate::operator::ConvexOperator;
+use crate::Formulation;
+use burn::prelude::*;
+use faer::{Mat, Side};
+
+/// Largest polished problem (sum of the active blocks' null-space dimensions) solved densely.
+const MAX_DIMENSION: usize = 4000;
+/// Newton iterations at most, and the relative gradient norm at which they stop.
+const NEWTON_ITERATIONS: usize = 30;
+const NEWTON_TOL: f64 = 1e-13;
+/// A cone row is active when its multiplier exceeds this fraction of the largest one.
+const ACTIVE_FRACTION: f64 = 1e-6;
+/// A cone row is active when its slack is below this fraction of the block's largest slack.
+const SLACK_FRACTION: f64 = 1e-4;
+
+/// The polished point (`d x B c`) and cone multipliers (`n x B c`, `None` for the gated program).
+pub(crate) struct Polished<B: Backend> {
+    pub(crate) v: Tensor<B, 2>,
+    pub(crate) mu: Option<Tensor<B, 2>>,
+}
+
+/// One active block of one output: its column in the point, sign, pattern and null-space basis.
+struct Block {
+    column: usize,
+    sign: f64,
+    pattern: usize,
+    rows: Vec<usize>,
+    /// The block's cone row signs 2 D_i - 1, for the multipliers.
+    w: Vec<f64>,
+}
+
+/// Polishes the ADMM point `v` (`d x B c`) with cone multipliers `mu` (`n x B c`, ReLU program), for
+/// targets `y` (`n x c`) and regularization `beta`, all in the solver's scaled units; `None` when
+/// an output's polished problem is larger than [`MAX_DIMENSION`].
+pub(crate) fn polish<B: Backend>(
+    op: &ConvexOperator<B>,
+    y: &Tensor<B, 2>,
+    v: &Tensor<B, 2>,
+    mu: Option<&Tensor<B, 2>>,
+    beta: f64,
+) -> Option<Polished<B>> {
+    let [n, d] = op.x().dims();
+    let (blocks, p) = (op.blocks(), op.patterns());
+    let cols = v.dims()[1];
+    let c = cols / blocks;
+    let x = host::to_faer(op.x().clone());
+    let mask = host::to_faer(op.mask().clone());
+    let yh = host::to_faer(y.clone());
+    let vh = host::to_faer(v.clone());
+    let muh = mu.map(|m| host::to_faer(m.clone()));
+    let relu = op.formulation() == Formulation::Relu;
+    let mut v_out = Mat::<f64>::zeros(d, cols);
+    let mut mu_out = Mat::<f64>::zeros(n, cols);
+    for k in 0..c {
+        let active: Vec<Block> = (0..blocks)
+            .map(|b| b * c + k)
+            .filter(|&col| (0..d).any(|r| vh[(r, col)] != 0.0))
+            .map(|col| {
+                let b = col / c;
+                let pattern = b % p;
+                let sign = if relu && b >= p { -1.0 } else { 1.0 };
+                let w: Vec<f64> = (0..n).map(|j| 2.0 * mask[(j, pattern)] - 1.0).collect();
+                // Active rows: a positive multiplier, or a slack (2 d_j - 1) x_j^T v_b that is
+                // negligible next to the largest.
+                let slack: Vec<f64> = (0..n)
+                    .map(|j| w[j] * (0..d).map(|r| x[(j, r)] * vh[(r, col)]).sum::<f64>())
+                    .collect();
+                let slack_top = slack.iter().fold(0.0f64, |a, s| a.max(s.abs()));
+                let rows: Vec<usize> = match &muh {
+                    Some(m) => {
+                        let top = (0..n).map(|j| m[(j, col)]).fold(0.0, f64::max);
+                        (0..n)
+                            .filter(|&j| {
+                                (top > 0.0 && m[(j, col)] > ACTIVE_FRACTION * top)
+                                    || slack[j] <= SLACK_FRACTION * slack_top
+                            })
+                            .collect()
+                    }
+                    None => Vec::new(),
+                };
+                Block {
+                    column: col,
+                    sign,
+                    pattern,
+                    rows,
+                    w,
+                }
+            })
+            .collect();
+        let target: Vec<f64> = (0..n).map(|j| yh[(j, k)]).collect();
+        let points: Vec<Vec<f64>> = active
+            .iter()
+            .map(|b| (0..d).map(|r| vh[(r, b.column)]).collect())
+            .collect();
+        let points = reduced_optimum(&x, &mask, &active, &points, &target, beta)?;
+        let fitted: Vec<f64> = (0..n)
+            .map(|j| {
+                active
+                    .iter()
+                    .zip(&points)
+                    .map(|(b, vb)| {
+                        b.sign * mask[(j, b.pattern)] * (0..d).map(|r| x[(j, r)] * vb[r]).sum::<f64>()
+                    })
+                    .sum()
+            })
+            .collect();
+        let z: Vec<f64> = (0..n).map(|j| target[j] - fitted[j]).collect();
+        for (block, vb) in active.iter().zip(&points) {
+            let norm = vb.iter().map(|a| a * a).sum::<f64>().sqrt();
+            if norm == 0.0 {
+                continue;
+            }
+            for (r, value) in vb.iter().enumerate() {
+                v_out[(r, block.column)] = *value;
+            }
+            if block.rows.is_empty() {
+                continue;
+            }
+            // c C_b^T mu_J = beta v_b / ||v_b|| - sigma_b X^T D_i z.
+            let rhs = Mat::<f64>::from_fn(d, 1, |r, _| {
+                let fz: f64 = (0..n)
+                    .map(|j| x[(j, r)] * mask[(j, block.pattern)] * z[j])
+                    .sum();
+                beta * vb[r] / norm - block.sign * fz
+            });
+            let ct = Mat::<f64>::from_fn(d, block.rows.len(), |r, q| {
+                let j = block.rows[q];
+                op.cone_scale() * block.w[j] * x[(j, r)]
+            });
+            let solved = least_squares(&ct, &rhs);
+            for (q, &j) in block.rows.iter().enumerate() {
+                mu_out[(j, block.column)] = solved[q].max(0.0);
+            }
+        }
+    }
+    Some(Polished {
+        v: host::upload_faer(&v_out, v),
+        mu: relu.then(|| host::upload_faer(&mu_out, v)),
+    })
+}
+
+/// The optimum of the reduced problem for the blocks' current active rows, from `start` (one point of
+/// `d` values per block); `None` when it exceeds [`MAX_DIMENSION`]. A block whose rows leave no
+/// null space is zero.
+fn reduced_optimum(
+    x: &Mat<f64>,
+    mask: &Mat<f64>,
+    blocks: &[Block],
+    start: &[Vec<f64>],
+    target: &[f64],
+    beta: f64,
+) -> Option<Vec<Vec<f64>>> {
+    let (n, d) = (x.nrows(), x.ncols());
+    let nulls: Vec<Mat<f64>> = blocks
+        .iter()
+        .map(|b| null_space(x, &b.rows, &b.w, d).unwrap_or_else(|| Mat::zeros(d, 0)))
+        .collect();
+    let widths: Vec<usize> = nulls.iter().map(|m| m.ncols()).collect();
+    let total: usize = widths.iter().sum();
+    if total > MAX_DIMENSION {
+        return None;
+    }
+    // Psi = [sigma_b D_i X N_b] and the starting w_b = N_b^T v_b.
+    let mut psi = Mat::<f64>::zeros(n, total);
+    let mut w = vec![0.0; total];
+    let mut offset = 0;
+    for ((block, null), v) in blocks.iter().zip(&nulls).zip(start) {
+        let xn = x * null;
+        for j in 0..n {
+            let scale = block.sign * mask[(j, block.pattern)];
+            for q in 0..null.ncols() {
+                psi[(j, offset + q)] = scale * xn[(j, q)];
+            }
+        }
+        for q in 0..null.ncols() {
+            w[offset + q] = (0..d).map(|r| null[(r, q)] * v[r]).sum();
+        }
+        offset += null.ncols();
+    }
+    let w = newton(&psi, target, &widths, w, beta);
+    let mut offset = 0;
+    Some(
+        nulls
+            .iter()
+            .map(|null| {
+                let k = null.ncols();
+                let point = (0..d)
+                    .map(|r| (0..k).map(|q| null[(r, q)] * w[offset + q]).sum())
+                    .collect();
+                offset += k;
+                point
+            })
+            .collect(),
+    )
+}
+
+/// Orthonormal basis of {u : (2 d_j - 1) x_j^T u = 0 for j in `rows`}; `None` if only u = 0 is left.
+fn null_space(x: &Mat<f64>, rows: &[usize], w: &[f64], d: usize) -> Option<Mat<f64>> {
+    if rows.is_empty() {
+        return Some(Mat::<f64>::identity(d, d));
+    }
+    // Right singular vectors of C (|J| x d) beyond its numerical rank, from C^T C (d x d).
+    let rows_c = Mat::<f64>::from_fn(rows.len(), d, |q, a| w[rows[q]] * x[(rows[q], a)]);
+    let gram = rows_c.transpose() * &rows_c;
+    let evd = gram.self_adjoint_eigen(Side::Lower).ok()?;
+    let s = evd.S().column_vector();
+    let top = s[d - 1].max(0.0);
+    let kept: Vec<usize> = (0..d).filter(|&i| s[i] <= 1e-12 * top).collect();
+    if kept.is_empty() {
+        return None;
+    }
+    let u = evd.U();
+    Some(Mat::from_fn(d, kept.len(), |r, q| u[(r, kept[q])]))
+}
+
+/// Newton's method with backtracking on 1/2 ||Psi w - y||^2 + beta sum_b ||w_b||, blocks of `widths`.
+fn newton(psi: &Mat<f64>, y: &[f64], widths: &[usize], mut w: Vec<f64>, beta: f64) -> Vec<f64> {
+    let n = y.len();
+    let total = w.len();
+    let gram = psi.transpose() * psi;
+    let objective = |w: &[f64]| {
+        let fit: f64 = (0..n)
+            .map(|j| {
+                let r: f64 = (0..total).map(|q| psi[(j, q)] * w[q]).sum::<f64>() - y[j];
+                r * r
+            })
+            .sum();
+        let mut offset = 0;
+        let mut norms = 0.0;
+        for &k in widths {
+            norms += w[offset..offset + k].iter().map(|a| a * a).sum::<f64>().sqrt();
+            offset += k;
+        }
+        fit / 2.0 + beta * norms
+    };
+    let psi_t_y: Vec<f64> = (0..total)
+        .map(|q| (0..n).map(|j| psi[(j, q)] * y[j]).sum())
+        .collect();
+    let scale = psi_t_y.iter().map(|a| a * a).sum::<f64>().sqrt().max(beta);
+    let mut current = objective(&w);
+    for _ in 0..NEWTON_ITERATIONS {
+        let mut hessian = gram.clone();
+        let mut gradient: Vec<f64> = (0..total)
+            .map(|q| (0..total).map(|r| gram[(q, r)] * w[r]).sum::<f64>() - psi_t_y[q])
+            .collect();
+        let mut offset = 0;
+        for &k in widths {
+            let wb = &w[offset..offset + k];
+            let norm = wb.iter().map(|a| a * a).sum::<f64>().sqrt();
+            if norm > 0.0 {
+                for a in 0..k {
+                    gradient[offset + a] += beta * wb[a] / norm;
+                    for b in 0..k {
+                        let identity = if a == b { 1.0 } else { 0.0 };
+                        hessian[(offset + a, offset + b)] +=
+                            beta / norm * (identity - wb[a] * wb[b] / (norm * norm));
+                    }
+                }
+            }
+            offset += k;
+        }
+        if gradient.iter().map(|g| g * g).sum::<f64>().sqrt() <= NEWTON_TOL * scale {
+            break;
+        }
+        let rhs = Mat::<f64>::from_fn(total, 1, |q, _| -gradient[q]);
+        let Some(step) = hessian
+            .llt(Side::Lower)
+            .ok()
+            .map(|llt| {
+                use faer::linalg::solvers::Solve;
+                llt.solve(&rhs)
+            })
+        else {
+            break;
+        };
+        let slope: f64 = (0..total).map(|q| gradient[q] * step[(q, 0)]).sum();
+        let mut t = 1.0;
+        let mut accepted = false;
+        while t > 1e-10 {
+            let trial: Vec<f64> = (0..total).map(|q| w[q] + t * step[(q, 0)]).collect();
+            let value = objective(&trial);
+            if value <= current + 1e-4 * t * slope {
+                w = trial;
+                current = value;
+                accepted = true;
+                break;
+            }
+            t /= 2.0;
+        }
+        if !accepted {
+            break;
+        }
+    }
+    w
+}
+
+/// The least-squares solution of A m = b (A `d x q`, full column rank expected) through the normal
+/// equations with a tiny ridge, as a vector.
+fn least_squares(a: &Mat<f64>, b: &Mat<f64>) -> Vec<f64> {
+    use faer::linalg::solvers::Solve;
+    let q = a.ncols();
+    let mut normal = a.transpose() * a;
+    let ridge = 1e-14 * (0..q).map(|i| normal[(i, i)]).fold(0.0, f64::max);
+    for i in 0..q {
+        normal[(i, i)] += ridge.max(f64::MIN_POSITIVE);
+    }
+    let rhs = a.transpose() * b;
+    match normal.llt(Side::Lower) {
+        Ok(llt) => {
+            let m = llt.solve(&rhs);
+            (0..q).map(|i| m[(i, 0)]).collect()
+        }
+        Err(_) => vec![0.0; q],
+    }
+}
+

@@ -1,0 +1,348 @@
+//! The ADMM u-step, A u = r with A = I + F^T F / rho + G^T G, solved through the structure of A.
+//!
+//! Since (2 D_i - I)^2 = I, every block of G^T G is the same `d x d` matrix, so I + G^T G = I (x) M with
+//! M = I + c^2 X^T X (c the scale of G). Rotating each pair of ReLU blocks into a_i = (v_i - w_i) / sqrt 2
+//! and b_i = (v_i + w_i) / sqrt 2 (an orthogonal change that commutes with I (x) M) separates the system:
+//!
+//! * b-part: M b_i = r_b,i, solved with the eigendecomposition M = V L V^T;
+//! * a-part: (I (x) M + (2 / rho) Ft^T Ft) a = r_a with Ft = [D_1 X, ..., D_P X], since F only sees
+//!   v_i - w_i. With T = V L^-1/2 (so M^-1 = T T^T), a = (I (x) T) a~ and Phi = [D_1 X T, ..., D_P X T]
+//!   this is (I + (gamma / rho) Phi^T Phi) a~ = (I (x) T^T) r_a, gamma = 2.
+//!
+//! The gated program has no G: M = I, no b-part, gamma = 1. Phi^T Phi (`dP x dP`, "pattern space") and
+//! Phi Phi^T = (Z Z^T) o (D D^T) with Z = X T (`n x n`, "sample space") share their nonzero spectrum, so
+//! the core is factored in the smaller of the two spaces (Woodbury in sample space):
+//!
+//! * eigendecomposition S = Q diag(s) Q^T, where every rho costs nothing more (the default whenever it
+//!   is cheap);
+//! * Cholesky of (rho / gamma) I + S for larger cores, for one rho (see [`crate::rho`]);
+//! * no core at all (PCG preconditioned by I (x) M^-1 only) when the core would not fit the memory budget.
+//!
+//! Factorizations run on the host in f64 with faer (blocked, multi-threaded); products stay on the backend.
+//! The u-step itself is preconditioned conjugate gradients with this inverse as preconditioner
+//! ([`crate::pcg`]): with an exact core one step solves the system, and further steps refine an f32
+//! solve to working precision.
+
+use crate::error::{CronosError, Result};
+use crate::host;
+use crate::operator::{spread, sum_blocks, ConvexOperator};
+use crate::Formulation;
+use burn::prelude::*;
+use faer::{Mat, Side};
+use serde::{Deserialize, Serialize};
+use std::f64::consts::FRAC_1_SQRT_2;
+
+/// How the u-step is solved, as named in the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UStepPath {
+    /// Eigendecomposition of the `n x n` sample-space core: exact for every rho.
+    SampleEigen,
+    /// Eigendecomposition of the `dP x dP` pattern-space core: exact for every rho.
+    PatternEigen,
+    /// Cholesky factor of the `n x n` sample-space core for the current rho.
+    SampleCholesky,
+    /// Cholesky factor of the `dP x dP` pattern-space core for the current rho.
+    PatternCholesky,
+    /// Conjugate gradients preconditioned by the exact block inverse of I + G^T G only.
+    Pcg,
+}
+
+impl UStepPath {
+    /// Whether the u-step is exact (up to rounding) with this path.
+    pub fn is_exact(self) -> bool {
+        self != Self::Pcg
+    }
+}
+
+/// Largest core factored by eigendecomposition (about 10 m^3 flops); larger cores use Cholesky.
+const EIGEN_LIMIT: usize = 4000;
+
+/// Which of the two spaces holds the core, and how it is factored.
+#[derive(Debug, Clone)]
+enum Core<B: Backend> {
+    Eigen {
+        q: Tensor<B, 2>,
+        s: Vec<f64>,
+    },
+    /// ((rho / gamma) I + S)^-1 for the solve's one rho.
+    Cholesky { inverse: Tensor<B, 2> },
+    Identity,
+}
+
+/// The inverse of A(rho), or of its block-diagonal part, built once per solve.
+#[derive(Debug, Clone)]
+pub(crate) struct UStepSolver<B: Backend> {
+    /// T = V L^-1/2 (`d x d`); `None` for the gated program (T = I).
+    t: Option<Tensor<B, 2>>,
+    /// Z = X T and its contiguous transpose.
+    z: Tensor<B, 2>,
+    zt: Tensor<B, 2>,
+    /// D as `n x P`.
+    mask: Tensor<B, 2>,
+    /// True when the core lives in sample space (n <= dP).
+    sample: bool,
+    gamma: f64,
+    /// Largest eigenvalue of c^2 X^T X (0 for the gated program).
+    gram_max: f64,
+    core: Core<B>,
+}
+
+/// Bytes of memory a core of size `m` needs: the host copy and factor in f64 and the device copy.
+fn core_bytes(m: usize, device_bytes: usize) -> f64 {
+    (m * m) as f64 * (16 + device_bytes) as f64
+}
+
+impl<B: Backend> UStepSolver<B> {
+    /// Factors the u-step of `op` for penalty `rho`, choosing the path from the sizes and the memory
+    /// budget (bytes). `interrupted` is polled between the stages of set-up.
+    pub(crate) fn new(
+        op: &ConvexOperator<B>,
+        rho: f64,
+        memory_budget: f64,
+        interrupted: &dyn Fn() -> bool,
+    ) -> Result<Self> {
+        let x = op.x();
+        let [n, d] = x.dims();
+        let p = op.patterns();
+        let relu = op.formulation() == Formulation::Relu;
+        let mut gram_max = 0.0;
+        let t = if relu {
+            let eye = Tensor::<B, 2>::eye(d, &x.device()).cast(x.dtype());
+            let m = host::to_faer(op.gram(eye));
+            let evd = m.self_adjoint_eigen(Side::Lower).map_err(|e| {
+                CronosError::Numerical(format!("eigendecomposition of I + X^T X failed: {e:?}"))
+            })?;
+            let (v, l) = (evd.U(), evd.S().column_vector());
+            gram_max = l[d - 1].max(0.0);
+            let t = Mat::<f64>::from_fn(d, d, |i, j| v[(i, j)] / (1.0 + l[j]).max(1.0).sqrt());
+            Some(host::upload_faer(&t, x))
+        } else {
+            None
+        };
+        let z = match &t {
+            Some(t) => x.clone().matmul(t.clone()),
+            None => x.clone(),
+        };
+        let zt = Tensor::from_data(z.clone().transpose().into_data(), (&x.device(), x.dtype()));
+        let mask = op.mask().clone();
+        let sample = n <= d * p;
+        let m = if sample { n } else { d * p };
+        let device_bytes = x.dtype().size();
+        let mut solver = Self {
+            t,
+            z,
+            zt,
+            mask,
+            sample,
+            gamma: if relu { 2.0 } else { 1.0 },
+            gram_max,
+            core: Core::Identity,
+        };
+        if core_bytes(m, device_bytes) > memory_budget || interrupted() {
+            return Ok(solver);
+        }
+        let s = host::to_faer(solver.core_matrix());
+        if interrupted() {
+            return Ok(solver);
+        }
+        solver.core = if m <= EIGEN_LIMIT {
+            let evd = s.self_adjoint_eigen(Side::Lower).map_err(|e| {
+                CronosError::Numerical(format!("eigendecomposition of the {m} x {m} core failed: {e:?}"))
+            })?;
+            let eig = evd.S().column_vector();
+            Core::Eigen {
+                q: host::upload_faer(&evd.U().to_owned(), x),
+                s: (0..m).map(|i| eig[i].max(0.0)).collect(),
+            }
+        } else {
+            Core::Cholesky {
+                inverse: shifted_inverse(&s, rho / solver.gamma, x)?,
+            }
+        };
+        Ok(solver)
+    }
+
+    /// The path this solver takes.
+    pub(crate) fn path(&self) -> UStepPath {
+        match (&self.core, self.sample) {
+            (Core::Eigen { .. }, true) => UStepPath::SampleEigen,
+            (Core::Eigen { .. }, false) => UStepPath::PatternEigen,
+            (Core::Cholesky { .. }, true) => UStepPath::SampleCholesky,
+            (Core::Cholesky { .. }, false) => UStepPath::PatternCholesky,
+            (Core::Identity, _) => UStepPath::Pcg,
+        }
+    }
+
+    /// Largest eigenvalue of G G^T, c^2 X^T X (0 for the gated program).
+    pub(crate) fn gram_max(&self) -> f64 {
+        self.gram_max
+    }
+
+    /// Whether a change of rho is free (no refactorization).
+    pub(crate) fn rho_is_free(&self) -> bool {
+        !matches!(self.core, Core::Cholesky { .. })
+    }
+
+    /// The core S: (Z Z^T) o (D D^T) in sample space, Phi^T Phi in pattern space.
+    fn core_matrix(&self) -> Tensor<B, 2> {
+        if self.sample {
+            let k = self.z.clone().matmul(self.zt.clone());
+            k * self.mask.clone().matmul(self.mask.clone().transpose())
+        } else {
+            let phi = self.phi();
+            phi.clone().transpose().matmul(phi)
+        }
+    }
+
+    /// Phi = [D_1 Z, ..., D_P Z] as an explicit `n x dP` matrix (pattern space only).
+    fn phi(&self) -> Tensor<B, 2> {
+        let [_, d] = self.z.dims();
+        let p = self.mask.dims()[1];
+        self.z.clone().repeat_dim(1, p) * spread(self.mask.clone(), d)
+    }
+
+    /// A(rho)^-1 R for `r` (`d x B c`), exact when a core is factored, (I (x) M)^-1 R otherwise.
+    pub(crate) fn apply(&self, r: Tensor<B, 2>, rho: f64) -> Tensor<B, 2> {
+        let Some(t) = &self.t else {
+            return self.solve_core(r, rho);
+        };
+        let half = r.dims()[1] / 2;
+        let (rv, rw) = (r.clone().narrow(1, 0, half), r.narrow(1, half, half));
+        let ra = (rv.clone() - rw.clone()) * FRAC_1_SQRT_2;
+        let rb = (rv + rw) * FRAC_1_SQRT_2;
+        let tt = t.clone().transpose();
+        let b = t.clone().matmul(tt.clone().matmul(rb));
+        let a = t.clone().matmul(self.solve_core(tt.matmul(ra), rho));
+        Tensor::cat(
+            vec![(a.clone() + b.clone()) * FRAC_1_SQRT_2, (b - a) * FRAC_1_SQRT_2],
+            1,
+        )
+    }
+
+    /// Solves (I + (gamma / rho) Phi^T Phi) A = Q for `q` (`d x P c`).
+    fn solve_core(&self, q: Tensor<B, 2>, rho: f64) -> Tensor<B, 2> {
+        let alpha = rho / self.gamma;
+        match &self.core {
+            Core::Identity => q,
+            core if self.sample => {
+                // Woodbury: A = Q - Phi^T (alpha I + Phi Phi^T)^-1 Phi Q.
+                let w = shifted_solve(core, alpha, self.phi_times(&q));
+                q - self.phi_t_times(w)
+            }
+            core => {
+                let [d, cols] = q.dims();
+                let p = self.mask.dims()[1];
+                let c = cols / p;
+                let flat = q.reshape([d, p, c]).swap_dims(0, 1).reshape([p * d, c]);
+                let solved = shifted_solve(core, alpha, flat) * alpha;
+                solved.reshape([p, d, c]).swap_dims(0, 1).reshape([d, cols])
+            }
+        }
+    }
+
+    /// Phi Q = sum_i D_i Z q_i, `n x c`.
+    fn phi_times(&self, q: &Tensor<B, 2>) -> Tensor<B, 2> {
+        let c = q.dims()[1] / self.mask.dims()[1];
+        sum_blocks(self.z.clone().matmul(q.clone()) * spread(self.mask.clone(), c), c)
+    }
+
+    /// Phi^T W = [Z^T D_i w], `d x P c`.
+    fn phi_t_times(&self, w: Tensor<B, 2>) -> Tensor<B, 2> {
+        let c = w.dims()[1];
+        let p = self.mask.dims()[1];
+        self.zt
+            .clone()
+            .matmul(spread(self.mask.clone(), c) * w.repeat_dim(1, p))
+    }
+}
+
+/// (alpha I + S)^-1 W with the factored core.
+fn shifted_solve<B: Backend>(core: &Core<B>, alpha: f64, w: Tensor<B, 2>) -> Tensor<B, 2> {
+    match core {
+        Core::Eigen { q, s } => {
+            let weights: Vec<f64> = s.iter().map(|s| 1.0 / (alpha + s)).collect();
+            let weights = host::upload(weights, [s.len(), 1], q);
+            let coeff = q.clone().transpose().matmul(w) * weights;
+            q.clone().matmul(coeff)
+        }
+        Core::Cholesky { inverse, .. } => inverse.clone().matmul(w),
+        Core::Identity => w,
+    }
+}
+
+/// (alpha I + S)^-1 by a Cholesky factorization on the host, uploaded like `like`.
+fn shifted_inverse<B: Backend>(s: &Mat<f64>, alpha: f64, like: &Tensor<B, 2>) -> Result<Tensor<B, 2>> {
+    use faer::linalg::solvers::DenseSolveCore;
+    let m = s.nrows();
+    let shifted = Mat::<f64>::from_fn(m, m, |i, j| s[(i, j)] + if i == j { alpha } else { 0.0 });
+    let llt = shifted.llt(Side::Lower).map_err(|e| {
+        CronosError::Numerical(format!(
+            "Cholesky factorization of the {m} x {m} core at rho/gamma = {alpha:e} failed: {e:?}"
+        ))
+    })?;
+    Ok(host::upload_faer(&llt.inverse(), like))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::patterns::{gaussian_gates, Patterns};
+    use burn::backend::NdArray;
+
+    type B = NdArray<f64>;
+
+    fn gaussian(rows: usize, cols: usize, seed: u64) -> Tensor<B, 2> {
+        let like = Tensor::<B, 2>::zeros([1, 1], &Default::default());
+        host::upload(gaussian_gates(rows, cols, seed), [rows, cols], &like)
+    }
+
+    /// A small problem with decaying column scales, `n` rows, 5 features, 4 gates.
+    fn operator(n: usize, formulation: Formulation) -> ConvexOperator<B> {
+        let scales = host::upload(vec![10.0, 3.0, 1.0, 0.3, 0.01], [1, 5], &gaussian(1, 1, 0));
+        let x = gaussian(n, 5, 1) * scales;
+        let patterns = Patterns::new(&x, gaussian(5, 4, 2), true).unwrap();
+        ConvexOperator::new(x, patterns.mask, formulation)
+    }
+
+    #[test]
+    fn exact_paths_invert_a() {
+        // n = 12 <= dP = 20 puts the core in sample space, n = 40 in pattern space.
+        for (n, budget, paths) in [
+            (12, 1e9, [UStepPath::SampleEigen, UStepPath::PatternEigen]),
+            (40, 1e9, [UStepPath::SampleEigen, UStepPath::PatternEigen]),
+        ] {
+            for formulation in [Formulation::Relu, Formulation::Gated] {
+                let op = operator(n, formulation);
+                for rho in [1e-4, 1e-1, 10.0] {
+                    let mut solver = UStepSolver::new(&op, rho, budget, &|| false).unwrap();
+                    let expected = if n <= 5 * op.patterns() { paths[0] } else { paths[1] };
+                    assert_eq!(solver.path(), expected);
+                    let u = gaussian(5, op.blocks() * 3, 7);
+                    let (au, _) = op.apply_a(&u, rho);
+                    let back = solver.apply(au.clone(), rho);
+                    let err = host::scalar((back - u.clone()).square().sum()).sqrt()
+                        / host::scalar(u.clone().square().sum()).sqrt();
+                    assert!(err < 1e-9, "{expected:?} {formulation:?} rho {rho}: error {err}");
+                    // The same core through a Cholesky factor.
+                    if let Core::Eigen { .. } = solver.core {
+                        let s = host::to_faer(solver.core_matrix());
+                        solver.core = Core::Cholesky {
+                            inverse: shifted_inverse(&s, rho / solver.gamma, &u).unwrap(),
+                        };
+                        let back = solver.apply(au, rho);
+                        let err = host::scalar((back - u.clone()).square().sum()).sqrt();
+                        assert!(err < 1e-8, "Cholesky {formulation:?} rho {rho}: error {err}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_core_over_budget_falls_back_to_pcg() {
+        let op = operator(40, Formulation::Relu);
+        let solver = UStepSolver::new(&op, 0.1, 10.0, &|| false).unwrap();
+        assert_eq!(solver.path(), UStepPath::Pcg);
+    }
+}
