@@ -1,7 +1,7 @@
 //! Shared helpers for the integration tests: reference fixtures and their problems as tensors.
 
 use burn::prelude::*;
-use cronos_core::{CronosConfig, Formulation, Status};
+use cronos_core::{Certificate, CronosConfig, Formulation, Status};
 use cronos_datasets::npy::read_npz_matrix;
 use cronos_datasets::Matrix;
 use std::path::PathBuf;
@@ -62,9 +62,59 @@ impl Fixture {
     }
 }
 
-/// Solves `tests/fixtures/<name>` on `device` to relative tolerance `tol` and checks that the solve
-/// converged to the reference optimum within `accuracy` (relative objective gap and relative
-/// constraint violation); prints the comparison.
+/// The dual bound of `cert` recomputed from the fixture's data with plain loops in f64, independently of
+/// the solver: per output, h_b = X^T D_i z (v-blocks), -X^T D_i z (w-blocks) plus X^T (2 D_i - I) mu_b,
+/// scaled by the largest feasible t <= z^T y / ||z||^2, bound = sum t z^T y - t^2 / 2 ||z||^2.
+pub fn independent_bound(fx: &Fixture, cert: &Certificate) -> f64 {
+    let [n, p, c] = cert.shape;
+    let d = fx.x.cols;
+    let x = |j: usize, r: usize| f64::from(fx.x.data[j * d + r]);
+    let pattern = |j: usize, i: usize| {
+        let dot: f64 = (0..d).map(|r| x(j, r) * f64::from(fx.gates.data[r * p + i])).sum();
+        if dot >= 0.0 {
+            1.0
+        } else {
+            0.0
+        }
+    };
+    let mut bound = 0.0;
+    for k in 0..c {
+        let z: Vec<f64> = (0..n).map(|j| cert.z[j * c + k]).collect();
+        let y: Vec<f64> = (0..n).map(|j| f64::from(fx.y.data[j * c + k])).collect();
+        let mut h_max: f64 = 0.0;
+        let sides: &[f64] = if cert.mu.is_some() { &[1.0, -1.0] } else { &[1.0] };
+        for i in 0..p {
+            for (side, sign) in sides.iter().enumerate() {
+                let h: Vec<f64> = (0..d)
+                    .map(|r| {
+                        (0..n)
+                            .map(|j| {
+                                let di = pattern(j, i);
+                                let mu = cert
+                                    .mu
+                                    .as_ref()
+                                    .map_or(0.0, |m| m[(j * 2 * p + 2 * i + side) * c + k]);
+                                x(j, r) * (sign * di * z[j] + (2.0 * di - 1.0) * mu)
+                            })
+                            .sum()
+                    })
+                    .collect();
+                h_max = h_max.max(h.iter().map(|a| a * a).sum::<f64>().sqrt());
+            }
+        }
+        let zy: f64 = z.iter().zip(&y).map(|(a, b)| a * b).sum();
+        let zz: f64 = z.iter().map(|a| a * a).sum();
+        let t_max = if h_max > 0.0 { cert.beta / h_max } else { f64::INFINITY };
+        let t = if zz > 0.0 { (zy / zz).clamp(0.0, t_max) } else { 0.0 };
+        bound += t * zy - 0.5 * t * t * zz;
+    }
+    bound
+}
+
+/// Solves `tests/fixtures/<name>` on `device` to the certified relative gap `tol` and checks the solve
+/// against the reference: status optimal, objective within `accuracy` of the optimum, violation within
+/// `accuracy`, and a certificate whose bound, recomputed independently, is what the report says and
+/// does not exceed the reference optimum; prints the comparison.
 pub fn check_fixture<B: Backend>(name: &str, device: &B::Device, tol: f64, accuracy: f64) {
     let fx = Fixture::load(name);
     let [x, y, gates] = fx.tensors::<B>(device);
@@ -84,15 +134,18 @@ pub fn check_fixture<B: Backend>(name: &str, device: &B::Device, tol: f64, accur
         .unwrap();
     let r = &sol.report;
     let gap = (r.objective - fx.objective).abs() / fx.objective;
+    let bound = independent_bound(&fx, &sol.certificate);
     println!(
-        "{name} on {}: objective {} vs reference {} (gap {gap:.2e}), violation {:.2e}, {} iterations, {} PCG, {:.2}s",
+        "{name} on {}: objective {} vs reference {} (gap {gap:.2e}), certified gap {:.2e}, bound {bound} (reported {}), violation {:.2e}, {} iterations, {:.2}s, {:?}",
         B::name(device),
         r.objective,
         fx.objective,
+        r.rel_gap,
+        r.lower_bound,
         r.rel_constraint_violation,
         r.iterations,
-        r.pcg_iterations,
-        r.seconds
+        r.seconds,
+        r.u_step,
     );
     assert_eq!(r.status, Status::Optimal, "{name}: {r:?}");
     assert!(gap <= accuracy, "{name}: relative objective gap {gap:.3e}");
@@ -100,5 +153,16 @@ pub fn check_fixture<B: Backend>(name: &str, device: &B::Device, tol: f64, accur
         r.rel_constraint_violation <= accuracy,
         "{name}: violation {:.3e}",
         r.rel_constraint_violation
+    );
+    let scale = fx.objective.abs();
+    assert!(
+        (bound - r.lower_bound).abs() <= 1e-5 * scale,
+        "{name}: recomputed bound {bound} vs reported {}",
+        r.lower_bound
+    );
+    assert!(
+        bound <= fx.objective + 1e-7 * scale,
+        "{name}: bound {bound} above the optimum {}",
+        fx.objective
     );
 }

@@ -7,16 +7,16 @@ const FIXTURE: &str = "relu_binary.npz";
 
 #[test]
 fn flex_f32() {
-    check_fixture::<burn::backend::Flex>(FIXTURE, &Default::default(), 2e-5, 1e-3);
+    check_fixture::<burn::backend::Flex>(FIXTURE, &Default::default(), 1e-3, 1e-3);
 }
 
 #[test]
 fn ndarray_f32() {
-    check_fixture::<burn::backend::NdArray<f32>>(FIXTURE, &Default::default(), 2e-5, 1e-3);
+    check_fixture::<burn::backend::NdArray<f32>>(FIXTURE, &Default::default(), 1e-3, 1e-3);
 }
 
 #[cfg(feature = "wgpu")]
 #[test]
 fn wgpu_f32() {
-    check_fixture::<burn::backend::Wgpu<f32>>(FIXTURE, &Default::default(), 2e-5, 1e-3);
+    check_fixture::<burn::backend::Wgpu<f32>>(FIXTURE, &Default::default(), 1e-3, 1e-3);
 }

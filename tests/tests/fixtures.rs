@@ -6,7 +6,7 @@ use cronos_tests::{check_fixture, Fixture};
 
 /// f64 solves to tight residual tolerances must match the reference to 1e-4.
 fn check(name: &str) {
-    check_fixture::<NdArray<f64>>(name, &Default::default(), 2e-6, 1e-4);
+    check_fixture::<NdArray<f64>>(name, &Default::default(), 1e-4, 1e-4);
 }
 
 #[test]
