@@ -17,7 +17,7 @@ use burn::tensor::DType;
 use cronos_core::{CronosConfig, IterationRecord};
 use cronos_datasets::mnist::{fashion_mnist, fashion_mnist_embedded, DEBIAN_FASHION_MNIST_DIR};
 use cronos_datasets::npy::read_npz_matrix;
-use cronos_datasets::{Matrix, Scaler, Scaling, Granularity, TargetEncoding};
+use cronos_datasets::{Granularity, Matrix, Scaler, Scaling, TargetEncoding};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -42,7 +42,12 @@ fn fixture(name: &str) -> Problem {
     let scalar = |array: &str| f64::from(read(array).data[0]);
     let gates = read("gates");
     Problem {
-        name: format!("{name} ({} x {}, P = {})", read("X").rows, gates.rows, gates.cols),
+        name: format!(
+            "{name} ({} x {}, P = {})",
+            read("X").rows,
+            gates.rows,
+            gates.cols
+        ),
         x: read("X"),
         y: read("Y"),
         neurons: gates.cols,
@@ -198,6 +203,10 @@ fn main() {
         }
         let (train, _) = fashion_mnist_embedded().expect("embedded Fashion-MNIST");
         let all: Vec<usize> = (0..10).collect();
-        bench(&pixels(&train, &all, "embedded FMNIST, 10 classes"), DType::F32, 600.0);
+        bench(
+            &pixels(&train, &all, "embedded FMNIST, 10 classes"),
+            DType::F32,
+            600.0,
+        );
     }
 }

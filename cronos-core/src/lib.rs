@@ -27,12 +27,12 @@ mod solver;
 mod state;
 mod ustep;
 
+pub use certificate::Certificate;
 pub use config::{CronosConfig, Formulation};
 pub use error::{CronosError, Result};
 pub use network::{accuracy, TwoLayerNet};
 pub use observer::{IterationRecord, JsonLinesTrace, Observer};
 pub use report::{SolveReport, Status};
-pub use certificate::Certificate;
 pub use solver::{Cronos, Solution};
 pub use state::WarmStart;
 pub use ustep::UStepPath;

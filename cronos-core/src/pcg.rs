@@ -173,12 +173,19 @@ mod tests {
             assert!(sol.iterations > 1, "{formulation:?}: no work for PCG");
             // Direct solve of each output's system, A built column by column.
             let eye = Tensor::<B, 2>::eye(n1, &Default::default());
-            let a = host::to_matrix(op.apply_a(&eye.reshape([op.d(), op.blocks() * n1]), rho).0.reshape([n1, n1]));
+            let a = host::to_matrix(
+                op.apply_a(&eye.reshape([op.d(), op.blocks() * n1]), rho)
+                    .0
+                    .reshape([n1, n1]),
+            );
             let b = host::to_matrix(rhs.reshape([n1, c]));
             let u = host::to_matrix(sol.point.u.clone().reshape([n1, c]));
             let direct = a.lu().solve(&b).unwrap();
             let err = (&u - &direct).norm() / direct.norm();
-            assert!(err < 1e-8, "{formulation:?}: PCG vs LU relative error {err}");
+            assert!(
+                err < 1e-8,
+                "{formulation:?}: PCG vs LU relative error {err}"
+            );
             let (au, xz) = op.apply_a(&sol.point.u, rho);
             let xz_err = host::scalar((sol.point.xz - xz).abs().max());
             assert!(xz_err < 1e-9, "tracked X Z drifted by {xz_err}");

@@ -120,7 +120,9 @@ pub(crate) fn polish<B: Backend>(
                     .iter()
                     .zip(&points)
                     .map(|(b, vb)| {
-                        b.sign * mask[(j, b.pattern)] * (0..d).map(|r| x[(j, r)] * vb[r]).sum::<f64>()
+                        b.sign
+                            * mask[(j, b.pattern)]
+                            * (0..d).map(|r| x[(j, r)] * vb[r]).sum::<f64>()
                     })
                     .sum()
             })
@@ -249,7 +251,11 @@ fn newton(psi: &Mat<f64>, y: &[f64], widths: &[usize], mut w: Vec<f64>, beta: f6
         let mut offset = 0;
         let mut norms = 0.0;
         for &k in widths {
-            norms += w[offset..offset + k].iter().map(|a| a * a).sum::<f64>().sqrt();
+            norms += w[offset..offset + k]
+                .iter()
+                .map(|a| a * a)
+                .sum::<f64>()
+                .sqrt();
             offset += k;
         }
         fit / 2.0 + beta * norms
@@ -284,14 +290,10 @@ fn newton(psi: &Mat<f64>, y: &[f64], widths: &[usize], mut w: Vec<f64>, beta: f6
             break;
         }
         let rhs = Mat::<f64>::from_fn(total, 1, |q, _| -gradient[q]);
-        let Some(step) = hessian
-            .llt(Side::Lower)
-            .ok()
-            .map(|llt| {
-                use faer::linalg::solvers::Solve;
-                llt.solve(&rhs)
-            })
-        else {
+        let Some(step) = hessian.llt(Side::Lower).ok().map(|llt| {
+            use faer::linalg::solvers::Solve;
+            llt.solve(&rhs)
+        }) else {
             break;
         };
         let slope: f64 = (0..total).map(|q| gradient[q] * step[(q, 0)]).sum();
@@ -334,4 +336,3 @@ fn least_squares(a: &Mat<f64>, b: &Mat<f64>) -> Vec<f64> {
         Err(_) => vec![0.0; q],
     }
 }
-

@@ -111,7 +111,10 @@ impl<B: Backend> Problem<B> {
     /// one-element tensors to be read with other scalars.
     fn point_measures(&self, v: &Tensor<B, 2>) -> [Tensor<B, 1>; 3] {
         let xv = self.op.xu(v);
-        let fit = (self.op.network_output(xv.clone()) - self.y.clone()).square().sum() / 2.0;
+        let fit = (self.op.network_output(xv.clone()) - self.y.clone())
+            .square()
+            .sum()
+            / 2.0;
         let groups = v.clone().square().sum_dim(0).sqrt().sum();
         [
             fit + groups * self.beta,
@@ -210,9 +213,8 @@ impl<B: Backend> Admm<B> {
                 let s = nonnegative(g_hat.clone() + nu_old.clone());
                 let nu = nu_old.clone() + g_hat - s.clone();
                 dual = dual + op.gt(s.clone() - s_old.clone()).expect("cone operator");
-                multiplier_sq = multiplier_sq.max_pair(
-                    op.gt(nu.clone()).expect("cone operator").square().sum(),
-                );
+                multiplier_sq = multiplier_sq
+                    .max_pair(op.gt(nu.clone()).expect("cone operator").square().sum());
                 primal_sq = primal_sq + (gu.clone() - s.clone()).square().sum();
                 u_sq = u_sq + gu.square().sum();
                 v_sq = v_sq + s.clone().square().sum();
@@ -263,7 +265,11 @@ impl<B: Backend> Admm<B> {
     /// carry the primal error amplified by ||X|| / beta.
     fn certify(&self, p: &Problem<B>) -> DualPoint<B> {
         let prediction = p.op.f_from_xz(self.point.xz.clone());
-        let mu = self.state.cone.as_ref().map(|(_, nu)| nu.clone() * (-self.rho));
+        let mu = self
+            .state
+            .cone
+            .as_ref()
+            .map(|(_, nu)| nu.clone() * (-self.rho));
         tighten(&p.op, &p.y, prediction, mu, p.beta, p.ustep.gram_max())
     }
 }
@@ -271,12 +277,23 @@ impl<B: Backend> Admm<B> {
 impl<B: Backend> Admm<B> {
     /// The exact optimum on the structure ADMM has found ([`crate::polish`]), with its certificate.
     fn polished(&self, p: &Problem<B>) -> Option<Candidate<B>> {
-        let mu = self.state.cone.as_ref().map(|(_, nu)| nu.clone() * (-self.rho));
+        let mu = self
+            .state
+            .cone
+            .as_ref()
+            .map(|(_, nu)| nu.clone() * (-self.rho));
         let polished = polish(&p.op, &p.y, &self.state.v, mu.as_ref(), p.beta)?;
         let [objective, violation, xv_max] = p.point_measures(&polished.v);
         let values = host::to_vec(Tensor::cat(vec![objective, violation, xv_max], 0));
         let prediction = p.op.f_from_xu(p.op.xu(&polished.v));
-        let dual = tighten(&p.op, &p.y, prediction, polished.mu, p.beta, p.ustep.gram_max());
+        let dual = tighten(
+            &p.op,
+            &p.y,
+            prediction,
+            polished.mu,
+            p.beta,
+            p.ustep.gram_max(),
+        );
         Some(Candidate {
             v: polished.v,
             objective: values[0],
@@ -397,7 +414,10 @@ impl<'a> Cronos<'a> {
                 .is_some_and(|t| start.elapsed().as_secs_f64() >= t)
         };
         let interrupted = || {
-            stop_flag.as_ref().is_some_and(|f| f.load(Ordering::Relaxed)) || out_of_time(&start)
+            stop_flag
+                .as_ref()
+                .is_some_and(|f| f.load(Ordering::Relaxed))
+                || out_of_time(&start)
         };
 
         let initial_rho = warm
@@ -462,7 +482,8 @@ impl<'a> Cronos<'a> {
                     }
                     let m = records.last().expect("sweep iterations");
                     let dual = candidate.certify(&problem);
-                    let gap = relative_gap(m.objective / (sy * sy), dual.bound).max(m.rel_violation);
+                    let gap =
+                        relative_gap(m.objective / (sy * sy), dual.bound).max(m.rel_violation);
                     sweep_iterations += rho::SWEEP_ITERATIONS;
                     if best.as_ref().is_none_or(|(g, _, _)| gap < *g) {
                         best = Some((gap, candidate, records));
@@ -528,7 +549,11 @@ impl<'a> Cronos<'a> {
                 status = Status::Optimal;
                 break;
             }
-            if stop || stop_flag.as_ref().is_some_and(|f| f.load(Ordering::Relaxed)) {
+            if stop
+                || stop_flag
+                    .as_ref()
+                    .is_some_and(|f| f.load(Ordering::Relaxed))
+            {
                 status = Status::Stopped;
                 break;
             }
@@ -539,9 +564,9 @@ impl<'a> Cronos<'a> {
         }
 
         // The polished point is returned when it is feasible to the tolerance and no worse.
-        let admm = last
-            .as_ref()
-            .map_or((f64::INFINITY, f64::INFINITY), |m| (m.objective, m.rel_violation));
+        let admm = last.as_ref().map_or((f64::INFINITY, f64::INFINITY), |m| {
+            (m.objective, m.rel_violation)
+        });
         let point = match best_polished {
             Some(c) if c.objective <= admm.0 || admm.1 > cfg.tol => c.v,
             _ => run.state.v.clone(),

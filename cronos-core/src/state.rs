@@ -81,4 +81,3 @@ impl<B: Backend> WarmStart<B> {
         })
     }
 }
-

@@ -66,7 +66,9 @@ enum Core<B: Backend> {
         s: Vec<f64>,
     },
     /// ((rho / gamma) I + S)^-1 for the solve's one rho.
-    Cholesky { inverse: Tensor<B, 2> },
+    Cholesky {
+        inverse: Tensor<B, 2>,
+    },
     Identity,
 }
 
@@ -148,7 +150,9 @@ impl<B: Backend> UStepSolver<B> {
         }
         solver.core = if m <= EIGEN_LIMIT {
             let evd = s.self_adjoint_eigen(Side::Lower).map_err(|e| {
-                CronosError::Numerical(format!("eigendecomposition of the {m} x {m} core failed: {e:?}"))
+                CronosError::Numerical(format!(
+                    "eigendecomposition of the {m} x {m} core failed: {e:?}"
+                ))
             })?;
             let eig = evd.S().column_vector();
             Core::Eigen {
@@ -215,7 +219,10 @@ impl<B: Backend> UStepSolver<B> {
         let b = t.clone().matmul(tt.clone().matmul(rb));
         let a = t.clone().matmul(self.solve_core(tt.matmul(ra), rho));
         Tensor::cat(
-            vec![(a.clone() + b.clone()) * FRAC_1_SQRT_2, (b - a) * FRAC_1_SQRT_2],
+            vec![
+                (a.clone() + b.clone()) * FRAC_1_SQRT_2,
+                (b - a) * FRAC_1_SQRT_2,
+            ],
             1,
         )
     }
@@ -244,7 +251,10 @@ impl<B: Backend> UStepSolver<B> {
     /// Phi Q = sum_i D_i Z q_i, `n x c`.
     fn phi_times(&self, q: &Tensor<B, 2>) -> Tensor<B, 2> {
         let c = q.dims()[1] / self.mask.dims()[1];
-        sum_blocks(self.z.clone().matmul(q.clone()) * spread(self.mask.clone(), c), c)
+        sum_blocks(
+            self.z.clone().matmul(q.clone()) * spread(self.mask.clone(), c),
+            c,
+        )
     }
 
     /// Phi^T W = [Z^T D_i w], `d x P c`.
@@ -272,7 +282,11 @@ fn shifted_solve<B: Backend>(core: &Core<B>, alpha: f64, w: Tensor<B, 2>) -> Ten
 }
 
 /// (alpha I + S)^-1 by a Cholesky factorization on the host, uploaded like `like`.
-fn shifted_inverse<B: Backend>(s: &Mat<f64>, alpha: f64, like: &Tensor<B, 2>) -> Result<Tensor<B, 2>> {
+fn shifted_inverse<B: Backend>(
+    s: &Mat<f64>,
+    alpha: f64,
+    like: &Tensor<B, 2>,
+) -> Result<Tensor<B, 2>> {
     use faer::linalg::solvers::DenseSolveCore;
     let m = s.nrows();
     let shifted = Mat::<f64>::from_fn(m, m, |i, j| s[(i, j)] + if i == j { alpha } else { 0.0 });
@@ -316,14 +330,21 @@ mod tests {
                 let op = operator(n, formulation);
                 for rho in [1e-4, 1e-1, 10.0] {
                     let mut solver = UStepSolver::new(&op, rho, budget, &|| false).unwrap();
-                    let expected = if n <= 5 * op.patterns() { paths[0] } else { paths[1] };
+                    let expected = if n <= 5 * op.patterns() {
+                        paths[0]
+                    } else {
+                        paths[1]
+                    };
                     assert_eq!(solver.path(), expected);
                     let u = gaussian(5, op.blocks() * 3, 7);
                     let (au, _) = op.apply_a(&u, rho);
                     let back = solver.apply(au.clone(), rho);
                     let err = host::scalar((back - u.clone()).square().sum()).sqrt()
                         / host::scalar(u.clone().square().sum()).sqrt();
-                    assert!(err < 1e-9, "{expected:?} {formulation:?} rho {rho}: error {err}");
+                    assert!(
+                        err < 1e-9,
+                        "{expected:?} {formulation:?} rho {rho}: error {err}"
+                    );
                     // The same core through a Cholesky factor.
                     if let Core::Eigen { .. } = solver.core {
                         let s = host::to_faer(solver.core_matrix());
@@ -332,7 +353,10 @@ mod tests {
                         };
                         let back = solver.apply(au, rho);
                         let err = host::scalar((back - u.clone()).square().sum()).sqrt();
-                        assert!(err < 1e-8, "Cholesky {formulation:?} rho {rho}: error {err}");
+                        assert!(
+                            err < 1e-8,
+                            "Cholesky {formulation:?} rho {rho}: error {err}"
+                        );
                     }
                 }
             }

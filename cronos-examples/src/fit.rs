@@ -87,9 +87,13 @@ pub fn run(args: &FitArgs, stop: Arc<AtomicBool>) -> Result<FitReport> {
     }
     let trace = args.trace.as_deref().map(create_file).transpose()?;
     // Output directories are created now, so a bad path fails before the solve rather than after.
-    for path in [Some(&args.report), args.save_model.as_ref(), args.certificate.as_ref()]
-        .into_iter()
-        .flatten()
+    for path in [
+        Some(&args.report),
+        args.save_model.as_ref(),
+        args.certificate.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
     {
         create_parent(path)?;
     }

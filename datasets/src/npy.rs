@@ -455,7 +455,8 @@ pub fn write_npz(path: &Path, arrays: &[(&str, &[usize], &[f64])]) -> Result<()>
         let mut writer = npz
             .array::<f64>(
                 name,
-                zip::write::FileOptions::default().compression_method(zip::CompressionMethod::Stored),
+                zip::write::FileOptions::default()
+                    .compression_method(zip::CompressionMethod::Stored),
             )
             .map_err(io)?
             .default_dtype()

@@ -70,7 +70,9 @@ pub fn independent_bound(fx: &Fixture, cert: &Certificate) -> f64 {
     let d = fx.x.cols;
     let x = |j: usize, r: usize| f64::from(fx.x.data[j * d + r]);
     let pattern = |j: usize, i: usize| {
-        let dot: f64 = (0..d).map(|r| x(j, r) * f64::from(fx.gates.data[r * p + i])).sum();
+        let dot: f64 = (0..d)
+            .map(|r| x(j, r) * f64::from(fx.gates.data[r * p + i]))
+            .sum();
         if dot >= 0.0 {
             1.0
         } else {
@@ -82,7 +84,11 @@ pub fn independent_bound(fx: &Fixture, cert: &Certificate) -> f64 {
         let z: Vec<f64> = (0..n).map(|j| cert.z[j * c + k]).collect();
         let y: Vec<f64> = (0..n).map(|j| f64::from(fx.y.data[j * c + k])).collect();
         let mut h_max: f64 = 0.0;
-        let sides: &[f64] = if cert.mu.is_some() { &[1.0, -1.0] } else { &[1.0] };
+        let sides: &[f64] = if cert.mu.is_some() {
+            &[1.0, -1.0]
+        } else {
+            &[1.0]
+        };
         for i in 0..p {
             for (side, sign) in sides.iter().enumerate() {
                 let h: Vec<f64> = (0..d)
@@ -104,8 +110,16 @@ pub fn independent_bound(fx: &Fixture, cert: &Certificate) -> f64 {
         }
         let zy: f64 = z.iter().zip(&y).map(|(a, b)| a * b).sum();
         let zz: f64 = z.iter().map(|a| a * a).sum();
-        let t_max = if h_max > 0.0 { cert.beta / h_max } else { f64::INFINITY };
-        let t = if zz > 0.0 { (zy / zz).clamp(0.0, t_max) } else { 0.0 };
+        let t_max = if h_max > 0.0 {
+            cert.beta / h_max
+        } else {
+            f64::INFINITY
+        };
+        let t = if zz > 0.0 {
+            (zy / zz).clamp(0.0, t_max)
+        } else {
+            0.0
+        };
         bound += t * zy - 0.5 * t * t * zz;
     }
     bound
