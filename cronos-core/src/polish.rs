@@ -241,11 +241,15 @@ fn newton(psi: &Mat<f64>, y: &[f64], widths: &[usize], mut w: Vec<f64>, beta: f6
     let n = y.len();
     let total = w.len();
     let gram = psi.transpose() * psi;
+    let psi_t_y: Vec<f64> = (0..total)
+        .map(|q| (0..n).map(|j| psi[(j, q)] * y[j]).sum())
+        .collect();
+    let yy: f64 = y.iter().map(|a| a * a).sum();
+    // ||Psi w - y||^2 = w^T (Psi^T Psi) w - 2 w^T Psi^T y + y^T y: no pass over the n rows.
     let objective = |w: &[f64]| {
-        let fit: f64 = (0..n)
-            .map(|j| {
-                let r: f64 = (0..total).map(|q| psi[(j, q)] * w[q]).sum::<f64>() - y[j];
-                r * r
+        let quadratic: f64 = (0..total)
+            .map(|q| {
+                w[q] * ((0..total).map(|r| gram[(q, r)] * w[r]).sum::<f64>() - 2.0 * psi_t_y[q])
             })
             .sum();
         let mut offset = 0;
@@ -258,11 +262,8 @@ fn newton(psi: &Mat<f64>, y: &[f64], widths: &[usize], mut w: Vec<f64>, beta: f6
                 .sqrt();
             offset += k;
         }
-        fit / 2.0 + beta * norms
+        (quadratic + yy) / 2.0 + beta * norms
     };
-    let psi_t_y: Vec<f64> = (0..total)
-        .map(|q| (0..n).map(|j| psi[(j, q)] * y[j]).sum())
-        .collect();
     let scale = psi_t_y.iter().map(|a| a * a).sum::<f64>().sqrt().max(beta);
     let mut current = objective(&w);
     for _ in 0..NEWTON_ITERATIONS {

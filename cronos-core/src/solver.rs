@@ -39,6 +39,8 @@ use std::time::Instant;
 const RELAXATION: f64 = 1.6;
 /// Iterations between exact recomputations of the u-step's tracked products (which drift by rounding).
 const REFRESH_INTERVAL: usize = 10;
+/// Relative residuals below which ADMM's structure is worth polishing (earlier it is rarely right).
+const POLISH_RESIDUAL: f64 = 1e-3;
 /// On the inexact path PCG stops once its residual is this fraction of the ADMM residuals.
 const PCG_FRACTION: f64 = 0.1;
 
@@ -467,7 +469,9 @@ impl<'a> Cronos<'a> {
         let mut run = match (warm, cfg.rho) {
             (Some((state, rho)), _) => Admm::new(&problem, state, rho, false),
             (None, Some(rho)) => Admm::new(&problem, cold(), rho, true),
-            (None, None) if !problem.ustep.rho_is_free() => {
+            (None, None)
+                if !problem.ustep.rho_is_free() || cfg.max_iters < rho::SWEEP_MIN_BUDGET =>
+            {
                 Admm::new(&problem, cold(), rho::FIXED, true)
             }
             (None, None) => {
@@ -514,7 +518,8 @@ impl<'a> Cronos<'a> {
             let limit = run.iterations == cfg.max_iters || interrupted();
             if run.iterations % cfg.check_every == 0 || limit {
                 let mut duals = vec![run.certify(&problem)];
-                if let Some(candidate) = run.polished(&problem) {
+                let polishable = m.rel_primal.max(m.rel_dual) <= POLISH_RESIDUAL;
+                if let Some(candidate) = polishable.then(|| run.polished(&problem)).flatten() {
                     duals.push(candidate.dual.clone());
                     let better = candidate.rel_violation <= cfg.tol
                         && best_polished

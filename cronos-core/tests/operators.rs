@@ -7,7 +7,7 @@ use cronos_core::network::map_to_network;
 use cronos_core::operator::ConvexOperator;
 use cronos_core::patterns::{gaussian_gates, Patterns};
 use cronos_core::Formulation;
-use nalgebra::{DMatrix, DVector};
+use nalgebra::DMatrix;
 
 type B = NdArray<f64>;
 
@@ -27,14 +27,6 @@ fn problem(formulation: Formulation) -> (ConvexOperator<B>, Patterns<B>) {
     let patterns = Patterns::sample(&x, 4, 2, true).unwrap();
     let op = ConvexOperator::new(x, patterns.mask.clone(), formulation);
     (op, patterns)
-}
-
-/// The matrix of a linear map on `d x B` points (one output), column by column.
-fn dense(op: &ConvexOperator<B>, f: impl Fn(Tensor<B, 2>) -> Tensor<B, 2>) -> DMatrix<f64> {
-    let n1 = op.d() * op.blocks();
-    let eye = Tensor::<B, 2>::eye(n1, &Default::default());
-    let cols = f(eye.reshape([op.d(), op.blocks() * n1]));
-    host::to_matrix(cols.reshape([n1, n1]))
 }
 
 #[test]

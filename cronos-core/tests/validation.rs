@@ -176,3 +176,28 @@ fn observers_can_stop_and_best_point_is_returned() {
     assert_eq!(seen, 7);
     assert_sane(&sol);
 }
+
+/// A target column of zeros (an absent class) or of tiny values solves to a finite, certified optimum
+/// whose neurons for that column are all zero.
+#[test]
+fn zero_and_tiny_target_columns_solve() {
+    let (x, y) = data(60, 8, 11);
+    for scale in [0.0, 1e-12] {
+        let y2 = Tensor::cat(vec![y.clone(), y.clone() * scale], 1);
+        let sol = config()
+            .with_tol(1e-4)
+            .with_max_iters(3000)
+            .solver()
+            .fit(x.clone(), y2.clone())
+            .unwrap();
+        let r = &sol.report;
+        assert!(r.objective.is_finite() && r.objective <= 30.0, "{r:?}");
+        assert_eq!(r.status, Status::Optimal, "scale {scale}: {r:?}");
+        let second = sol
+            .network
+            .w2
+            .clone()
+            .slice([0..sol.network.w2.dims()[0], 1..2]);
+        assert!(host::scalar(second.abs().max()) < 1e-3, "scale {scale}");
+    }
+}

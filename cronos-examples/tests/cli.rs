@@ -104,10 +104,13 @@ fn fit_npz_problem_then_saved_model_reproduces_the_report() {
     let report_path = dir.path().join("out/report.json");
     let model = dir.path().join("models/model.bpk");
     let trace = dir.path().join("trace.jsonl");
+    let certificate = dir.path().join("certs/cert.npz");
     let stdout = succeeded(&cronos(&[
         "fit",
         "--data",
         path(&problem),
+        "--certificate",
+        path(&certificate),
         "--gates",
         path(&problem),
         "--beta",
@@ -160,7 +163,24 @@ fn fit_npz_problem_then_saved_model_reproduces_the_report() {
         "P comes from the gates file"
     );
     assert_eq!(report["data"]["n"], 300);
-    assert!(["converged", "max_iterations"].contains(&report["status"].as_str().unwrap()));
+    assert!(["optimal", "max_iterations"].contains(&report["status"].as_str().unwrap()));
+
+    // The certificate holds the network and a dual point whose bound is the reported one, below the
+    // reference optimum (weak duality).
+    let cert = |name: &str| read_npz_matrix(&certificate, name).unwrap();
+    let bound = num(&report, "lower_bound");
+    assert_eq!(f64::from(cert("lower_bound").data[0]) as f32, bound as f32);
+    assert_eq!(
+        f64::from(cert("objective").data[0]) as f32,
+        objective as f32
+    );
+    assert!(
+        bound <= reference * (1.0 + 1e-6),
+        "bound {bound} vs optimum {reference}"
+    );
+    assert_eq!(cert("z").rows, 300);
+    assert_eq!(cert("gates").cols, 8);
+    assert_eq!(cert("W1").cols, cert("W2").rows);
 
     // One JSON line per iteration, written while solving.
     let lines: Vec<Value> = std::fs::read_to_string(&trace)
