@@ -450,7 +450,7 @@ fn warm_started_head_solves_need_fewer_iterations() {
     let device = FlexDevice;
     let iterations = |warm_start: bool| {
         let (train_set, dl_train, dl_valid) = quarter_loaders(&[0, 6]);
-        let strategy = CronosAmConfig::new(CronosConfig::new().with_neurons(5))
+        let strategy = CronosAmConfig::new(CronosConfig::new().with_neurons(5).with_tol(1e-3))
             .with_resolve_every(2)
             .with_warm_start(warm_start)
             .init::<B>(&device);
@@ -480,7 +480,7 @@ fn warm_started_head_solves_need_fewer_iterations() {
     };
     let (cold, warm) = (iterations(false), iterations(true));
     println!("ADMM iterations of the re-solves: {cold} from zero, {warm} warm-started");
-    assert!(4 * warm < 3 * cold, "warm {warm} vs cold {cold}");
+    assert!(10 * warm < 9 * cold, "warm {warm} vs cold {cold}");
 }
 
 /// A run's settings, optimizer choice included, are data: they save to JSON and load back.

@@ -14,4 +14,4 @@ pub(crate) const SWEEP_ITERATIONS: usize = 20;
 /// Smallest iteration limit for which the race runs.
 pub(crate) const SWEEP_MIN_BUDGET: usize = 200;
 /// rho when a change of rho would cost a refactorization or the budget is short.
-pub(crate) const FIXED: f64 = 1e-2;
+pub(crate) const FIXED: f64 = 3e-2;

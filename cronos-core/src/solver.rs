@@ -186,7 +186,7 @@ impl<B: Backend> Admm<B> {
         if let Some((s, nu)) = &z.cone {
             rhs = rhs + op.gt(s.clone() - nu.clone()).expect("cone operator");
         }
-        if self.iterations % REFRESH_INTERVAL == 0 {
+        if self.iterations.is_multiple_of(REFRESH_INTERVAL) {
             self.point = Iterate::new(op, self.point.u.clone(), rho);
             self.a_products += 1;
         }
@@ -516,7 +516,7 @@ impl<'a> Cronos<'a> {
                 )));
             }
             let limit = run.iterations == cfg.max_iters || interrupted();
-            if run.iterations % cfg.check_every == 0 || limit {
+            if run.iterations.is_multiple_of(cfg.check_every) || limit {
                 let mut duals = vec![run.certify(&problem)];
                 let polishable = m.rel_primal.max(m.rel_dual) <= POLISH_RESIDUAL;
                 if let Some(candidate) = polishable.then(|| run.polished(&problem)).flatten() {

@@ -160,6 +160,7 @@ fn observers_can_stop_and_best_point_is_returned() {
     let mut seen = 0;
     let sol = config()
         .with_tol(1e-12)
+        .with_rho(Some(3e-2))
         .solver()
         .with_observer(|r: &cronos_core::IterationRecord| {
             seen = r.iteration;

@@ -115,6 +115,8 @@ fn fit_npz_problem_then_saved_model_reproduces_the_report() {
         path(&problem),
         "--beta",
         "1e-2",
+        "--rho",
+        "3e-2",
         "--max-iters",
         "500",
         "--report",
