@@ -21,7 +21,7 @@ use crate::observer::{IterationRecord, Observer};
 use crate::operator::ConvexOperator;
 use crate::patterns::{gaussian_gates, Patterns};
 use crate::pcg::{self, Iterate};
-use crate::polish::polish;
+use crate::polish::{polish, PolishSchedule};
 use crate::prox::{group_soft_threshold, nonnegative};
 use crate::report::{SolveReport, Status};
 use crate::rho;
@@ -39,8 +39,6 @@ use std::time::Instant;
 const RELAXATION: f64 = 1.6;
 /// Iterations between exact recomputations of the u-step's tracked products (which drift by rounding).
 const REFRESH_INTERVAL: usize = 10;
-/// Relative residuals below which ADMM's structure is worth polishing (earlier it is rarely right).
-const POLISH_RESIDUAL: f64 = 1e-3;
 /// On the inexact path PCG stops once its residual is this fraction of the ADMM residuals.
 const PCG_FRACTION: f64 = 0.1;
 
@@ -476,7 +474,7 @@ impl<'a> Cronos<'a> {
             }
             (None, None) => {
                 // A short race between penalties, continued from the best (rho::sweep explains).
-                let mut best: Option<(f64, Admm<B>, Vec<IterationRecord>)> = None;
+                let mut best: Option<((bool, f64), Admm<B>, Vec<IterationRecord>)> = None;
                 for &rho in rho::SWEEP {
                     let mut candidate = Admm::new(&problem, cold(), rho, true);
                     let mut records = Vec::new();
@@ -489,8 +487,13 @@ impl<'a> Cronos<'a> {
                     let gap =
                         relative_gap(m.objective / (sy * sy), dual.bound).max(m.rel_violation);
                     sweep_iterations += rho::SWEEP_ITERATIONS;
-                    if best.as_ref().is_none_or(|(g, _, _)| gap < *g) {
-                        best = Some((gap, candidate, records));
+                    // A penalty so small that the shrinkage beta / rho still holds every group at
+                    // zero has not started: its gap is that of the zero network, often the best
+                    // early bound on many-output problems, and it would win the race only to stall.
+                    let idle = host::scalar(candidate.state.v.clone().abs().max()) == 0.0;
+                    let score = (idle, gap);
+                    if best.as_ref().is_none_or(|(b, _, _)| score < *b) {
+                        best = Some((score, candidate, records));
                     }
                     if interrupted() {
                         break;
@@ -505,6 +508,7 @@ impl<'a> Cronos<'a> {
 
         let mut best_dual: Option<DualPoint<B>> = None;
         let mut best_polished: Option<Candidate<B>> = None;
+        let mut polish_schedule = PolishSchedule::default();
         let mut status = Status::MaxIterations;
         let mut last: Option<Measures> = None;
         while run.iterations < cfg.max_iters {
@@ -518,8 +522,9 @@ impl<'a> Cronos<'a> {
             let limit = run.iterations == cfg.max_iters || interrupted();
             if run.iterations.is_multiple_of(cfg.check_every) || limit {
                 let mut duals = vec![run.certify(&problem)];
-                let polishable = m.rel_primal.max(m.rel_dual) <= POLISH_RESIDUAL;
-                if let Some(candidate) = polishable.then(|| run.polished(&problem)).flatten() {
+                let residual = m.rel_primal.max(m.rel_dual);
+                let due = polish_schedule.due(run.iterations, residual);
+                if let Some(candidate) = due.then(|| run.polished(&problem)).flatten() {
                     duals.push(candidate.dual.clone());
                     let better = candidate.rel_violation <= cfg.tol
                         && best_polished
