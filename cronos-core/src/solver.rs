@@ -144,6 +144,9 @@ struct Admm<B: Backend> {
     a_products: usize,
 }
 
+/// A candidate of the rho race: (still at zero, certified gap), the run and its records.
+type RaceEntry<B> = ((bool, f64), Admm<B>, Vec<IterationRecord>);
+
 /// What one iteration measured, in scaled units, read back in one transfer.
 struct Measures {
     objective: f64,
@@ -474,7 +477,7 @@ impl<'a> Cronos<'a> {
             }
             (None, None) => {
                 // A short race between penalties, continued from the best (rho::sweep explains).
-                let mut best: Option<((bool, f64), Admm<B>, Vec<IterationRecord>)> = None;
+                let mut best: Option<RaceEntry<B>> = None;
                 for &rho in rho::SWEEP {
                     let mut candidate = Admm::new(&problem, cold(), rho, true);
                     let mut records = Vec::new();
