@@ -66,12 +66,19 @@ pub enum ModelFileError {
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// What the operating system said.
         source: std::io::Error,
     },
     /// The file is not a model of the expected shape.
     #[error("{path}: not a valid model file: {reason}")]
-    Format { path: PathBuf, reason: String },
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 /// The configuration file that sits beside a model file: `<model>.json`.

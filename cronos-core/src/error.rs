@@ -8,25 +8,39 @@ pub enum CronosError {
     /// Two inputs disagree in a dimension.
     #[error("shape mismatch: {what}: expected {expected}, found {found}")]
     Shape {
+        /// The dimension compared.
         what: &'static str,
+        /// What the other input implies.
         expected: String,
+        /// What this input has.
         found: String,
     },
     /// A warm start from another problem: another shape or the other formulation.
     #[error("{what} does not fit this problem: expected {expected}, found {found}")]
     WarmStart {
+        /// The part of the warm start that does not fit.
         what: &'static str,
+        /// What this problem needs.
         expected: String,
+        /// What the warm start holds.
         found: String,
     },
     /// An input holds NaN or infinite values.
     #[error("{what} contains {count} non-finite value(s) (NaN or Inf)")]
-    NonFinite { what: &'static str, count: usize },
+    NonFinite {
+        /// The input.
+        what: &'static str,
+        /// How many of its values are not finite.
+        count: usize,
+    },
     /// A configuration value is outside its valid range.
     #[error("invalid parameter `{name}` = {value}: {reason}")]
     Parameter {
+        /// The configuration field.
         name: &'static str,
+        /// Its value.
         value: String,
+        /// The valid range.
         reason: &'static str,
     },
     /// A problem with no data or no neurons.

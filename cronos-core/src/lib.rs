@@ -10,6 +10,8 @@
 //! the structure of its matrix) and returns a [`Solution`] holding an ordinary [`TwoLayerNet`], a
 //! [`SolveReport`] and a [`Certificate`] of optimality that anyone can check.
 
+#![warn(missing_docs)]
+
 mod certificate;
 mod config;
 mod error;

@@ -13,6 +13,8 @@
 //! Loaders never panic on bad files: they return a [`DatasetError`] naming the file and the
 //! problem. Image pixels are returned as stored (`0..=255`); scale them explicitly.
 
+#![warn(missing_docs)]
+
 pub mod burn_data;
 pub mod cifar;
 pub mod csv;
