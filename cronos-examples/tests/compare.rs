@@ -125,6 +125,75 @@ fn tiny_sweep_writes_records_summary_and_plots_and_a_rerun_skips_finished_runs()
     assert!(stderr.contains("holds runs of other settings"), "{stderr}");
 }
 
+/// On the two-layer network every method reports the training objective CRONOS solves: CRONOS's is
+/// certified within 1e-3 of its lower bound, and the baselines' is the same formula evaluated on their
+/// network; a network narrower than CRONOS's is refused.
+#[test]
+fn two_layer_task_reports_objectives_against_the_certified_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("two-layer");
+    let narrow_dir = dir.path().join("narrow");
+    let args = |width: &'static str, out: &Path| {
+        [
+            "compare",
+            "--methods",
+            "cronos,adam",
+            "--lr-draws",
+            "1",
+            "--epochs",
+            "2",
+            "--train-limit",
+            "100",
+            "--val-limit",
+            "50",
+            "--neurons",
+            "4",
+            "--arch",
+            width,
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ]
+        .map(String::from)
+    };
+    let run_with = |width, out: &Path| {
+        let args = args(width, out);
+        run(
+            env!("CARGO_BIN_EXE_cronos"),
+            &args.each_ref().map(String::as_str),
+        )
+    };
+    succeeded(&run_with("two-layer:8", &out_dir));
+    let text = std::fs::read_to_string(out_dir.join("summary.json")).unwrap();
+    let methods: Vec<Value> = serde_json::from_str(&text).unwrap();
+    assert_eq!(methods.len(), 2, "{text}");
+    let cronos = &methods[0];
+    assert_eq!(cronos["method"], "cronos");
+    assert_eq!(cronos["task"], "two-layer");
+    assert!(cronos["best_lr"].is_null(), "{cronos}");
+    let objective = cronos["objective"].as_f64().unwrap();
+    let bound = cronos["lower_bound"].as_f64().unwrap();
+    assert!(
+        bound <= objective && objective - bound <= 1e-3 * objective,
+        "{cronos}"
+    );
+    let adam = &methods[1];
+    assert_eq!(adam["method"], "adam");
+    assert!(adam["best_lr"].as_f64().is_some(), "{adam}");
+    assert!(adam["lower_bound"].is_null(), "{adam}");
+    // Two epochs of Adam from a random start do not reach the certified optimum of the same program
+    // (their network could use other activation patterns, but not to this effect).
+    let adam_objective = adam["objective"].as_f64().unwrap();
+    assert!(adam_objective > bound, "{adam}");
+    let summary = std::fs::read_to_string(out_dir.join("summary.md")).unwrap();
+    assert!(summary.contains("lower bound"), "{summary}");
+
+    let narrow = run_with("two-layer:4", &narrow_dir);
+    assert_eq!(narrow.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&narrow.stderr);
+    assert!(stderr.contains("below CRONOS's 2 P c = 8"), "{stderr}");
+}
+
 #[cfg(unix)]
 #[test]
 fn ctrl_c_ends_a_sweep_after_the_current_epoch_and_a_rerun_redoes_the_unfinished_run() {

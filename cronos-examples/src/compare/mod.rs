@@ -18,7 +18,7 @@ use clap::{Args, ValueEnum};
 use cronos_burn::am::OptimizerConfig;
 use cronos_burn::device::{run_on, BackendTask, DeviceSpec, Precision};
 use cronos_core::CronosError;
-use cronos_datasets::preprocess::{Granularity, Scaler, Scaling};
+use cronos_datasets::preprocess::{Granularity, Scaler, Scaling, TargetEncoding};
 use cronos_datasets::{DatasetError, LabeledSet};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
@@ -178,10 +178,14 @@ pub struct CompareArgs {
     /// Gate vectors P of CRONOS and of CRONOS-AM's head (head width 2 P c).
     #[arg(long, default_value_t = 10)]
     pub neurons: usize,
-    /// ADMM iterations of the two-layer CRONOS solve (beta 1e-3, tolerance 1e-3, as CRONOS-AM's
-    /// head solves).
-    #[arg(long, value_name = "K", default_value_t = 30)]
+    /// ADMM iterations at most of the two-layer CRONOS solve (beta 1e-3), which stops once its
+    /// certified relative gap is within 1e-3.
+    #[arg(long, value_name = "K", default_value_t = 10_000)]
     pub cronos_max_iters: usize,
+    /// Seconds at most of the two-layer CRONOS solve (its clock counts as its training time); a solve
+    /// stopped by the limit reports its objective and the bound certified so far.
+    #[arg(long, value_name = "S", default_value_t = 120.0)]
+    pub cronos_time_limit: f64,
     /// Gradient steps between CRONOS-AM head solves.
     #[arg(long, default_value_t = 10)]
     pub resolve_every: usize,
@@ -309,6 +313,7 @@ fn check_settings(
         "batch_size": args.batch_size,
         "neurons": args.neurons,
         "cronos_max_iters": args.cronos_max_iters,
+        "cronos_time_limit": args.cronos_time_limit,
         "resolve_every": args.resolve_every,
         "head_warm_start": args.head_warm_start,
         "precision": format!("{:?}", args.precision),
@@ -399,6 +404,19 @@ pub fn run(args: &CompareArgs, stop: &AtomicBool) -> Result<Outcome, CompareErro
         ));
     }
     let (train, valid) = load_task(args)?;
+    if let Arch::TwoLayer { width } = args.arch {
+        // CRONOS's network must not be wider than everyone else's.
+        let classes = train.num_classes();
+        let c = TargetEncoding::for_classes(classes).width(classes);
+        let cronos_width = 2 * args.neurons * c;
+        if methods.iter().any(|m| matches!(m, Method::Cronos)) && width < cronos_width {
+            return Err(CompareError(format!(
+                "the two-layer network has width {width}, below CRONOS's 2 P c = {cronos_width} \
+                 (P = {}, c = {c}): use --arch two-layer:{cronos_width} or more, or fewer --neurons",
+                args.neurons
+            )));
+        }
+    }
     let mut plans = Vec::new();
     for seed in 0..args.seeds {
         for (i, m) in methods.iter().enumerate() {
@@ -457,7 +475,11 @@ pub fn run(args: &CompareArgs, stop: &AtomicBool) -> Result<Outcome, CompareErro
         args.arch,
     );
     let (runs, epochs) = records::load(&args.out)?;
-    let summary = summary::write(&args.out, &task, &runs, &epochs)?;
+    let kind = match args.arch {
+        Arch::TwoLayer { .. } => "two-layer",
+        Arch::Deep { .. } => "deep",
+    };
+    let summary = summary::write(&args.out, kind, &task, &runs, &epochs)?;
     Ok(Outcome {
         ran,
         skipped,
@@ -493,7 +515,8 @@ impl BackendTask for SweepTask<'_> {
             batch_size: args.batch_size,
             cronos: cronos_burn::am::DeepTrainingConfig::paper_head()
                 .with_neurons(args.neurons)
-                .with_max_iters(args.cronos_max_iters),
+                .with_max_iters(args.cronos_max_iters)
+                .with_time_limit(Some(args.cronos_time_limit)),
             head: cronos_burn::am::DeepTrainingConfig::paper_head().with_neurons(args.neurons),
             resolve_every: args.resolve_every,
             head_warm_start: args.head_warm_start,
@@ -541,11 +564,12 @@ impl BackendTask for SweepTask<'_> {
                     ControlFlow::Continue(())
                 })
             };
-            let Some(scores) =
+            let Some(result) =
                 train::run::<B>(&setup, method, plan.lr, plan.seed, &device, &mut on_epoch)?
             else {
                 break;
             };
+            let scores = &result.scores;
             let peak = scores.iter().map(|s| s.accuracy).fold(f64::NAN, f64::max);
             let last = scores.last().copied();
             self.writer.run(&RunRecord {
@@ -555,6 +579,8 @@ impl BackendTask for SweepTask<'_> {
                 seconds: last.map_or(0.0, |s| s.seconds),
                 peak_val_accuracy: peak,
                 final_val_accuracy: last.map_or(f64::NAN, |s| s.accuracy),
+                objective: result.objective,
+                lower_bound: result.lower_bound,
                 attempt: self.attempt.clone(),
             })?;
             finished += 1;

@@ -47,6 +47,13 @@ pub struct RunRecord {
     /// Highest validation accuracy over the epochs.
     pub peak_val_accuracy: f64,
     pub final_val_accuracy: f64,
+    /// Regularized training objective of the final network, `1/2 ||f(X) - Y||^2 + beta/2 ||W||^2`
+    /// (two-layer network only: the program CRONOS solves).
+    #[serde(default)]
+    pub objective: Option<f64>,
+    /// CRONOS's certified lower bound on that objective (CRONOS runs on the two-layer network).
+    #[serde(default)]
+    pub lower_bound: Option<f64>,
     /// The attempt whose epoch rows this run finished with (empty in records written before
     /// attempts).
     #[serde(default)]
@@ -271,6 +278,8 @@ mod tests {
             seconds: 2.0,
             peak_val_accuracy: 0.5,
             final_val_accuracy: 0.5,
+            objective: None,
+            lower_bound: None,
             attempt: attempt.into(),
         }
     }

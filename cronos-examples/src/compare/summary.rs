@@ -11,6 +11,7 @@ use super::glyphs;
 use super::records::{lr_text, EpochRecord, RunRecord};
 use super::CompareError;
 use image::{Rgb, RgbImage};
+use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
@@ -46,29 +47,86 @@ fn methods(runs: &[RunRecord]) -> Vec<String> {
     out
 }
 
+/// What the table and `summary.json` say of one method of one task.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MethodSummary {
+    /// `two-layer` or `deep`.
+    pub task: String,
+    pub method: String,
+    pub runs: usize,
+    /// Peak validation accuracy of the best run.
+    pub peak_val_accuracy: f64,
+    /// Peak validation accuracy of the worst run (the low end of the range over learning rates).
+    pub min_peak_val_accuracy: f64,
+    /// Learning rate of the best run; `None` for untuned methods.
+    pub best_lr: Option<f64>,
+    /// Final regularized training objective of the best run (two-layer task).
+    pub objective: Option<f64>,
+    /// CRONOS's certified lower bound on the objective (two-layer task).
+    pub lower_bound: Option<f64>,
+    pub median_seconds: f64,
+}
+
+/// The summary of every method in `runs`, in the order of their first run.
+pub fn summarize(task: &str, runs: &[RunRecord]) -> Vec<MethodSummary> {
+    methods(runs)
+        .into_iter()
+        .map(|m| {
+            let rs: Vec<&RunRecord> = runs.iter().filter(|r| r.method == m).collect();
+            let peaks: Vec<f64> = rs.iter().map(|r| r.peak_val_accuracy).collect();
+            let secs: Vec<f64> = rs.iter().map(|r| r.seconds).collect();
+            let best = rs
+                .iter()
+                .filter(|r| r.peak_val_accuracy.is_finite())
+                .max_by(|a, b| a.peak_val_accuracy.total_cmp(&b.peak_val_accuracy));
+            MethodSummary {
+                task: task.to_string(),
+                method: m,
+                runs: rs.len(),
+                peak_val_accuracy: quantile(&peaks, 1.0),
+                min_peak_val_accuracy: quantile(&peaks, 0.0),
+                best_lr: best.and_then(|r| r.lr),
+                objective: best.and_then(|r| r.objective),
+                lower_bound: best.and_then(|r| r.lower_bound),
+                median_seconds: quantile(&secs, 0.5),
+            }
+        })
+        .collect()
+}
+
 /// The Markdown table: per method, runs, the range of peak validation accuracy across learning
-/// rates (and seeds), the learning rate of the best run, and the median runtime.
-pub fn table(runs: &[RunRecord]) -> String {
-    let mut out = String::from(
-        "| method | runs | peak val. accuracy (min - max) | best lr | median runtime (s) |\n|---|---|---|---|---|\n",
-    );
-    for m in methods(runs) {
-        let rs: Vec<&RunRecord> = runs.iter().filter(|r| r.method == m).collect();
-        let peaks: Vec<f64> = rs.iter().map(|r| r.peak_val_accuracy).collect();
-        let secs: Vec<f64> = rs.iter().map(|r| r.seconds).collect();
-        let best = rs
-            .iter()
-            .filter(|r| r.peak_val_accuracy.is_finite())
-            .max_by(|a, b| a.peak_val_accuracy.total_cmp(&b.peak_val_accuracy));
-        let _ = writeln!(
+/// rates (and seeds), the learning rate of the best run, on the two-layer task the best run's
+/// training objective and its ratio to CRONOS's certified lower bound, and the median runtime.
+pub fn table(methods: &[MethodSummary]) -> String {
+    let bound = methods.iter().find_map(|m| m.lower_bound);
+    let objectives = methods.iter().any(|m| m.objective.is_some());
+    let mut out = String::from("| method | runs | peak val. accuracy (min - max) | best lr |");
+    out += if objectives {
+        " training objective | / CRONOS's lower bound |"
+    } else {
+        ""
+    };
+    out += " median runtime (s) |\n|---|---|---|---|";
+    out += if objectives { "---|---|" } else { "" };
+    out += "---|\n";
+    for m in methods {
+        let _ = write!(
             out,
-            "| {m} | {} | {:.4} - {:.4} | {} | {:.3} |",
-            rs.len(),
-            quantile(&peaks, 0.0),
-            quantile(&peaks, 1.0),
-            best.map_or_else(|| "-".into(), |r| lr_text(r.lr)),
-            quantile(&secs, 0.5),
+            "| {} | {} | {:.4} - {:.4} | {} |",
+            m.method,
+            m.runs,
+            m.min_peak_val_accuracy,
+            m.peak_val_accuracy,
+            lr_text(m.best_lr),
         );
+        if objectives {
+            let ratio = m.objective.zip(bound).map(|(o, b)| o / b);
+            let number = |v: Option<f64>, digits: usize| {
+                v.map_or_else(|| "-".into(), |v| format!("{v:.digits$}"))
+            };
+            let _ = write!(out, " {} | {} |", number(m.objective, 4), number(ratio, 4));
+        }
+        let _ = writeln!(out, " {:.3} |", m.median_seconds);
     }
     out
 }
@@ -123,18 +181,26 @@ pub fn curves(runs: &[RunRecord], epochs: &[EpochRecord]) -> Vec<Curve> {
         .collect()
 }
 
-/// Writes `summary.md`, `val_accuracy.svg` and `val_accuracy.png` under `dir`; returns the summary.
-/// `task` describes the data and network; what the runs cover is counted from `runs`.
+/// Writes `summary.md`, `summary.json` (one [`MethodSummary`] per method), `val_accuracy.svg` and
+/// `val_accuracy.png` under `dir`; returns the Markdown summary. `kind` names the task (`two-layer`
+/// or `deep`), `task` describes its data and network; what the runs cover is counted from `runs`.
 pub fn write(
     dir: &Path,
+    kind: &str,
     task: &str,
     runs: &[RunRecord],
     epochs: &[EpochRecord],
 ) -> Result<String, CompareError> {
+    let methods = summarize(kind, runs);
+    let objective = if methods.iter().any(|m| m.objective.is_some()) {
+        " Every method trains the same bias-free two-layer ReLU network on the same program, the training objective 1/2 ||relu(X W1) W2 - Y||^2 + beta/2 (||W1||^2 + ||W2||^2) (the baselines on minibatches, scaled by 1/n); CRONOS solves it to a certified gap, and its lower bound holds for every network whose hidden neurons use CRONOS's activation patterns (a network that finds other patterns can go below it)."
+    } else {
+        ""
+    };
     let summary = format!(
-        "# Optimizer comparison\n\n{task}; {}.\n\nLearning rates of the baselines drawn log-uniformly from [1e-6, 1e-2]; CRONOS and CRONOS-AM untuned. Runtimes exclude evaluation. The plot shows, per method, the median validation accuracy across learning rates and seeds against the median training time of each epoch, with the 5th-95th percentile band.\n\n{}\n![validation accuracy against time](val_accuracy.svg)\n",
+        "# Optimizer comparison\n\n{task}; {}.\n\nLearning rates of the baselines drawn log-uniformly from [1e-6, 1e-2]; CRONOS and CRONOS-AM untuned. Runtimes exclude evaluation. The plot shows, per method, the median validation accuracy across learning rates and seeds against the median training time of each epoch, with the 5th-95th percentile band.{objective}\n\n{}\n![validation accuracy against time](val_accuracy.svg)\n",
         coverage(runs),
-        table(runs)
+        table(&methods)
     );
     let curves = curves(runs, epochs);
     let save = |name: &str, bytes: &[u8]| {
@@ -142,6 +208,8 @@ pub fn write(
         std::fs::write(&path, bytes).map_err(|e| CompareError::io("write", &path, e))
     };
     save("summary.md", summary.as_bytes())?;
+    let json = serde_json::to_string_pretty(&methods).map_err(|e| CompareError(e.to_string()))?;
+    save("summary.json", (json + "\n").as_bytes())?;
     save("val_accuracy.svg", svg(&curves).as_bytes())?;
     let path = dir.join("val_accuracy.png");
     png(&curves)
@@ -432,6 +500,8 @@ mod tests {
             seconds: 1.0,
             peak_val_accuracy: 0.5,
             final_val_accuracy: 0.5,
+            objective: None,
+            lower_bound: None,
             attempt: String::new(),
         }
     }

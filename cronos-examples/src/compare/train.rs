@@ -1,7 +1,9 @@
 //! One run of the comparison, epoch by epoch, with a clock that stops while the validation set is
 //! scored, so every method is charged for training alone.
 //!
-//! * baselines: the network trained end to end by the optimizer on minibatches (MSE loss);
+//! * baselines: the network trained end to end by the optimizer on minibatches: on the two-layer
+//!   network the loss is CRONOS's objective per sample, `1/(2 |B|) ||f(X_B) - Y_B||^2 + beta/(2 n)
+//!   ||W||^2`, so every method minimizes the same program; on the deep MLP, MSE;
 //! * CRONOS-AM: the same deep network with a frozen head, re-solved by CRONOS on the features of
 //!   the whole training set every `resolve_every` steps ([`CronosAm::resolve_head`]), the feature
 //!   layers trained by D-Adapted AdamW (lr 1, the paper's untuned choice);
@@ -13,7 +15,7 @@ use burn::module::AutodiffModule;
 use burn::nn::loss::{MseLoss, Reduction};
 use burn::optim::{GradientsParams, Optimizer};
 use burn::prelude::*;
-use cronos_burn::am::{CronosAmConfig, DeepMlpConfig, OptimizerConfig};
+use cronos_burn::am::{CronosAmConfig, DeepMlp, DeepMlpConfig, HeadModel, OptimizerConfig};
 use cronos_burn::solver::CronosSolverConfig;
 use cronos_core::CronosConfig;
 use cronos_datasets::{ClassificationBatch, ClassificationBatcher, LabeledSet, Matrix};
@@ -76,12 +78,21 @@ impl Data {
     }
 }
 
+/// A finished run: its epochs and, on the two-layer network, the final regularized training
+/// objective (CRONOS: with its certified lower bound).
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub scores: Vec<EpochScore>,
+    pub objective: Option<f64>,
+    pub lower_bound: Option<f64>,
+}
+
 /// Called after every epoch; `Break` stops the run after that epoch.
 pub type OnEpoch<'a> = dyn FnMut(EpochScore) -> Result<ControlFlow<()>, CompareError> + 'a;
 
 /// Runs `method` with learning rate `lr` (baselines) and `seed` on backend `B`, calling `on_epoch`
-/// after every epoch; returns the scores of every epoch, or `None` when `on_epoch` stopped the run
-/// before its last epoch.
+/// after every epoch; returns the finished run, or `None` when `on_epoch` stopped the run before its
+/// last epoch.
 pub fn run<B: Backend>(
     setup: &RunSetup,
     method: &Method,
@@ -89,15 +100,15 @@ pub fn run<B: Backend>(
     seed: u64,
     device: &B::Device,
     on_epoch: &mut OnEpoch,
-) -> Result<Option<Vec<EpochScore>>, CompareError> {
+) -> Result<Option<Finished>, CompareError> {
     let train = Data::new(setup.train)?;
     let valid = Data::new(setup.valid)?;
     match method {
         Method::Cronos => {
             // The single solve is the whole run: it is finished whatever `on_epoch` answers.
-            let score = cronos::<B>(setup, &train, &valid, seed, device)?;
-            let _ = on_epoch(score)?;
-            Ok(Some(vec![score]))
+            let finished = cronos::<B>(setup, &train, &valid, seed, device)?;
+            let _ = on_epoch(finished.scores[0])?;
+            Ok(Some(finished))
         }
         Method::CronosAm => {
             let optimizer = OptimizerConfig::from_name("dadapt-adamw")
@@ -135,8 +146,11 @@ fn gradient<B: burn::tensor::backend::AutodiffBackend>(
     seed: u64,
     device: &B::Device,
     on_epoch: &mut OnEpoch,
-) -> Result<Option<Vec<EpochScore>>, CompareError> {
+) -> Result<Option<Finished>, CompareError> {
     B::seed(device, seed);
+    let two_layer = matches!(setup.arch, Arch::TwoLayer { .. });
+    let beta = setup.cronos.beta;
+    let n = train.x.rows as f64;
     let mut model = network(setup, train.x.cols, train.y.cols).init::<B>(device);
     let strategy = cronos_am.then(|| {
         CronosAmConfig::new(setup.head.clone())
@@ -168,7 +182,13 @@ fn gradient<B: burn::tensor::backend::AutodiffBackend>(
             }
             let batch = train.batch::<B>(rows, device);
             let pred = model.forward(batch.x);
-            let loss = MseLoss::new().forward(pred, batch.targets, Reduction::Mean);
+            let loss = if two_layer {
+                let rows = rows.len() as f64;
+                (pred - batch.targets).square().sum() / (2.0 * rows)
+                    + weight_norm_sq(&model) * (beta / (2.0 * n))
+            } else {
+                MseLoss::new().forward(pred, batch.targets, Reduction::Mean)
+            };
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(lr, model, grads);
             step += 1;
@@ -189,7 +209,23 @@ fn gradient<B: burn::tensor::backend::AutodiffBackend>(
             return Ok(None);
         }
     }
-    Ok(Some(scores))
+    let objective = two_layer.then(|| {
+        let inner = model.valid();
+        let pred = inner.forward(train.x.to_tensor(device));
+        let residual = (pred - train.y.to_tensor(device)).square().sum() / 2.0;
+        cronos_core::host::scalar(residual + weight_norm_sq(&inner) * (beta / 2.0))
+    });
+    Ok(Some(Finished {
+        scores,
+        objective,
+        lower_bound: None,
+    }))
+}
+
+/// `||W1||^2 + ||W2||^2` of the two-layer head (the whole two-layer network).
+fn weight_norm_sq<B: Backend>(model: &DeepMlp<B>) -> Tensor<B, 1> {
+    let (hidden, output) = model.head();
+    hidden.weight.val().square().sum() + output.weight.val().square().sum()
 }
 
 fn cronos<B: Backend>(
@@ -198,11 +234,9 @@ fn cronos<B: Backend>(
     valid: &Data,
     seed: u64,
     device: &B::Device,
-) -> Result<EpochScore, CompareError> {
+) -> Result<Finished, CompareError> {
     let width = match setup.arch {
-        Arch::TwoLayer { width } => {
-            Some(*width).filter(|&w| w >= 2 * setup.cronos.neurons * train.y.cols)
-        }
+        Arch::TwoLayer { width } => Some(*width),
         Arch::Deep { .. } => None,
     };
     let config = CronosSolverConfig {
@@ -214,11 +248,17 @@ fn cronos<B: Backend>(
     let _ = B::sync(device);
     let seconds = start.elapsed().as_secs_f64();
     let (accuracy, loss) = score(|x| fitted.model.forward(x), valid, device);
-    Ok(EpochScore {
-        epoch: 1,
-        seconds,
-        accuracy,
-        loss,
+    let report = &fitted.report;
+    let two_layer = matches!(setup.arch, Arch::TwoLayer { .. });
+    Ok(Finished {
+        scores: vec![EpochScore {
+            epoch: 1,
+            seconds,
+            accuracy,
+            loss,
+        }],
+        objective: two_layer.then_some(report.objective),
+        lower_bound: two_layer.then_some(report.lower_bound),
     })
 }
 
