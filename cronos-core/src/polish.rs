@@ -24,8 +24,14 @@ use crate::Formulation;
 use burn::prelude::*;
 use faer::{Mat, Side};
 
-/// Largest polished problem (sum of the active blocks' null-space dimensions) solved densely.
-const MAX_DIMENSION: usize = 4000;
+/// Floating-point operations one polish may cost, all outputs together (about 5 s on 2 cores): the
+/// null spaces cost about 10 d^3 per active block, the reduced problems of t unknowns n t^2 to form
+/// and about t^3 / 3 per Newton step. A ten-output
+/// problem with 784 features has t near 4,000 per output, and polishing it without a bound took
+/// minutes per polish.
+const MAX_FLOPS: f64 = 2e11;
+/// Newton steps assumed by the cost estimate (the method usually stops well before its cap).
+const ESTIMATED_NEWTON_STEPS: f64 = 10.0;
 /// Newton iterations at most, and the relative gradient norm at which they stop.
 const NEWTON_ITERATIONS: usize = 30;
 const NEWTON_TOL: f64 = 1e-13;
@@ -93,7 +99,7 @@ struct Block {
 
 /// Polishes the ADMM point `v` (`d x B c`) with cone multipliers `mu` (`n x B c`, ReLU program), for
 /// targets `y` (`n x c`) and regularization `beta`, all in the solver's scaled units; `None` when
-/// an output's polished problem is larger than [`MAX_DIMENSION`].
+/// the polished problems would cost more than [`MAX_FLOPS`].
 pub(crate) fn polish<B: Backend>(
     op: &ConvexOperator<B>,
     y: &Tensor<B, 2>,
@@ -113,6 +119,7 @@ pub(crate) fn polish<B: Backend>(
     let relu = op.formulation() == Formulation::Relu;
     let mut v_out = Mat::<f64>::zeros(d, cols);
     let mut mu_out = Mat::<f64>::zeros(n, cols);
+    let mut flops = MAX_FLOPS;
     for k in 0..c {
         let active: Vec<Block> = (0..blocks)
             .map(|b| b * c + k)
@@ -154,7 +161,7 @@ pub(crate) fn polish<B: Backend>(
             .iter()
             .map(|b| (0..d).map(|r| vh[(r, b.column)]).collect())
             .collect();
-        let points = reduced_optimum(&x, &mask, &active, &points, &target, beta)?;
+        let points = reduced_optimum(&x, &mask, &active, &points, &target, beta, &mut flops)?;
         let fitted: Vec<f64> = (0..n)
             .map(|j| {
                 active
@@ -204,8 +211,8 @@ pub(crate) fn polish<B: Backend>(
 }
 
 /// The optimum of the reduced problem for the blocks' current active rows, from `start` (one point of
-/// `d` values per block); `None` when it exceeds [`MAX_DIMENSION`]. A block whose rows leave no
-/// null space is zero.
+/// `d` values per block); `None` when its estimated cost exceeds what is left of `flops` (which it
+/// then spends). A block whose rows leave no null space is zero.
 fn reduced_optimum(
     x: &Mat<f64>,
     mask: &Mat<f64>,
@@ -213,17 +220,27 @@ fn reduced_optimum(
     start: &[Vec<f64>],
     target: &[f64],
     beta: f64,
+    flops: &mut f64,
 ) -> Option<Vec<Vec<f64>>> {
     let (n, d) = (x.nrows(), x.ncols());
+    // Each null space is an eigendecomposition of a d x d Gram matrix (about 10 d^3).
+    let null_cost = blocks.len() as f64 * 10.0 * (d as f64).powi(3);
+    if null_cost > *flops {
+        return None;
+    }
+    *flops -= null_cost;
     let nulls: Vec<Mat<f64>> = blocks
         .iter()
         .map(|b| null_space(x, &b.rows, &b.w, d).unwrap_or_else(|| Mat::zeros(d, 0)))
         .collect();
     let widths: Vec<usize> = nulls.iter().map(|m| m.ncols()).collect();
     let total: usize = widths.iter().sum();
-    if total > MAX_DIMENSION {
+    let t = total as f64;
+    let cost = n as f64 * t * t + ESTIMATED_NEWTON_STEPS * t * t * t / 3.0;
+    if cost > *flops {
         return None;
     }
+    *flops -= cost;
     // Psi = [sigma_b D_i X N_b] and the starting w_b = N_b^T v_b.
     let mut psi = Mat::<f64>::zeros(n, total);
     let mut w = vec![0.0; total];
