@@ -880,3 +880,29 @@ fn fit_writes_the_report_when_the_model_cannot_be_saved() {
     assert_eq!(errors.len(), 1, "{report}");
     assert!(errors[0].as_str().unwrap().starts_with("--save-model"));
 }
+
+#[test]
+fn fit_refuses_a_hundred_thousand_neurons_on_eight_features_before_solving() {
+    let dir = tempfile::tempdir().unwrap();
+    let problem = dir.path().join("d8.npz");
+    let x: Vec<f64> = (0..200 * 8)
+        .map(|i| f64::from(i * 37 % 101) / 50.0 - 1.0)
+        .collect();
+    let y: Vec<f64> = (0..200)
+        .map(|i| if i % 2 == 0 { 1.0 } else { -1.0 })
+        .collect();
+    write_npz(&problem, &[("X", 200, 8, &x), ("Y", 200, 1, &y)]);
+    let report = dir.path().join("report.json");
+    let args = [
+        "fit",
+        "--data",
+        path(&problem),
+        "--neurons",
+        "100000",
+        "--report",
+        path(&report),
+    ];
+    fails_with(&args, "more than --memory-budget 2");
+    fails_with(&args, "GB (the iterates take");
+    assert!(!report.exists());
+}
