@@ -906,3 +906,71 @@ fn fit_refuses_a_hundred_thousand_neurons_on_eight_features_before_solving() {
     fails_with(&args, "GB (the iterates take");
     assert!(!report.exists());
 }
+
+/// Same inputs, seed and thread count give the same bits (README, "Limits"): the report's numbers
+/// and the saved weights of two runs are compared exactly, on the exact (eigen) u-step path and on
+/// the PCG path over data large enough (6,000 x 784) for the backend's parallel sums.
+#[test]
+fn fit_twice_with_the_same_seed_and_threads_gives_the_same_bits() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [&[&str]; 2] = [
+        &["--max-iters", "12"],
+        &[
+            "--dataset",
+            "fashion-mnist",
+            "--train-limit",
+            "6000",
+            "--max-iters",
+            "2",
+            "--memory-budget",
+            "1",
+        ],
+    ];
+    for (case, extra) in cases.iter().enumerate() {
+        let run = |attempt: usize| {
+            let report = dir.path().join(format!("{case}-{attempt}.json"));
+            let model = dir.path().join(format!("{case}-{attempt}.bpk"));
+            let mut args = vec!["fit", "-q", "--report", path(&report)];
+            args.extend_from_slice(&["--save-model", path(&model)]);
+            args.extend_from_slice(extra);
+            let out = Command::new(env!("CARGO_BIN_EXE_cronos"))
+                .env("RAYON_NUM_THREADS", "2")
+                .args(&args)
+                .output()
+                .unwrap();
+            succeeded(&out);
+            // The weights, not the file's bytes: a record also holds the parameters' random ids.
+            let net = TwoLayerMlp::<Flex>::load(&model, &FlexDevice).unwrap();
+            let bits = |t: Tensor<Flex, 2>| -> Vec<u32> {
+                let data = t.into_data().convert::<f32>();
+                data.as_slice::<f32>()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect()
+            };
+            let weights = [bits(net.hidden.weight.val()), bits(net.output.weight.val())];
+            (read_json(&report), weights)
+        };
+        let (first, first_model) = run(0);
+        let (second, second_model) = run(1);
+        for key in [
+            "objective",
+            "lower_bound",
+            "rel_primal_residual",
+            "rel_dual_residual",
+            "max_constraint_violation",
+            "val_accuracy",
+        ] {
+            assert_eq!(
+                num(&first, key).to_bits(),
+                num(&second, key).to_bits(),
+                "case {case}: {key} differs"
+            );
+        }
+        assert!(
+            first_model == second_model,
+            "case {case}: the weights differ"
+        );
+    }
+}
