@@ -494,17 +494,25 @@ impl<'a> Cronos<'a> {
                     for _ in 0..rho::SWEEP_ITERATIONS {
                         let m = candidate.step(&problem);
                         records.push(record(&m, &candidate, f64::NEG_INFINITY, &start));
+                        if interrupted() {
+                            break;
+                        }
                     }
                     let m = records.last().expect("sweep iterations");
                     let dual = candidate.certify(&problem);
                     let gap =
                         relative_gap(m.objective / (sy * sy), dual.bound).max(m.rel_violation);
-                    sweep_iterations += rho::SWEEP_ITERATIONS;
+                    sweep_iterations += candidate.iterations;
                     // A penalty so small that the shrinkage beta / rho still holds every group at
                     // zero has not started: its gap is that of the zero network, often the best
                     // early bound on many-output problems, and it would win the race only to stall.
                     let idle = host::scalar(candidate.state.v.clone().abs().max()) == 0.0;
-                    let score = (idle, gap);
+                    // A diverged candidate loses to every other (a NaN gap would win every comparison).
+                    let score = if m.objective.is_finite() && !gap.is_nan() {
+                        (idle, gap)
+                    } else {
+                        (true, f64::INFINITY)
+                    };
                     if best.as_ref().is_none_or(|(b, _, _)| score < *b) {
                         best = Some((score, candidate, records));
                     }
