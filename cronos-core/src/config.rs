@@ -54,8 +54,9 @@ pub struct CronosConfig {
     /// Maximum PCG iterations per ADMM iteration when the u-step core does not fit the memory budget.
     #[config(default = 50)]
     pub pcg_max_iters: usize,
-    /// Memory the factored u-step core may take, in GB (host and device together); above it the
-    /// u-step falls back to conjugate gradients.
+    /// Memory the solve may take, in GB (host and device together): a solve whose estimated
+    /// footprint (`memory.rs`) exceeds it is refused before allocating, and the u-step core is
+    /// factored only when it fits in what is left (otherwise the u-step uses conjugate gradients).
     #[config(default = 2.0)]
     pub memory_budget_gb: f64,
     /// ADMM iterations between evaluations of the certificate (the dual bound).

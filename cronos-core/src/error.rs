@@ -46,6 +46,20 @@ pub enum CronosError {
     /// A problem with no data or no neurons.
     #[error("empty problem: {0}")]
     Empty(String),
+    /// The solve would need more memory than `memory_budget_gb` allows; `largest` names the part
+    /// that needs the most.
+    #[error(
+        "the solve needs about {needed_gb:.2} GB ({largest}), more than memory_budget_gb = \
+         {budget_gb} GB: use fewer neurons, samples or outputs, or raise the budget"
+    )]
+    Memory {
+        /// The estimated footprint, in GB.
+        needed_gb: f64,
+        /// The configured `memory_budget_gb`.
+        budget_gb: f64,
+        /// The part that needs the most and its size, as a phrase.
+        largest: String,
+    },
     /// The iteration produced non-finite numbers (diverged).
     #[error("numerical breakdown: {0}")]
     Numerical(String),

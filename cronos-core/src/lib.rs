@@ -12,10 +12,12 @@
 
 #![warn(missing_docs)]
 
+mod background;
 mod certificate;
 mod config;
 mod error;
 pub mod host;
+mod memory;
 pub mod network;
 pub mod observer;
 pub mod operator;

@@ -16,6 +16,7 @@ use crate::certificate::{tighten, Certificate, DualPoint};
 use crate::config::CronosConfig;
 use crate::error::{CronosError, Result};
 use crate::host;
+use crate::memory::Footprint;
 use crate::network::{accuracy, map_to_network, TwoLayerNet};
 use crate::observer::{IterationRecord, Observer};
 use crate::operator::ConvexOperator;
@@ -344,9 +345,11 @@ impl<'a> Cronos<'a> {
 
     /// Fits data `x` (`n x d`) to targets `y` (`n x c`) with Gaussian gates drawn from the seed.
     pub fn fit<B: Backend>(self, x: Tensor<B, 2>, y: Tensor<B, 2>) -> Result<Solution<B>> {
-        let d = x.dims()[1];
+        let [n, d] = x.dims();
         let p = self.config.neurons;
         self.config.validate()?;
+        // Checked before the gates are drawn: d x P of them is already too many for some requests.
+        Footprint::within_budget(&self.config, [n, d, y.dims()[1]], p, x.dtype().size())?;
         let gates = host::upload(gaussian_gates(d, p, self.config.seed), [d, p], &x);
         self.solve(x, y, gates, None)
     }
@@ -396,6 +399,8 @@ impl<'a> Cronos<'a> {
                 found: ny.to_string(),
             });
         }
+        let footprint =
+            Footprint::within_budget(&cfg, [n, d, c], gates.dims()[1], x.dtype().size())?;
         check_finite(&x, "X")?;
         check_finite(&y, "Y")?;
         check_finite(&gates, "gate vectors")?;
@@ -428,7 +433,10 @@ impl<'a> Cronos<'a> {
             .map(|(_, rho)| *rho)
             .or(cfg.rho)
             .unwrap_or(rho::FIXED);
-        let ustep = UStepSolver::new(&op, initial_rho, cfg.memory_budget_gb * 1e9, &interrupted)?;
+        let core_budget = cfg.memory_budget_gb * 1e9 - footprint.total();
+        let ustep = UStepSolver::new(&op, initial_rho, core_budget, &interrupted)?;
+        // Stopped or out of time during set-up: one cheap iteration from the cold start, no race.
+        let cut_short = interrupted();
         let ys = y.clone() / sy;
         let fty = op.ft(ys.clone());
         let exact = ustep.path().is_exact();
@@ -438,7 +446,7 @@ impl<'a> Cronos<'a> {
             y: ys,
             beta: cfg.beta / (sx * sy),
             refinement: exact.then_some(if x.dtype() == DType::F64 { 1 } else { 2 }),
-            pcg_max_iters: cfg.pcg_max_iters,
+            pcg_max_iters: if cut_short { 1 } else { cfg.pcg_max_iters },
             ustep,
             op,
         };
@@ -471,7 +479,9 @@ impl<'a> Cronos<'a> {
             (Some((state, rho)), _) => Admm::new(&problem, state, rho, false),
             (None, Some(rho)) => Admm::new(&problem, cold(), rho, true),
             (None, None)
-                if !problem.ustep.rho_is_free() || cfg.max_iters < rho::SWEEP_MIN_BUDGET =>
+                if cut_short
+                    || !problem.ustep.rho_is_free()
+                    || cfg.max_iters < rho::SWEEP_MIN_BUDGET =>
             {
                 Admm::new(&problem, cold(), rho::FIXED, true)
             }
@@ -484,17 +494,25 @@ impl<'a> Cronos<'a> {
                     for _ in 0..rho::SWEEP_ITERATIONS {
                         let m = candidate.step(&problem);
                         records.push(record(&m, &candidate, f64::NEG_INFINITY, &start));
+                        if interrupted() {
+                            break;
+                        }
                     }
                     let m = records.last().expect("sweep iterations");
                     let dual = candidate.certify(&problem);
                     let gap =
                         relative_gap(m.objective / (sy * sy), dual.bound).max(m.rel_violation);
-                    sweep_iterations += rho::SWEEP_ITERATIONS;
+                    sweep_iterations += candidate.iterations;
                     // A penalty so small that the shrinkage beta / rho still holds every group at
                     // zero has not started: its gap is that of the zero network, often the best
                     // early bound on many-output problems, and it would win the race only to stall.
                     let idle = host::scalar(candidate.state.v.clone().abs().max()) == 0.0;
-                    let score = (idle, gap);
+                    // A diverged candidate loses to every other (a NaN gap would win every comparison).
+                    let score = if m.objective.is_finite() && !gap.is_nan() {
+                        (idle, gap)
+                    } else {
+                        (true, f64::INFINITY)
+                    };
                     if best.as_ref().is_none_or(|(b, _, _)| score < *b) {
                         best = Some((score, candidate, records));
                     }

@@ -23,6 +23,7 @@
 //! ([`crate::pcg`]): with an exact core one step solves the system, and further steps refine an f32
 //! solve to working precision.
 
+use crate::background::unless_interrupted;
 use crate::error::{CronosError, Result};
 use crate::host;
 use crate::operator::{spread, sum_blocks, ConvexOperator};
@@ -57,6 +58,9 @@ impl UStepPath {
 
 /// Largest core factored by eigendecomposition (about 10 m^3 flops); larger cores use Cholesky.
 const EIGEN_LIMIT: usize = 4000;
+/// Floating-point operations per block of rows when the core is formed: a fraction of a second on
+/// a CPU, the longest a stop waits for.
+const BLOCK_FLOPS: f64 = 2e9;
 
 /// Which of the two spaces holds the core, and how it is factored.
 #[derive(Debug, Clone)]
@@ -97,7 +101,9 @@ fn core_bytes(m: usize, device_bytes: usize) -> f64 {
 
 impl<B: Backend> UStepSolver<B> {
     /// Factors the u-step of `op` for penalty `rho`, choosing the path from the sizes and the memory
-    /// budget (bytes). `interrupted` is polled between the stages of set-up.
+    /// budget (bytes). `interrupted` is polled between the stages of set-up and, while a
+    /// factorization runs (on a thread of its own, see [`crate::background`]), every few
+    /// milliseconds: once it says so, set-up ends at once with the PCG path.
     pub(crate) fn new(
         op: &ConvexOperator<B>,
         rho: f64,
@@ -108,61 +114,60 @@ impl<B: Backend> UStepSolver<B> {
         let [n, d] = x.dims();
         let p = op.patterns();
         let relu = op.formulation() == Formulation::Relu;
-        let mut gram_max = 0.0;
-        let t = if relu {
-            let eye = Tensor::<B, 2>::eye(d, &x.device()).cast(x.dtype());
-            let m = host::to_faer(op.gram(eye));
-            let evd = m.self_adjoint_eigen(Side::Lower).map_err(|e| {
-                CronosError::Numerical(format!("eigendecomposition of I + X^T X failed: {e:?}"))
-            })?;
-            let (v, l) = (evd.U(), evd.S().column_vector());
-            gram_max = l[d - 1].max(0.0);
-            let t = Mat::<f64>::from_fn(d, d, |i, j| v[(i, j)] / (1.0 + l[j]).max(1.0).sqrt());
-            Some(host::upload_faer(&t, x))
-        } else {
-            None
-        };
-        let z = match &t {
-            Some(t) => x.clone().matmul(t.clone()),
-            None => x.clone(),
-        };
-        let zt = Tensor::from_data(z.clone().transpose().into_data(), (&x.device(), x.dtype()));
-        let mask = op.mask().clone();
         let sample = n <= d * p;
-        let m = if sample { n } else { d * p };
-        let device_bytes = x.dtype().size();
         let mut solver = Self {
-            t,
-            z,
-            zt,
-            mask,
+            t: None,
+            z: x.clone(),
+            zt: x.clone().transpose(),
+            mask: op.mask().clone(),
             sample,
             gamma: if relu { 2.0 } else { 1.0 },
-            gram_max,
+            gram_max: 0.0,
             core: Core::Identity,
         };
-        if core_bytes(m, device_bytes) > memory_budget || interrupted() {
+        if relu {
+            let gram = host::to_faer(op.gram(Tensor::<B, 2>::eye(d, &x.device()).cast(x.dtype())));
+            // The trace bounds the largest eigenvalue, which is all the certificate needs of it
+            // (a step size) when set-up is cut short.
+            solver.gram_max = (0..d).map(|i| gram[(i, i)]).sum::<f64>().max(0.0);
+            let Some(scaling) = unless_interrupted(move || block_scaling(&gram), interrupted)
+            else {
+                return Ok(solver);
+            };
+            let (t, gram_max) = scaling?;
+            let t = host::upload_faer(&t, x);
+            solver.z = x.clone().matmul(t.clone());
+            solver.t = Some(t);
+            solver.gram_max = gram_max;
+        }
+        solver.zt = Tensor::from_data(
+            solver.z.clone().transpose().into_data(),
+            (&x.device(), x.dtype()),
+        );
+        let m = if sample { n } else { d * p };
+        if core_bytes(m, x.dtype().size()) > memory_budget || interrupted() {
             return Ok(solver);
         }
-        let s = host::to_faer(solver.core_matrix());
-        if interrupted() {
+        let Some(s) = solver.core_matrix(interrupted) else {
             return Ok(solver);
-        }
-        solver.core = if m <= EIGEN_LIMIT {
-            let evd = s.self_adjoint_eigen(Side::Lower).map_err(|e| {
-                CronosError::Numerical(format!(
-                    "eigendecomposition of the {m} x {m} core failed: {e:?}"
-                ))
-            })?;
-            let eig = evd.S().column_vector();
-            Core::Eigen {
-                q: host::upload_faer(&evd.U().to_owned(), x),
-                s: (0..m).map(|i| eig[i].max(0.0)).collect(),
+        };
+        let alpha = rho / solver.gamma;
+        let factor = move || {
+            if m <= EIGEN_LIMIT {
+                eigen(&s).map(|(q, s)| Factor::Eigen(q, s))
+            } else {
+                shifted_inverse(&s, alpha).map(Factor::Inverse)
             }
-        } else {
-            Core::Cholesky {
-                inverse: shifted_inverse(&s, rho / solver.gamma, x)?,
-            }
+        };
+        solver.core = match unless_interrupted(factor, interrupted).transpose()? {
+            Some(Factor::Eigen(q, s)) => Core::Eigen {
+                q: host::upload_faer(&q, x),
+                s,
+            },
+            Some(Factor::Inverse(inverse)) => Core::Cholesky {
+                inverse: host::upload_faer(&inverse, x),
+            },
+            None => Core::Identity,
         };
         Ok(solver)
     }
@@ -188,15 +193,45 @@ impl<B: Backend> UStepSolver<B> {
         !matches!(self.core, Core::Cholesky { .. })
     }
 
-    /// The core S: (Z Z^T) o (D D^T) in sample space, Phi^T Phi in pattern space.
-    fn core_matrix(&self) -> Tensor<B, 2> {
-        if self.sample {
-            let k = self.z.clone().matmul(self.zt.clone());
-            k * self.mask.clone().matmul(self.mask.clone().transpose())
-        } else {
-            let phi = self.phi();
-            phi.clone().transpose().matmul(phi)
+    /// The core S on the host: (Z Z^T) o (D D^T) in sample space, Phi^T Phi in pattern space. It is
+    /// built a block of rows at a time (about [`BLOCK_FLOPS`] each), so that `interrupted` is heard
+    /// between blocks; `None` once it is.
+    fn core_matrix(&self, interrupted: &dyn Fn() -> bool) -> Option<Mat<f64>> {
+        let phi = (!self.sample).then(|| self.phi());
+        let (m, inner) = match &phi {
+            None => (self.z.dims()[0], self.z.dims()[1] + self.mask.dims()[1]),
+            Some(phi) => (phi.dims()[1], phi.dims()[0]),
+        };
+        let rows_of = |start: usize, rows: usize| match &phi {
+            None => {
+                let k = self
+                    .z
+                    .clone()
+                    .narrow(0, start, rows)
+                    .matmul(self.zt.clone());
+                let mask = self.mask.clone();
+                k * mask.clone().narrow(0, start, rows).matmul(mask.transpose())
+            }
+            Some(phi) => {
+                let columns = phi.clone().narrow(1, start, rows).transpose();
+                columns.matmul(phi.clone())
+            }
+        };
+        let block = ((BLOCK_FLOPS / (2.0 * (inner * m) as f64)) as usize).clamp(1, m);
+        let mut s = Mat::<f64>::zeros(m, m);
+        for start in (0..m).step_by(block) {
+            if interrupted() {
+                return None;
+            }
+            let rows = block.min(m - start);
+            let values = host::to_vec(rows_of(start, rows));
+            for (i, row) in values.chunks_exact(m).enumerate() {
+                for (j, &v) in row.iter().enumerate() {
+                    s[(start + i, j)] = v;
+                }
+            }
         }
+        Some(s)
     }
 
     /// Phi = [D_1 Z, ..., D_P Z] as an explicit `n x dP` matrix (pattern space only).
@@ -281,12 +316,43 @@ fn shifted_solve<B: Backend>(core: &Core<B>, alpha: f64, w: Tensor<B, 2>) -> Ten
     }
 }
 
-/// (alpha I + S)^-1 by a Cholesky factorization on the host, uploaded like `like`.
-fn shifted_inverse<B: Backend>(
-    s: &Mat<f64>,
-    alpha: f64,
-    like: &Tensor<B, 2>,
-) -> Result<Tensor<B, 2>> {
+/// A factored core on the host, before upload.
+enum Factor {
+    /// Eigenvectors and eigenvalues.
+    Eigen(Mat<f64>, Vec<f64>),
+    /// (alpha I + S)^-1.
+    Inverse(Mat<f64>),
+}
+
+/// T = V L^-1/2 for the eigendecomposition V L V^T of I + `gram` (so that (I + gram)^-1 = T T^T),
+/// with the largest eigenvalue of `gram`.
+fn block_scaling(gram: &Mat<f64>) -> Result<(Mat<f64>, f64)> {
+    let d = gram.nrows();
+    let evd = gram.self_adjoint_eigen(Side::Lower).map_err(|e| {
+        CronosError::Numerical(format!("eigendecomposition of I + X^T X failed: {e:?}"))
+    })?;
+    let (v, l) = (evd.U(), evd.S().column_vector());
+    let t = Mat::<f64>::from_fn(d, d, |i, j| v[(i, j)] / (1.0 + l[j]).max(1.0).sqrt());
+    Ok((t, l[d - 1].max(0.0)))
+}
+
+/// The eigendecomposition Q diag(s) Q^T of the core `s`, negative rounding clipped to 0.
+fn eigen(s: &Mat<f64>) -> Result<(Mat<f64>, Vec<f64>)> {
+    let m = s.nrows();
+    let evd = s.self_adjoint_eigen(Side::Lower).map_err(|e| {
+        CronosError::Numerical(format!(
+            "eigendecomposition of the {m} x {m} core failed: {e:?}"
+        ))
+    })?;
+    let eig = evd.S().column_vector();
+    Ok((
+        evd.U().to_owned(),
+        (0..m).map(|i| eig[i].max(0.0)).collect(),
+    ))
+}
+
+/// (alpha I + S)^-1 by a Cholesky factorization.
+fn shifted_inverse(s: &Mat<f64>, alpha: f64) -> Result<Mat<f64>> {
     use faer::linalg::solvers::DenseSolveCore;
     let m = s.nrows();
     let shifted = Mat::<f64>::from_fn(m, m, |i, j| s[(i, j)] + if i == j { alpha } else { 0.0 });
@@ -295,7 +361,7 @@ fn shifted_inverse<B: Backend>(
             "Cholesky factorization of the {m} x {m} core at rho/gamma = {alpha:e} failed: {e:?}"
         ))
     })?;
-    Ok(host::upload_faer(&llt.inverse(), like))
+    Ok(llt.inverse())
 }
 
 #[cfg(test)]
@@ -347,9 +413,10 @@ mod tests {
                     );
                     // The same core through a Cholesky factor.
                     if let Core::Eigen { .. } = solver.core {
-                        let s = host::to_faer(solver.core_matrix());
+                        let s = solver.core_matrix(&|| false).unwrap();
+                        let inverse = shifted_inverse(&s, rho / solver.gamma).unwrap();
                         solver.core = Core::Cholesky {
-                            inverse: shifted_inverse(&s, rho / solver.gamma, &u).unwrap(),
+                            inverse: host::upload_faer(&inverse, &u),
                         };
                         let back = solver.apply(au, rho);
                         let err = host::scalar((back - u.clone()).square().sum()).sqrt();

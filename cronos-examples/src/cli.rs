@@ -136,7 +136,8 @@ pub struct FitArgs {
     /// the memory budget.
     #[arg(long, value_name = "K", default_value_t = CronosConfig::new().pcg_max_iters)]
     pub pcg_max_iters: usize,
-    /// Memory the factored u-step core may take, in GB.
+    /// Memory the solve may take, in GB: a fit estimated to need more is refused before it
+    /// allocates, and the exact u-step core is factored only within what is left.
     #[arg(long, value_name = "GB", default_value_t = CronosConfig::new().memory_budget_gb)]
     pub memory_budget: f64,
     /// Convex program: relu (exact ReLU network) or gated (gated ReLU).

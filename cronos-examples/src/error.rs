@@ -67,6 +67,14 @@ impl From<CronosError> for CliError {
                 "invalid value {value} for --{}: {reason}",
                 name.replace('_', "-")
             )),
+            CronosError::Memory {
+                needed_gb,
+                budget_gb,
+                largest,
+            } => Self(format!(
+                "the fit needs about {needed_gb:.2} GB ({largest}), more than --memory-budget \
+                 {budget_gb}: use fewer --neurons or samples, or raise --memory-budget"
+            )),
             other => Self(other.to_string()),
         }
     }

@@ -1,15 +1,17 @@
-//! `cronos fit`: load the data, solve on the chosen backend with progress, trace and Ctrl-C, then
-//! evaluate, save the model with its preprocessing and write the report.
+//! `cronos fit`: check the output paths, load the data, solve on the chosen backend with progress,
+//! trace and Ctrl-C, then evaluate, save the model with its preprocessing and write the report. The
+//! report is written even when another output fails, so a solve is never lost to a bad model path.
 
 use crate::cli::FitArgs;
 use crate::error::{CliError, Result};
-use crate::files::{create_file, create_parent, write_atomic};
+use crate::files::{create_file, write_atomic};
+use crate::outputs::check_writable;
 use crate::preprocessing;
 use crate::problem::{load_problem, DataInfo, Pair, Problem};
 use crate::progress::Progress;
 use burn::prelude::*;
 use cronos_burn::device::{run_on, BackendTask};
-use cronos_burn::model::TwoLayerMlp;
+use cronos_burn::model::{config_path, TwoLayerMlp};
 use cronos_core::{
     accuracy, CronosConfig, IterationRecord, JsonLinesTrace, Observer, Solution, SolveReport,
     TwoLayerNet,
@@ -49,6 +51,10 @@ pub struct FitReport {
     pub trace: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub certificate: Option<PathBuf>,
+    /// Outputs that could not be written (`--save-model`, `--certificate`), one line each; the
+    /// fields above then name only the files that were.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub output_errors: Vec<String>,
 }
 
 /// The solver configuration the flags describe.
@@ -67,11 +73,13 @@ pub fn config(args: &FitArgs) -> CronosConfig {
         .with_seed(args.seed)
 }
 
-/// Runs `cronos fit`; returns the report (also written to `--report`).
+/// Runs `cronos fit`; returns the report (also written to `--report`). Fails after writing the
+/// report when the model or the certificate could not be written.
 pub fn run(args: &FitArgs, stop: Arc<AtomicBool>) -> Result<FitReport> {
     let mut config = config(args);
-    // Bad flags fail before any data is read.
+    // Bad flags and output paths fail before any data is read.
     config.validate()?;
+    check_outputs(args)?;
     let problem = load_problem(&args.data, args.seed)?;
     let gates = args.gates.as_deref().map(read_gates).transpose()?;
     if let Some(g) = &gates {
@@ -85,18 +93,11 @@ pub fn run(args: &FitArgs, stop: Arc<AtomicBool>) -> Result<FitReport> {
         }
         config = config.with_neurons(g.cols);
     }
-    let trace = args.trace.as_deref().map(create_file).transpose()?;
-    // Output directories are created now, so a bad path fails before the solve rather than after.
-    for path in [
-        Some(&args.report),
-        args.save_model.as_ref(),
-        args.certificate.as_ref(),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        create_parent(path)?;
-    }
+    let trace = args
+        .trace
+        .as_deref()
+        .map(|path| create_file(path).map_err(|e| CliError(format!("--trace: {e}"))))
+        .transpose()?;
 
     let task = FitTask {
         args,
@@ -106,9 +107,14 @@ pub fn run(args: &FitArgs, stop: Arc<AtomicBool>) -> Result<FitReport> {
         trace,
         stop: stop.clone(),
     };
-    let outcome = run_on(args.device.device, args.device.precision, task)??;
-    if let Some(model) = &args.save_model {
-        preprocessing::save(model, &problem.preprocessing)?;
+    let mut outcome = run_on(args.device.device, args.device.precision, task)??;
+    if outcome.model_saved {
+        if let Some(model) = &args.save_model {
+            if let Err(e) = preprocessing::save(model, &problem.preprocessing) {
+                outcome.output_errors.push(format!("--save-model: {e}"));
+                outcome.model_saved = false;
+            }
+        }
     }
     let report = FitReport {
         solve: outcome.solve,
@@ -124,14 +130,54 @@ pub fn run(args: &FitArgs, stop: Arc<AtomicBool>) -> Result<FitReport> {
         config,
         data: problem.info,
         gates: args.gates.clone(),
-        model: args.save_model.clone(),
+        model: args.save_model.clone().filter(|_| outcome.model_saved),
         trace: args.trace.clone(),
-        certificate: args.certificate.clone(),
+        certificate: args
+            .certificate
+            .clone()
+            .filter(|_| outcome.certificate_saved),
+        output_errors: outcome.output_errors,
     };
     let json = serde_json::to_string_pretty(&report)
         .map_err(|e| CliError(format!("cannot serialize the report: {e}")))?;
     write_atomic(&args.report, format!("{json}\n").as_bytes())?;
+    if !report.output_errors.is_empty() {
+        return Err(CliError(format!(
+            "{} (the report was written to {})",
+            report.output_errors.join("; "),
+            args.report.display()
+        )));
+    }
     Ok(report)
+}
+
+/// Checks every file `fit` will write (the model with its two sidecars), naming the flag of the
+/// first that cannot be written.
+fn check_outputs(args: &FitArgs) -> Result<()> {
+    let mut outputs = vec![("--report", args.report.clone())];
+    if let Some(model) = &args.save_model {
+        outputs.extend([
+            ("--save-model", model.clone()),
+            ("--save-model", config_path(model)),
+            ("--save-model", preprocessing::sidecar_path(model)),
+        ]);
+    }
+    outputs.extend(
+        args.certificate
+            .iter()
+            .map(|p| ("--certificate", p.clone())),
+    );
+    outputs.extend(args.trace.iter().map(|p| ("--trace", p.clone())));
+    for (i, (flag, path)) in outputs.iter().enumerate() {
+        if let Some((other, _)) = outputs[..i].iter().find(|(_, p)| p == path) {
+            return Err(CliError(format!(
+                "{flag} {}: the same file as {other}",
+                path.display()
+            )));
+        }
+        check_writable(flag, path)?;
+    }
+    Ok(())
 }
 
 /// Gate vectors from an `.npz` archive (array `gates`) or an `.npy` file.
@@ -160,6 +206,10 @@ struct Outcome {
     /// Accuracy and mean squared error.
     val: Option<(f64, f64)>,
     test: Option<(f64, f64)>,
+    model_saved: bool,
+    certificate_saved: bool,
+    /// Outputs that failed, each naming its flag.
+    output_errors: Vec<String>,
 }
 
 impl BackendTask for FitTask<'_> {
@@ -197,16 +247,35 @@ impl BackendTask for FitTask<'_> {
         let evaluate = |pair: &Pair| evaluate(&solution.network, pair, &device);
         let val = self.problem.val.as_ref().map(evaluate);
         let test = self.problem.test.as_ref().map(evaluate);
-        if let Some(path) = &self.args.certificate {
-            write_certificate(path, &solution)?;
-        }
-        if let Some(path) = &self.args.save_model {
-            TwoLayerMlp::from(solution.network.clone()).save(path)?;
-        }
+        // A failed output is recorded, not returned: the report must still be written.
+        let mut output_errors = Vec::new();
+        let mut saved = |flag: &str, result: Result<()>| match result {
+            Ok(()) => true,
+            Err(e) => {
+                output_errors.push(format!("{flag}: {e}"));
+                false
+            }
+        };
+        let certificate_saved = match &self.args.certificate {
+            Some(path) => saved("--certificate", write_certificate(path, &solution)),
+            None => false,
+        };
+        let model_saved = match &self.args.save_model {
+            Some(path) => saved(
+                "--save-model",
+                TwoLayerMlp::from(solution.network.clone())
+                    .save(path)
+                    .map_err(CliError::from),
+            ),
+            None => false,
+        };
         Ok(Outcome {
             solve: solution.report,
             val,
             test,
+            model_saved,
+            certificate_saved,
+            output_errors,
         })
     }
 }

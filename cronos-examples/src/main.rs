@@ -15,6 +15,7 @@ mod cli;
 mod error;
 mod files;
 mod fit;
+mod outputs;
 mod predict;
 mod preprocessing;
 mod problem;

@@ -4,6 +4,7 @@
 use crate::cli::{PredictArgs, SplitArg};
 use crate::error::{CliError, Result};
 use crate::files::{npy_bytes, write_atomic};
+use crate::outputs::check_writable;
 use crate::preprocessing;
 use crate::problem::{load_split, warn_zero_one_targets};
 use burn::prelude::*;
@@ -24,6 +25,7 @@ pub struct Prediction {
 
 /// Runs `cronos predict`: writes the predictions to `--out`.
 pub fn run(args: &PredictArgs) -> Result<Prediction> {
+    check_writable("--out", &args.out)?;
     let (origin, x, y) = read_inputs(args)?;
     if let Some(y) = &y {
         warn_zero_one_targets(&origin, y);

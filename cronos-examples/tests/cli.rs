@@ -777,3 +777,200 @@ fn ctrl_c_stops_and_still_writes_the_report() {
     assert!(num(&report, "objective").is_finite());
     assert!(num(&report, "val_accuracy") > 0.0);
 }
+
+#[test]
+fn fit_checks_output_paths_before_reading_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plain.txt");
+    std::fs::write(&file, b"not a directory").unwrap();
+    let under_file = file.join("out.json");
+    let (dir_path, under_file) = (path(dir.path()), path(&under_file));
+    let report = dir.path().join("report.json");
+    let report = path(&report);
+    // The data does not exist either: an error naming the output flag shows the outputs were
+    // checked first.
+    fn fit<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+        let mut args = vec!["fit", "--data", "/no/such/problem.npz"];
+        args.extend_from_slice(extra);
+        args
+    }
+    for (extra, needle) in [
+        (vec!["--report", dir_path], "--report"),
+        (vec!["--report", under_file], "--report"),
+        (
+            vec!["--report", report, "--save-model", dir_path],
+            "--save-model",
+        ),
+        (
+            vec!["--report", report, "--certificate", under_file],
+            "--certificate",
+        ),
+        (vec!["--report", report, "--trace", dir_path], "--trace"),
+        (
+            vec!["--report", report, "--certificate", report],
+            "same file as --report",
+        ),
+    ] {
+        fails_with(&fit(&extra), needle);
+    }
+    fails_with(&fit(&["--report", dir_path]), "found a directory");
+    if cfg!(target_os = "linux") {
+        // A location where nothing can be created, even by root.
+        fails_with(
+            &fit(&["--report", "/proc/self/report.json"]),
+            "--report /proc/self/report.json: cannot create",
+        );
+    }
+    fails_with(
+        &[
+            "predict",
+            "--model",
+            "/no/model.bpk",
+            "--data",
+            "/no/x.npy",
+            "--out",
+            dir_path,
+        ],
+        "--out",
+    );
+    assert!(!Path::new(report).exists());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+#[cfg(unix)]
+#[test]
+fn fit_writes_the_report_when_the_model_cannot_be_saved() {
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let report_path = dir.path().join("report.json");
+    let trace = dir.path().join("trace.jsonl");
+    let models = dir.path().join("models");
+    let model = models.join("m.bpk");
+    // As in the Ctrl-C test: a ten-class problem with an unreachable tolerance.
+    let args = [
+        "fit",
+        "--dataset",
+        "fashion-mnist",
+        "--train-limit",
+        "1000",
+        "--tol",
+        "1e-14",
+        "--max-iters",
+        "100000",
+        "--time-limit",
+        "120",
+        "--trace",
+        path(&trace),
+        "--save-model",
+        path(&model),
+        "--report",
+        path(&report_path),
+    ];
+    // The model's directory passes the check, then becomes a file while the solve runs.
+    let code = common::ctrl_c_after_lines_and(&args, &trace, 2, Duration::from_secs(60), || {
+        std::fs::remove_dir_all(&models).unwrap();
+        std::fs::write(&models, b"in the way").unwrap();
+    });
+    assert_eq!(code, Some(2), "a missing model is an error");
+    let report = read_json(&report_path);
+    assert_eq!(report["status"], "stopped");
+    assert!(num(&report, "objective").is_finite());
+    assert!(report.get("model").is_none(), "{report}");
+    let errors = report["output_errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{report}");
+    assert!(errors[0].as_str().unwrap().starts_with("--save-model"));
+}
+
+#[test]
+fn fit_refuses_a_hundred_thousand_neurons_on_eight_features_before_solving() {
+    let dir = tempfile::tempdir().unwrap();
+    let problem = dir.path().join("d8.npz");
+    let x: Vec<f64> = (0..200 * 8)
+        .map(|i| f64::from(i * 37 % 101) / 50.0 - 1.0)
+        .collect();
+    let y: Vec<f64> = (0..200)
+        .map(|i| if i % 2 == 0 { 1.0 } else { -1.0 })
+        .collect();
+    write_npz(&problem, &[("X", 200, 8, &x), ("Y", 200, 1, &y)]);
+    let report = dir.path().join("report.json");
+    let args = [
+        "fit",
+        "--data",
+        path(&problem),
+        "--neurons",
+        "100000",
+        "--report",
+        path(&report),
+    ];
+    fails_with(&args, "more than --memory-budget 2");
+    fails_with(&args, "GB (the iterates take");
+    assert!(!report.exists());
+}
+
+/// Same inputs, seed and thread count give the same bits (README, "Limits"): the report's numbers
+/// and the saved weights of two runs are compared exactly, on the exact (eigen) u-step path and on
+/// the PCG path over data large enough (6,000 x 784) for the backend's parallel sums.
+#[test]
+fn fit_twice_with_the_same_seed_and_threads_gives_the_same_bits() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [&[&str]; 2] = [
+        &["--max-iters", "12"],
+        &[
+            "--dataset",
+            "fashion-mnist",
+            "--train-limit",
+            "6000",
+            "--max-iters",
+            "2",
+            "--memory-budget",
+            "1",
+        ],
+    ];
+    for (case, extra) in cases.iter().enumerate() {
+        let run = |attempt: usize| {
+            let report = dir.path().join(format!("{case}-{attempt}.json"));
+            let model = dir.path().join(format!("{case}-{attempt}.bpk"));
+            let mut args = vec!["fit", "-q", "--report", path(&report)];
+            args.extend_from_slice(&["--save-model", path(&model)]);
+            args.extend_from_slice(extra);
+            let out = Command::new(env!("CARGO_BIN_EXE_cronos"))
+                .env("RAYON_NUM_THREADS", "2")
+                .args(&args)
+                .output()
+                .unwrap();
+            succeeded(&out);
+            // The weights, not the file's bytes: a record also holds the parameters' random ids.
+            let net = TwoLayerMlp::<Flex>::load(&model, &FlexDevice).unwrap();
+            let bits = |t: Tensor<Flex, 2>| -> Vec<u32> {
+                let data = t.into_data().convert::<f32>();
+                data.as_slice::<f32>()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.to_bits())
+                    .collect()
+            };
+            let weights = [bits(net.hidden.weight.val()), bits(net.output.weight.val())];
+            (read_json(&report), weights)
+        };
+        let (first, first_model) = run(0);
+        let (second, second_model) = run(1);
+        for key in [
+            "objective",
+            "lower_bound",
+            "rel_primal_residual",
+            "rel_dual_residual",
+            "max_constraint_violation",
+            "val_accuracy",
+        ] {
+            assert_eq!(
+                num(&first, key).to_bits(),
+                num(&second, key).to_bits(),
+                "case {case}: {key} differs"
+            );
+        }
+        assert!(
+            first_model == second_model,
+            "case {case}: the weights differ"
+        );
+    }
+}

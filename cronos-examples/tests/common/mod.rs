@@ -12,6 +12,17 @@ pub fn ctrl_c_after_lines(
     lines: usize,
     within: Duration,
 ) -> Option<i32> {
+    ctrl_c_after_lines_and(args, file, lines, within, || ())
+}
+
+/// As [`ctrl_c_after_lines`], running `meanwhile` after the lines appear and before Ctrl-C.
+pub fn ctrl_c_after_lines_and(
+    args: &[&str],
+    file: &Path,
+    lines: usize,
+    within: Duration,
+    meanwhile: impl FnOnce(),
+) -> Option<i32> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cronos"))
         .args(args)
         .stdout(Stdio::null())
@@ -31,6 +42,7 @@ pub fn ctrl_c_after_lines(
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+    meanwhile();
     let kill = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
