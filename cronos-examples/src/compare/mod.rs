@@ -156,7 +156,7 @@ pub struct CompareArgs {
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "cronos,cronos-am,adam,adamw,sgd,yogi,shampoo,dadapt-adamw"
+        default_value = "cronos-am,adam,adamw,sgd,yogi,shampoo,dadapt-adamw"
     )]
     pub methods: Vec<String>,
     /// Network of the gradient-trained methods: feature widths of the deep MLP, or `two-layer:W`
@@ -396,6 +396,14 @@ pub fn run(args: &CompareArgs, stop: &AtomicBool) -> Result<Outcome, CompareErro
     {
         return Err(CompareError(
             "cronos-am trains a deep MLP; use --arch with feature widths, or drop cronos-am".into(),
+        ));
+    }
+    if matches!(args.arch, Arch::Deep { .. }) && methods.iter().any(|m| matches!(m, Method::Cronos))
+    {
+        return Err(CompareError(
+            "cronos fits a two-layer network, not the deep MLP the others train; compare it on the \
+             same network with --arch two-layer:W, or use cronos-am"
+                .into(),
         ));
     }
     if args.epochs == 0 || args.seeds == 0 {
