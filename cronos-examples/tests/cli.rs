@@ -744,15 +744,11 @@ fn bad_input_exits_2_with_one_line() {
     assert!(!Path::new(report).exists(), "no report after a failure");
 }
 
+/// A fit of a ten-class problem with an unreachable tolerance, which runs until stopped, tracing to
+/// `trace` and reporting to `report`, with `extra` arguments.
 #[cfg(unix)]
-#[test]
-fn ctrl_c_stops_and_still_writes_the_report() {
-    use std::time::Duration;
-    let dir = tempfile::tempdir().unwrap();
-    let report_path = dir.path().join("report.json");
-    let trace = dir.path().join("trace.jsonl");
-    // A ten-class problem with an unreachable tolerance: it runs until stopped.
-    let args = [
+fn endless_fit<'a>(trace: &'a Path, report: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
         "fit",
         "--dataset",
         "fashion-mnist",
@@ -765,10 +761,22 @@ fn ctrl_c_stops_and_still_writes_the_report() {
         "--time-limit",
         "120",
         "--trace",
-        path(&trace),
+        path(trace),
         "--report",
-        path(&report_path),
+        path(report),
     ];
+    args.extend_from_slice(extra);
+    args
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_stops_and_still_writes_the_report() {
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap();
+    let report_path = dir.path().join("report.json");
+    let trace = dir.path().join("trace.jsonl");
+    let args = endless_fit(&trace, &report_path, &[]);
     let code = common::ctrl_c_after_lines(&args, &trace, 2, Duration::from_secs(60));
     assert_eq!(code, Some(130));
     let report = read_json(&report_path);
@@ -846,26 +854,7 @@ fn fit_writes_the_report_when_the_model_cannot_be_saved() {
     let trace = dir.path().join("trace.jsonl");
     let models = dir.path().join("models");
     let model = models.join("m.bpk");
-    // As in the Ctrl-C test: a ten-class problem with an unreachable tolerance.
-    let args = [
-        "fit",
-        "--dataset",
-        "fashion-mnist",
-        "--train-limit",
-        "1000",
-        "--tol",
-        "1e-14",
-        "--max-iters",
-        "100000",
-        "--time-limit",
-        "120",
-        "--trace",
-        path(&trace),
-        "--save-model",
-        path(&model),
-        "--report",
-        path(&report_path),
-    ];
+    let args = endless_fit(&trace, &report_path, &["--save-model", path(&model)]);
     // The model's directory passes the check, then becomes a file while the solve runs.
     let code = common::ctrl_c_after_lines_and(&args, &trace, 2, Duration::from_secs(60), || {
         std::fs::remove_dir_all(&models).unwrap();
