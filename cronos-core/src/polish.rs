@@ -26,9 +26,8 @@ use faer::{Mat, Side};
 
 /// Floating-point operations one polish may cost, all outputs together (about 5 s on 2 cores): the
 /// null spaces cost about 10 d^3 per active block, the reduced problems of t unknowns n t^2 to form
-/// and about t^3 / 3 per Newton step. A ten-output
-/// problem with 784 features has t near 4,000 per output, and polishing it without a bound took
-/// minutes per polish.
+/// and about t^3 / 3 per Newton step. A ten-output problem with 784 features has t near 4,000 per
+/// output, and polishing it without a bound took minutes per polish.
 const MAX_FLOPS: f64 = 2e11;
 /// Newton steps assumed by the cost estimate (the method usually stops well before its cap).
 const ESTIMATED_NEWTON_STEPS: f64 = 10.0;

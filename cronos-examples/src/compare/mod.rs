@@ -398,8 +398,8 @@ pub fn run(args: &CompareArgs, stop: &AtomicBool) -> Result<Outcome, CompareErro
             "cronos-am trains a deep MLP; use --arch with feature widths, or drop cronos-am".into(),
         ));
     }
-    if matches!(args.arch, Arch::Deep { .. }) && methods.iter().any(|m| matches!(m, Method::Cronos))
-    {
+    let with_cronos = methods.iter().any(|m| matches!(m, Method::Cronos));
+    if matches!(args.arch, Arch::Deep { .. }) && with_cronos {
         return Err(CompareError(
             "cronos fits a two-layer network, not the deep MLP the others train; compare it on the \
              same network with --arch two-layer:W, or use cronos-am"
@@ -417,7 +417,7 @@ pub fn run(args: &CompareArgs, stop: &AtomicBool) -> Result<Outcome, CompareErro
         let classes = train.num_classes();
         let c = TargetEncoding::for_classes(classes).width(classes);
         let cronos_width = 2 * args.neurons * c;
-        if methods.iter().any(|m| matches!(m, Method::Cronos)) && width < cronos_width {
+        if with_cronos && width < cronos_width {
             return Err(CompareError(format!(
                 "the two-layer network has width {width}, below CRONOS's 2 P c = {cronos_width} \
                  (P = {}, c = {c}): use --arch two-layer:{cronos_width} or more, or fewer --neurons",
