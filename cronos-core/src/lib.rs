@@ -25,6 +25,7 @@ pub mod patterns;
 mod pcg;
 mod polish;
 pub mod prox;
+mod reduce;
 mod report;
 mod rho;
 mod solver;

@@ -2,6 +2,7 @@
 
 use crate::host;
 use crate::operator::ConvexOperator;
+use crate::reduce;
 use crate::Formulation;
 use burn::prelude::*;
 use burn::tensor::activation::relu;
@@ -40,9 +41,9 @@ impl<B: Backend> TwoLayerNet<B> {
 
     /// The training objective 1/2 ||f(X) - Y||_F^2 + beta/2 (||W1||_F^2 + ||W2||_F^2).
     pub fn objective(&self, x: Tensor<B, 2>, y: Tensor<B, 2>, beta: f64) -> f64 {
-        let loss = host::scalar((self.forward(x) - y).square().sum()) / 2.0;
-        let weights = host::scalar(self.w1.clone().square().sum())
-            + host::scalar(self.w2.clone().square().sum());
+        let loss = host::scalar(reduce::sum_squares(self.forward(x) - y)) / 2.0;
+        let weights = host::scalar(reduce::sum_squares(self.w1.clone()))
+            + host::scalar(reduce::sum_squares(self.w2.clone()));
         loss + beta / 2.0 * weights
     }
 

@@ -19,6 +19,7 @@
 //! with all 2 P c columns of U would. Neither F, G nor A is ever formed.
 
 use crate::host;
+use crate::reduce;
 use crate::Formulation;
 use burn::prelude::*;
 use burn::tensor::activation::relu;
@@ -53,7 +54,7 @@ impl<B: Backend> ConvexOperator<B> {
         let signs = (0..blocks).map(|b| if b < p { 1.0 } else { -1.0 });
         let sigma = host::upload(signs.collect(), [1, blocks], &x);
         let [rows, d] = x.dims();
-        let rms = (host::scalar(x.clone().square().sum()) / rows as f64).sqrt();
+        let rms = (host::scalar(reduce::sum_squares(x.clone())) / rows as f64).sqrt();
         let cone_scale = if rms > 0.0 { 1.0 / rms } else { 1.0 };
         // A contiguous copy of X^T: products with a transposed view run at half speed on CPU backends.
         let xt = Tensor::from_data(x.clone().transpose().into_data(), (&x.device(), x.dtype()));

@@ -24,6 +24,7 @@ use crate::patterns::{gaussian_gates, Patterns};
 use crate::pcg::{self, Iterate};
 use crate::polish::{polish, PolishSchedule};
 use crate::prox::{group_soft_threshold, nonnegative};
+use crate::reduce;
 use crate::report::{SolveReport, Status};
 use crate::rho;
 use crate::state::{State, WarmStart};
@@ -112,10 +113,7 @@ impl<B: Backend> Problem<B> {
     /// one-element tensors to be read with other scalars.
     fn point_measures(&self, v: &Tensor<B, 2>) -> [Tensor<B, 1>; 3] {
         let xv = self.op.xu(v);
-        let fit = (self.op.network_output(xv.clone()) - self.y.clone())
-            .square()
-            .sum()
-            / 2.0;
+        let fit = reduce::sum_squares(self.op.network_output(xv.clone()) - self.y.clone()) / 2.0;
         let groups = v.clone().square().sum_dim(0).sqrt().sum();
         [
             fit + groups * self.beta,
@@ -205,11 +203,11 @@ impl<B: Backend> Admm<B> {
         let u_hat = u.clone() * RELAXATION + z.v.clone() * (1.0 - RELAXATION);
         let v = group_soft_threshold(u_hat.clone() + z.lambda.clone(), p.beta / rho);
         let lambda = z.lambda.clone() + u_hat - v.clone();
-        let mut primal_sq = (u.clone() - v.clone()).square().sum();
-        let mut u_sq = u.clone().square().sum();
-        let mut v_sq = v.clone().square().sum();
+        let mut primal_sq = reduce::sum_squares(u.clone() - v.clone());
+        let mut u_sq = reduce::sum_squares(u.clone());
+        let mut v_sq = reduce::sum_squares(v.clone());
         let mut dual = v.clone() - z.v.clone();
-        let mut multiplier_sq = lambda.clone().square().sum();
+        let mut multiplier_sq = reduce::sum_squares(lambda.clone());
         let xu = op.xu_from_xz(&u, self.point.xz.clone());
         let cone = match (&z.cone, op.g_from_xu(xu)) {
             (Some((s_old, nu_old)), Some(gu)) => {
@@ -217,11 +215,12 @@ impl<B: Backend> Admm<B> {
                 let s = nonnegative(g_hat.clone() + nu_old.clone());
                 let nu = nu_old.clone() + g_hat - s.clone();
                 dual = dual + op.gt(s.clone() - s_old.clone()).expect("cone operator");
-                multiplier_sq = multiplier_sq
-                    .max_pair(op.gt(nu.clone()).expect("cone operator").square().sum());
-                primal_sq = primal_sq + (gu.clone() - s.clone()).square().sum();
-                u_sq = u_sq + gu.square().sum();
-                v_sq = v_sq + s.clone().square().sum();
+                multiplier_sq = multiplier_sq.max_pair(reduce::sum_squares(
+                    op.gt(nu.clone()).expect("cone operator"),
+                ));
+                primal_sq = primal_sq + reduce::sum_squares(gu.clone() - s.clone());
+                u_sq = u_sq + reduce::sum_squares(gu);
+                v_sq = v_sq + reduce::sum_squares(s.clone());
                 Some((s, nu))
             }
             _ => None,
@@ -236,7 +235,7 @@ impl<B: Backend> Admm<B> {
                 primal_sq,
                 u_sq,
                 v_sq,
-                dual.square().sum(),
+                reduce::sum_squares(dual),
                 multiplier_sq,
             ],
             0,
@@ -318,7 +317,7 @@ fn check_finite<B: Backend>(t: &Tensor<B, 2>, what: &'static str) -> Result<()> 
 
 /// Root-mean-square row norm ||T||_F / sqrt(rows), or 1 for a zero matrix.
 fn rms_row_norm<B: Backend>(t: &Tensor<B, 2>) -> f64 {
-    let r = host::scalar(t.clone().square().sum()).sqrt() / (t.dims()[0] as f64).sqrt();
+    let r = host::scalar(reduce::sum_squares(t.clone())).sqrt() / (t.dims()[0] as f64).sqrt();
     if r > 0.0 && r.is_finite() {
         r
     } else {
@@ -441,7 +440,7 @@ impl<'a> Cronos<'a> {
         let fty = op.ft(ys.clone());
         let exact = ustep.path().is_exact();
         let problem = Problem {
-            fty_norm: host::scalar(fty.clone().square().sum()).sqrt(),
+            fty_norm: host::scalar(reduce::sum_squares(fty.clone())).sqrt(),
             fty,
             y: ys,
             beta: cfg.beta / (sx * sy),
