@@ -11,7 +11,9 @@
 
 use crate::model::TwoLayerMlp;
 use burn::prelude::*;
-use cronos_core::{CronosConfig, CronosError, IterationRecord, SolveReport};
+use cronos_core::{CronosConfig, CronosError, IterationRecord, Solution, SolveReport};
+use std::ops::ControlFlow;
+use std::time::Instant;
 
 /// Configuration of a CRONOS fit that produces a Burn module.
 ///
@@ -47,7 +49,53 @@ impl CronosSolverConfig {
         x: Tensor<B, 2>,
         y: Tensor<B, 2>,
     ) -> Result<FittedMlp<B>, CronosError> {
-        let solution = self.solver.solver().fit(x, y)?;
+        self.fitted(self.solver.solver().fit(x, y)?)
+    }
+
+    /// Solves the program for each beta of `betas` in turn, each solve continuing from the previous
+    /// one's ADMM state (its gates and rho), which is how a regularization path is cheap: from large
+    /// beta to small, each solution is close to the next. `visit` receives each beta's network, for
+    /// example to score it on validation data, and ends the path early with `ControlFlow::Break`.
+    /// The solver's time limit bounds the whole path: each solve gets the time left, and the path
+    /// ends once none is. Returns the number of solves made. [`CronosConfig::zero_solution_beta`]
+    /// tells where a path should start.
+    pub fn fit_path<B: Backend>(
+        &self,
+        x: Tensor<B, 2>,
+        y: Tensor<B, 2>,
+        betas: &[f64],
+        mut visit: impl FnMut(f64, FittedMlp<B>) -> ControlFlow<()>,
+    ) -> Result<usize, CronosError> {
+        let start = Instant::now();
+        let mut warm = None;
+        for (solves, &beta) in betas.iter().enumerate() {
+            let left = self
+                .solver
+                .time_limit
+                .map(|limit| limit - start.elapsed().as_secs_f64());
+            if left.is_some_and(|t| t <= 0.0) {
+                return Ok(solves);
+            }
+            let solver = self
+                .solver
+                .clone()
+                .with_beta(beta)
+                .with_time_limit(left)
+                .solver();
+            let solution = match &warm {
+                None => solver.fit(x.clone(), y.clone())?,
+                Some(from) => solver.resume(x.clone(), y.clone(), from)?,
+            };
+            warm = Some(solution.warm_start().clone());
+            if visit(beta, self.fitted(solution)?).is_break() {
+                return Ok(solves + 1);
+            }
+        }
+        Ok(betas.len())
+    }
+
+    /// The Burn module of `solution`, in the width this configuration asks for.
+    fn fitted<B: Backend>(&self, solution: Solution<B>) -> Result<FittedMlp<B>, CronosError> {
         let network = match self.width {
             None => solution.network.clone(),
             Some(width) => {

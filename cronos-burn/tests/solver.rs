@@ -11,6 +11,7 @@ use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::prelude::*;
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
 use burn::tensor::activation::relu;
+use burn::tensor::Distribution;
 use cronos_burn::head::{set_weight, HeadError, HeadSolverConfig};
 use cronos_burn::model::{TwoLayerMlp, TwoLayerMlpConfig};
 use cronos_burn::solver::CronosSolverConfig;
@@ -146,6 +147,62 @@ fn fixed_width_network_pads_with_zero_neurons() {
         .fit(x, y)
         .unwrap_err();
     assert!(err.to_string().contains("width"), "{err}");
+}
+
+/// Above [`CronosConfig::zero_solution_beta`] the solution is the zero network (its objective is
+/// 1/2 ||Y||^2 in closed form); below it the gated program's is not (the bound is exact there,
+/// and only an upper bound for the ReLU program). Along a path below it every solve reaches its own
+/// certificate, warm-started from the previous beta.
+#[test]
+fn path_starts_below_the_zero_solution_beta_and_each_solve_is_certified() {
+    let device = Default::default();
+    F64::seed(&device, 7);
+    let x = Tensor::<F64, 2>::random([200, 12], Distribution::Normal(0.0, 1.0), &device);
+    // Targets no linear model fits: the sign of x0 * x1.
+    let y = (x.clone().narrow(1, 0, 1) * x.clone().narrow(1, 1, 1)).sign();
+    let solve = small_solve().with_max_iters(300);
+    let zero = solve.zero_solution_beta(&x, &y).unwrap();
+    let half_y_sq = 0.5 * values(y.clone()).iter().map(|v| v * v).sum::<f64>();
+    let at = |formulation, beta: f64| {
+        let config = solve.clone().with_formulation(formulation).with_beta(beta);
+        CronosSolverConfig::new(config)
+            .fit(x.clone(), y.clone())
+            .unwrap()
+            .report
+    };
+    for formulation in [Formulation::Gated, Formulation::Relu] {
+        let above = at(formulation, 1.01 * zero);
+        assert_eq!(above.active_neurons, 0, "{above:?}");
+        assert!(
+            (above.objective - half_y_sq).abs() <= 1e-9 * half_y_sq,
+            "{above:?}"
+        );
+    }
+    let below = at(Formulation::Gated, 0.5 * zero);
+    assert!(below.active_neurons > 0, "{below:?}");
+    assert!(below.objective < half_y_sq, "{below:?}");
+
+    let betas = [zero / 10.0, zero / 30.0, zero / 100.0];
+    let mut reports = Vec::new();
+    let solves = CronosSolverConfig::new(solve.clone().with_tol(1e-3).with_max_iters(20000))
+        .fit_path(x.clone(), y.clone(), &betas, |beta, fitted| {
+            reports.push((beta, fitted.report));
+            std::ops::ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert_eq!(solves, 3);
+    for (beta, report) in &reports {
+        let gap = (report.objective - report.lower_bound) / report.objective;
+        println!(
+            "beta {beta:.4e}: {} iterations, objective {:.6}, certified gap {gap:.2e}",
+            report.iterations, report.objective
+        );
+        assert!(gap <= 1e-3, "beta {beta}: {report:?}");
+    }
+    // Smaller beta, smaller optimum.
+    assert!(reports
+        .windows(2)
+        .all(|w| w[1].1.objective < w[0].1.objective));
 }
 
 /// A user's model: one feature layer, then a head with biases.

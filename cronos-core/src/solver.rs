@@ -93,6 +93,31 @@ impl CronosConfig {
             stop: None,
         }
     }
+
+    /// The smallest beta whose solution is zero: the largest group norm of F^T Y, the correlation
+    /// of one pattern's data with one output, for the patterns a solve with this configuration
+    /// draws. Zero satisfies the gated program's optimality condition there, and so the ReLU
+    /// program's, whose cone constraints only narrow the directions to check. A regularization path
+    /// starts below it.
+    pub fn zero_solution_beta<B: Backend>(
+        &self,
+        x: &Tensor<B, 2>,
+        y: &Tensor<B, 2>,
+    ) -> Result<f64> {
+        self.validate()?;
+        let (n, ny) = (x.dims()[0], y.dims()[0]);
+        if ny != n {
+            return Err(CronosError::Shape {
+                what: "rows of Y vs rows of X",
+                expected: n.to_string(),
+                found: ny.to_string(),
+            });
+        }
+        let patterns = Patterns::sample(x, self.neurons, self.seed, self.filter_patterns)?;
+        let op = ConvexOperator::new(x.clone(), patterns.mask, Formulation::Gated);
+        let group_norms = op.ft(y.clone()).square().sum_dim(0).sqrt();
+        Ok(host::scalar(group_norms.max()))
+    }
 }
 
 /// The program in the solver's scaled units, with its u-step solver.

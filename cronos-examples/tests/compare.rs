@@ -5,6 +5,7 @@
 #[cfg(unix)]
 mod common;
 
+use cronos_examples::compare::train::PATH_BETAS;
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -125,9 +126,10 @@ fn tiny_sweep_writes_records_summary_and_plots_and_a_rerun_skips_finished_runs()
     assert!(stderr.contains("holds runs of other settings"), "{stderr}");
 }
 
-/// On the two-layer network every method reports the training objective CRONOS solves: CRONOS's is
-/// certified within 1e-3 of its lower bound, and the baselines' is the same formula evaluated on their
-/// network; a network narrower than CRONOS's, or a deep one, is refused.
+/// On the two-layer network every method reports the training objective CRONOS solves: CRONOS picks
+/// beta on validation along its path (one epoch row per beta, as many as its time limit allows; the
+/// largest beta wins on this data), its objective is certified within 1e-3 of its lower bound, and the baselines' is the same formula, with the beta CRONOS chose, evaluated
+/// on their network; a network narrower than CRONOS's, or a deep one, is refused.
 #[test]
 fn two_layer_task_reports_objectives_against_the_certified_bound() {
     let dir = tempfile::tempdir().unwrap();
@@ -148,6 +150,8 @@ fn two_layer_task_reports_objectives_against_the_certified_bound() {
             "50",
             "--neurons",
             "4",
+            "--cronos-time-limit",
+            "10",
             "--arch",
             width,
             "--quiet",
@@ -177,8 +181,21 @@ fn two_layer_task_reports_objectives_against_the_certified_bound() {
         bound <= objective && objective - bound <= 1e-3 * objective,
         "{cronos}"
     );
+    let beta = cronos["beta"].as_f64().unwrap();
+    let (runs, epochs) = cronos_examples::compare::records::load(&out_dir).unwrap();
+    let path: Vec<f64> = epochs
+        .iter()
+        .filter(|e| e.method == "cronos")
+        .map(|e| e.val_accuracy)
+        .collect();
+    // Solves at small beta on 100 images of 784 pixels are slow: the time limit ends the path.
+    assert!((1..=PATH_BETAS).contains(&path.len()), "{epochs:?}");
+    let best = path.iter().copied().fold(f64::MIN, f64::max);
+    assert_eq!(cronos["peak_val_accuracy"].as_f64(), Some(best));
+    assert!(runs.iter().all(|r| r.beta == Some(beta)), "{runs:?}");
     let adam = &methods[1];
     assert_eq!(adam["method"], "adam");
+    assert_eq!(adam["beta"].as_f64(), Some(beta));
     assert!(adam["best_lr"].as_f64().is_some(), "{adam}");
     assert!(adam["lower_bound"].is_null(), "{adam}");
     // Two epochs of Adam from a random start do not reach the certified optimum of the same program
@@ -223,6 +240,8 @@ fn ctrl_c_ends_a_sweep_after_the_current_epoch_and_a_rerun_redoes_the_unfinished
             "50",
             "--arch",
             "two-layer:16",
+            "--beta",
+            "1e-3",
             "--quiet",
             "--out",
             out_dir.to_str().unwrap(),

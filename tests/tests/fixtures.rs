@@ -86,3 +86,44 @@ fn resumed_solve_reaches_the_reference() {
         whole.iterations
     );
 }
+
+/// One step of a regularization path: a solve at the fixture's beta continued from the solution at
+/// three times that beta (solved loosely) reaches the reference optimum, in fewer iterations than
+/// from zero.
+#[test]
+fn solve_continued_from_a_larger_beta_reaches_the_reference() {
+    let fx = Fixture::load("relu_binary.npz");
+    let [x, y, gates] = fx.tensors::<NdArray<f64>>(&Default::default());
+    let config = |beta| {
+        CronosConfig::new()
+            .with_beta(beta)
+            .with_filter_patterns(false)
+            .with_tol(2e-6)
+            .with_max_iters(20_000)
+    };
+    let cold = config(fx.beta)
+        .solver()
+        .fit_with_gates(x.clone(), y.clone(), gates.clone())
+        .unwrap()
+        .report;
+    // A path's earlier solves need not be tight to help the next one.
+    let larger = config(3.0 * fx.beta)
+        .with_tol(1e-3)
+        .solver()
+        .fit_with_gates(x.clone(), y.clone(), gates)
+        .unwrap();
+    let warm = config(fx.beta)
+        .solver()
+        .resume(x, y, larger.warm_start())
+        .unwrap()
+        .report;
+    let gap = (warm.objective - fx.objective).abs() / fx.objective;
+    println!(
+        "from zero {} iterations; from beta x 3 ({} iterations there) {} (gap {gap:.2e})",
+        cold.iterations, larger.report.iterations, warm.iterations
+    );
+    assert_eq!(warm.status, Status::Optimal, "{warm:?}");
+    assert!(gap <= 1e-4, "relative objective gap {gap:.3e}");
+    assert!(warm.rel_constraint_violation <= 1e-4, "{warm:?}");
+    assert!(warm.iterations < cold.iterations, "{warm:?}");
+}

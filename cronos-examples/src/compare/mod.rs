@@ -24,7 +24,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use records::{EpochRecord, RecordWriter, RunRecord};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -90,6 +90,34 @@ pub enum Arch {
     TwoLayer { width: usize },
     /// Bias-free ReLU feature layers, then the two-layer head of width 2 P c (CRONOS-AM's).
     Deep { feature_widths: Vec<usize> },
+}
+
+/// beta of the two-layer program (the weight decay beta/2 every method's objective carries).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Beta {
+    /// Chosen by CRONOS on validation along its regularization path; the baselines then use it.
+    Path,
+    /// The same given value for every method.
+    Fixed(f64),
+}
+
+impl fmt::Display for Beta {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Path => f.write_str("path"),
+            Self::Fixed(beta) => write!(f, "{beta}"),
+        }
+    }
+}
+
+fn parse_beta(s: &str) -> Result<Beta, String> {
+    if s == "path" {
+        return Ok(Beta::Path);
+    }
+    match s.parse::<f64>() {
+        Ok(beta) if beta.is_finite() && beta >= 0.0 => Ok(Beta::Fixed(beta)),
+        _ => Err(format!("expected `path` or a number >= 0, found `{s}`")),
+    }
 }
 
 /// A method of the comparison.
@@ -175,15 +203,21 @@ pub struct CompareArgs {
     /// Minibatch size.
     #[arg(long, default_value_t = 100)]
     pub batch_size: usize,
+    /// beta of the two-layer program, or `path`: CRONOS solves 10 betas from a tenth of the one
+    /// whose solution is zero down 1e4 times, each warm-started from the last, keeps the best on
+    /// validation (its time counts all ten), and the baselines train with the beta it kept.
+    #[arg(long, default_value = "path", value_parser = parse_beta)]
+    pub beta: Beta,
     /// Gate vectors P of CRONOS and of CRONOS-AM's head (head width 2 P c).
     #[arg(long, default_value_t = 10)]
     pub neurons: usize,
-    /// ADMM iterations at most of the two-layer CRONOS solve (beta 1e-3), which stops once its
-    /// certified relative gap is within 1e-3.
+    /// ADMM iterations at most of each two-layer CRONOS solve, which stops once its certified
+    /// relative gap is within 1e-3.
     #[arg(long, value_name = "K", default_value_t = 10_000)]
     pub cronos_max_iters: usize,
-    /// Seconds at most of the two-layer CRONOS solve (its clock counts as its training time); a solve
-    /// stopped by the limit reports its objective and the bound certified so far.
+    /// Seconds at most of the two-layer CRONOS run, its whole path (its clock counts as its training
+    /// time); a solve stopped by the limit reports its objective and the bound certified so far, and
+    /// the path ends there.
     #[arg(long, value_name = "S", default_value_t = 120.0)]
     pub cronos_time_limit: f64,
     /// Gradient steps between CRONOS-AM head solves.
@@ -312,6 +346,7 @@ fn check_settings(
         "epochs": args.epochs,
         "batch_size": args.batch_size,
         "neurons": args.neurons,
+        "beta": args.beta.to_string(),
         "cronos_max_iters": args.cronos_max_iters,
         "cronos_time_limit": args.cronos_time_limit,
         "resolve_every": args.resolve_every,
@@ -406,6 +441,13 @@ pub fn run(args: &CompareArgs, stop: &AtomicBool) -> Result<Outcome, CompareErro
                 .into(),
         ));
     }
+    if matches!(args.arch, Arch::TwoLayer { .. }) && args.beta == Beta::Path && !with_cronos {
+        return Err(CompareError(
+            "--beta path takes the two-layer program's beta from CRONOS's path: add cronos to \
+             --methods, or give --beta a number"
+                .into(),
+        ));
+    }
     if args.epochs == 0 || args.seeds == 0 {
         return Err(CompareError(
             "--epochs and --seeds must be at least 1".into(),
@@ -445,6 +487,8 @@ pub fn run(args: &CompareArgs, stop: &AtomicBool) -> Result<Outcome, CompareErro
             }
         }
     }
+    // CRONOS first: a path's beta is the baselines' of the same seed.
+    plans.sort_by_key(|p| !matches!(methods[p.method], Method::Cronos));
     check_settings(args, &train, &valid)?;
     let mut writer = RecordWriter::open(&args.out)?;
     let (finished, _) = records::load(&args.out)?;
@@ -457,6 +501,11 @@ pub fn run(args: &CompareArgs, stop: &AtomicBool) -> Result<Outcome, CompareErro
         .filter(|p| !done.contains(&records::key(methods[p.method].name(), p.lr, p.seed)))
         .collect();
     let skipped = plans.len() - todo.len();
+    let chosen_betas = finished
+        .iter()
+        .filter(|r| r.method == Method::Cronos.name())
+        .filter_map(|r| Some((r.seed, r.beta?)))
+        .collect();
 
     let task = SweepTask {
         args,
@@ -466,6 +515,7 @@ pub fn run(args: &CompareArgs, stop: &AtomicBool) -> Result<Outcome, CompareErro
         valid: &valid,
         writer: &mut writer,
         attempt: records::new_attempt(),
+        chosen_betas,
         stop,
     };
     let ran = run_on(args.device, args.precision, task).map_err(|e| CompareError(e.0))??;
@@ -506,14 +556,32 @@ struct SweepTask<'a> {
     writer: &'a mut RecordWriter,
     /// Tags the epoch rows and run records of this invocation.
     attempt: String,
+    /// The beta CRONOS's path chose, per seed (from earlier invocations' records and this one's).
+    chosen_betas: HashMap<u64, f64>,
     stop: &'a AtomicBool,
+}
+
+impl SweepTask<'_> {
+    /// beta of the two-layer program for a run of `seed` (unused on the deep network).
+    fn beta(&self, seed: u64) -> Result<f64, CompareError> {
+        match self.args.beta {
+            Beta::Fixed(beta) => Ok(beta),
+            // The deep network's loss is MSE, without weight decay.
+            Beta::Path if matches!(self.args.arch, Arch::Deep { .. }) => Ok(0.0),
+            Beta::Path => self.chosen_betas.get(&seed).copied().ok_or_else(|| {
+                CompareError(format!(
+                    "no CRONOS run of seed {seed} has chosen beta for the baselines"
+                ))
+            }),
+        }
+    }
 }
 
 impl BackendTask for SweepTask<'_> {
     /// The number of runs finished.
     type Output = Result<usize, CompareError>;
 
-    fn run<B: burn::prelude::Backend>(self, device: B::Device) -> Self::Output {
+    fn run<B: burn::prelude::Backend>(mut self, device: B::Device) -> Self::Output {
         let args = self.args;
         let setup = train::RunSetup {
             train: self.train,
@@ -525,6 +593,7 @@ impl BackendTask for SweepTask<'_> {
                 .with_neurons(args.neurons)
                 .with_max_iters(args.cronos_max_iters)
                 .with_time_limit(Some(args.cronos_time_limit)),
+            beta: args.beta,
             head: cronos_burn::am::DeepTrainingConfig::paper_head().with_neurons(args.neurons),
             resolve_every: args.resolve_every,
             head_warm_start: args.head_warm_start,
@@ -546,6 +615,10 @@ impl BackendTask for SweepTask<'_> {
                 break;
             }
             let method = &self.methods[plan.method];
+            let beta = match method {
+                Method::Cronos => 0.0, // its own path's
+                _ => self.beta(plan.seed)?,
+            };
             let label = format!(
                 "{} lr {} seed {}",
                 method.name(),
@@ -572,8 +645,15 @@ impl BackendTask for SweepTask<'_> {
                     ControlFlow::Continue(())
                 })
             };
-            let Some(result) =
-                train::run::<B>(&setup, method, plan.lr, plan.seed, &device, &mut on_epoch)?
+            let Some(result) = train::run::<B>(
+                &setup,
+                method,
+                plan.lr,
+                beta,
+                plan.seed,
+                &device,
+                &mut on_epoch,
+            )?
             else {
                 break;
             };
@@ -589,8 +669,12 @@ impl BackendTask for SweepTask<'_> {
                 final_val_accuracy: last.map_or(f64::NAN, |s| s.accuracy),
                 objective: result.objective,
                 lower_bound: result.lower_bound,
+                beta: result.beta,
                 attempt: self.attempt.clone(),
             })?;
+            if let (Method::Cronos, Some(beta)) = (method, result.beta) {
+                self.chosen_betas.insert(plan.seed, beta);
+            }
             finished += 1;
             bar.inc(1);
         }

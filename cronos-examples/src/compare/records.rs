@@ -54,6 +54,9 @@ pub struct RunRecord {
     /// CRONOS's certified lower bound on that objective (CRONOS runs on the two-layer network).
     #[serde(default)]
     pub lower_bound: Option<f64>,
+    /// beta of the two-layer program the run trained (CRONOS: the one its path chose on validation).
+    #[serde(default)]
+    pub beta: Option<f64>,
     /// The attempt whose epoch rows this run finished with (empty in records written before
     /// attempts).
     #[serde(default)]
@@ -280,6 +283,7 @@ mod tests {
             final_val_accuracy: 0.5,
             objective: None,
             lower_bound: None,
+            beta: None,
             attempt: attempt.into(),
         }
     }

@@ -7,9 +7,11 @@
 //! * CRONOS-AM: the same deep network with a frozen head, re-solved by CRONOS on the features of
 //!   the whole training set every `resolve_every` steps ([`CronosAm::resolve_head`]), the feature
 //!   layers trained by D-Adapted AdamW (lr 1, the paper's untuned choice);
-//! * CRONOS: the two-layer convex program solved once (its one "epoch").
+//! * CRONOS: the two-layer convex program solved along a regularization path (each solve one
+//!   "epoch"), warm-starting each beta from the previous one; the beta whose network scores best on
+//!   validation is the run's, and the baselines then train the same program with it.
 
-use super::{Arch, CompareError, Method};
+use super::{Arch, Beta, CompareError, Method};
 use burn::backend::Autodiff;
 use burn::module::AutodiffModule;
 use burn::nn::loss::{MseLoss, Reduction};
@@ -25,6 +27,12 @@ use rand::SeedableRng;
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
+/// Betas in CRONOS's regularization path.
+pub const PATH_BETAS: usize = 10;
+
+/// Ratio of the path's first beta to its last.
+pub const PATH_SPAN: f64 = 1e4;
+
 /// Everything a run needs besides its method, learning rate and seed.
 pub struct RunSetup<'a> {
     pub train: &'a LabeledSet,
@@ -32,8 +40,10 @@ pub struct RunSetup<'a> {
     pub arch: &'a Arch,
     pub epochs: usize,
     pub batch_size: usize,
-    /// The two-layer convex solve of CRONOS.
+    /// The two-layer convex solve of CRONOS; its `beta` is unused (see `beta`).
     pub cronos: CronosConfig,
+    /// beta of the two-layer program: fixed, or chosen by CRONOS's path.
+    pub beta: Beta,
     /// Head solves of CRONOS-AM (P, beta and a short ADMM budget, since they repeat).
     pub head: CronosConfig,
     /// Gradient steps between head solves of CRONOS-AM.
@@ -85,6 +95,8 @@ pub struct Finished {
     pub scores: Vec<EpochScore>,
     pub objective: Option<f64>,
     pub lower_bound: Option<f64>,
+    /// beta of the two-layer program the run trained (CRONOS: the one its path chose).
+    pub beta: Option<f64>,
 }
 
 /// Called after every epoch; `Break` stops the run after that epoch.
@@ -92,11 +104,13 @@ pub type OnEpoch<'a> = dyn FnMut(EpochScore) -> Result<ControlFlow<()>, CompareE
 
 /// Runs `method` with learning rate `lr` (baselines) and `seed` on backend `B`, calling `on_epoch`
 /// after every epoch; returns the finished run, or `None` when `on_epoch` stopped the run before its
-/// last epoch.
+/// last epoch. `beta` is the two-layer program's for a baseline (unused on the deep network).
+#[allow(clippy::too_many_arguments)]
 pub fn run<B: Backend>(
     setup: &RunSetup,
     method: &Method,
     lr: Option<f64>,
+    beta: f64,
     seed: u64,
     device: &B::Device,
     on_epoch: &mut OnEpoch,
@@ -104,23 +118,18 @@ pub fn run<B: Backend>(
     let train = Data::new(setup.train)?;
     let valid = Data::new(setup.valid)?;
     match method {
-        Method::Cronos => {
-            // The single solve is the whole run: it is finished whatever `on_epoch` answers.
-            let finished = cronos::<B>(setup, &train, &valid, seed, device)?;
-            let _ = on_epoch(finished.scores[0])?;
-            Ok(Some(finished))
-        }
+        Method::Cronos => cronos::<B>(setup, &train, &valid, seed, device, on_epoch),
         Method::CronosAm => {
             let optimizer = OptimizerConfig::from_name("dadapt-adamw")
                 .ok_or_else(|| CompareError("D-Adapted AdamW is not available".into()))?;
             gradient::<Autodiff<B>>(
-                setup, &train, &valid, &optimizer, 1.0, true, seed, device, on_epoch,
+                setup, &train, &valid, &optimizer, 1.0, beta, true, seed, device, on_epoch,
             )
         }
         Method::Baseline(optimizer) => {
             let lr = lr.ok_or_else(|| CompareError("a baseline needs a learning rate".into()))?;
             gradient::<Autodiff<B>>(
-                setup, &train, &valid, optimizer, lr, false, seed, device, on_epoch,
+                setup, &train, &valid, optimizer, lr, beta, false, seed, device, on_epoch,
             )
         }
     }
@@ -142,6 +151,7 @@ fn gradient<B: burn::tensor::backend::AutodiffBackend>(
     valid: &Data,
     optimizer: &OptimizerConfig,
     lr: f64,
+    beta: f64,
     cronos_am: bool,
     seed: u64,
     device: &B::Device,
@@ -149,7 +159,6 @@ fn gradient<B: burn::tensor::backend::AutodiffBackend>(
 ) -> Result<Option<Finished>, CompareError> {
     B::seed(device, seed);
     let two_layer = matches!(setup.arch, Arch::TwoLayer { .. });
-    let beta = setup.cronos.beta;
     let n = train.x.rows as f64;
     let mut model = network(setup, train.x.cols, train.y.cols).init::<B>(device);
     let strategy = cronos_am.then(|| {
@@ -219,6 +228,7 @@ fn gradient<B: burn::tensor::backend::AutodiffBackend>(
         scores,
         objective,
         lower_bound: None,
+        beta: two_layer.then_some(beta),
     }))
 }
 
@@ -228,39 +238,86 @@ fn weight_norm_sq<B: Backend>(model: &DeepMlp<B>) -> Tensor<B, 1> {
     hidden.weight.val().square().sum() + output.weight.val().square().sum()
 }
 
+/// CRONOS on the two-layer network: one solve per beta of the path (a fixed beta is a path of one),
+/// each an "epoch" scored on validation; the run keeps the beta with the best validation accuracy,
+/// the largest among ties. Its clock counts every solve. `on_epoch` cannot cut the path short: it
+/// is one run, finished or not at all.
 fn cronos<B: Backend>(
     setup: &RunSetup,
     train: &Data,
     valid: &Data,
     seed: u64,
     device: &B::Device,
-) -> Result<Finished, CompareError> {
-    let width = match setup.arch {
-        Arch::TwoLayer { width } => Some(*width),
-        Arch::Deep { .. } => None,
+    on_epoch: &mut OnEpoch,
+) -> Result<Option<Finished>, CompareError> {
+    let Arch::TwoLayer { width } = setup.arch else {
+        return Err(CompareError(
+            "cronos fits the two-layer network only".into(),
+        ));
     };
     let config = CronosSolverConfig {
         solver: setup.cronos.clone().with_seed(seed),
-        width,
+        width: Some(*width),
     };
-    let start = Instant::now();
-    let fitted = config.fit::<B>(train.x.to_tensor(device), train.y.to_tensor(device))?;
-    let _ = B::sync(device);
-    let seconds = start.elapsed().as_secs_f64();
-    let (accuracy, loss) = score(|x| fitted.model.forward(x), valid, device);
-    let report = &fitted.report;
-    // On the deep task CRONOS fits another network than the others: its objective is not theirs.
-    let two_layer = width.is_some();
-    Ok(Finished {
-        scores: vec![EpochScore {
-            epoch: 1,
-            seconds,
+    let mut lap = Instant::now();
+    let (x, y) = (
+        train.x.to_tensor::<B>(device),
+        train.y.to_tensor::<B>(device),
+    );
+    let betas = match setup.beta {
+        Beta::Fixed(beta) => vec![beta],
+        Beta::Path => path_betas(config.solver.zero_solution_beta(&x, &y)?),
+    };
+    let mut scores = Vec::with_capacity(betas.len());
+    // (validation accuracy, beta, objective, lower bound) of the best solve so far.
+    let mut best: Option<(f64, f64, f64, f64)> = None;
+    let mut failure = None;
+    let mut clock = Duration::ZERO;
+    config.fit_path(x, y, &betas, |beta, fitted| {
+        let _ = B::sync(device);
+        clock += lap.elapsed();
+        let (accuracy, loss) = score(|x| fitted.model.forward(x), valid, device);
+        lap = Instant::now();
+        let report = &fitted.report;
+        if best.is_none_or(|(a, ..)| accuracy > a) {
+            best = Some((accuracy, beta, report.objective, report.lower_bound));
+        }
+        let s = EpochScore {
+            epoch: scores.len() + 1,
+            seconds: clock.as_secs_f64(),
             accuracy,
             loss,
-        }],
-        objective: two_layer.then_some(report.objective),
-        lower_bound: two_layer.then_some(report.lower_bound),
-    })
+        };
+        scores.push(s);
+        match on_epoch(s) {
+            Ok(_) => ControlFlow::Continue(()),
+            Err(e) => {
+                failure = Some(e);
+                ControlFlow::Break(())
+            }
+        }
+    })?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let (_, beta, objective, lower_bound) = best.ok_or_else(|| {
+        CompareError("the CRONOS path ran out of time before its first solve".into())
+    })?;
+    Ok(Some(Finished {
+        scores,
+        objective: Some(objective),
+        lower_bound: Some(lower_bound),
+        beta: Some(beta),
+    }))
+}
+
+/// The path's betas: [`PATH_BETAS`] values, log-spaced from a tenth of the beta whose solution is
+/// zero down to [`PATH_SPAN`] times less.
+pub fn path_betas(zero: f64) -> Vec<f64> {
+    let steps = (PATH_BETAS - 1).max(1) as f64;
+    (0..PATH_BETAS)
+        .map(|k| zero / 10.0 * PATH_SPAN.powf(-(k as f64) / steps))
+        .collect()
 }
 
 /// Accuracy and MSE of `forward` on `data`.
