@@ -20,12 +20,12 @@ fn solve(name: &str, rho: Option<f64>, cap: usize) -> ([Option<usize>; 2], Solve
         .join(format!("{name}.npz"));
     let dev = Default::default();
     let read = |array: &str| {
-        read_npz_matrix(&path, array)
+        read_npz_matrix::<f32>(&path, array)
             .expect("fixture array")
             .to_tensor::<Flex>(&dev)
             .cast(DType::F64)
     };
-    let scalar = |array: &str| f64::from(read_npz_matrix(&path, array).expect("scalar").data[0]);
+    let scalar = |array: &str| read_npz_matrix::<f64>(&path, array).expect("scalar").data[0];
     let formulation = if scalar("formulation") == 1.0 {
         Formulation::Gated
     } else {

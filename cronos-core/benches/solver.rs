@@ -38,7 +38,7 @@ fn fixture(name: &str) -> Problem {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../tests/fixtures")
         .join(format!("{name}.npz"));
-    let read = |array: &str| read_npz_matrix(&path, array).expect("fixture array");
+    let read = |array: &str| read_npz_matrix::<f32>(&path, array).expect("fixture array");
     let scalar = |array: &str| f64::from(read(array).data[0]);
     let gates = read("gates");
     Problem {

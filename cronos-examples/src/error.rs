@@ -38,8 +38,15 @@ impl CliError {
 }
 
 impl From<DatasetError> for CliError {
+    /// A value beyond the `f32` range only occurs under `--precision f32`: the message says how
+    /// to read the file anyway.
     fn from(e: DatasetError) -> Self {
-        Self(e.to_string())
+        match e {
+            DatasetError::OutOfRange { .. } => Self(format!(
+                "{e}: use --precision f64, or scale the data into the float32 range"
+            )),
+            other => Self(other.to_string()),
+        }
     }
 }
 

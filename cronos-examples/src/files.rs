@@ -78,9 +78,11 @@ mod tests {
         write_atomic(&path, &npy_bytes(2, 3, &values)).unwrap();
         let bytes = fs::read(&path).unwrap();
         assert_eq!((bytes.len() - 6 * 8) % 64, 0);
-        let m = cronos_datasets::npy::read_npy_matrix(&path).unwrap();
+        let m = cronos_datasets::npy::read_npy_matrix::<f32>(&path).unwrap();
         assert_eq!((m.rows, m.cols), (2, 3));
         assert_eq!(m.data, values.iter().map(|&v| v as f32).collect::<Vec<_>>());
+        let m = cronos_datasets::npy::read_npy_matrix::<f64>(&path).unwrap();
+        assert_eq!(m.data, values);
     }
 
     #[test]

@@ -10,14 +10,14 @@ use crate::preprocessing;
 use crate::problem::{load_problem, DataInfo, Pair, Problem};
 use crate::progress::Progress;
 use burn::prelude::*;
-use cronos_burn::device::{run_on, BackendTask};
+use cronos_burn::device::{run_on, BackendTask, Precision};
 use cronos_burn::model::{config_path, TwoLayerMlp};
 use cronos_core::{
     accuracy, CronosConfig, IterationRecord, JsonLinesTrace, Observer, Solution, SolveReport,
     TwoLayerNet,
 };
 use cronos_datasets::npy::{read_npy_matrix, read_npz_matrix, write_npz};
-use cronos_datasets::Matrix;
+use cronos_datasets::{Matrix, Real};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -76,12 +76,21 @@ pub fn config(args: &FitArgs) -> CronosConfig {
 /// Runs `cronos fit`; returns the report (also written to `--report`). Fails after writing the
 /// report when the model or the certificate could not be written.
 pub fn run(args: &FitArgs, stop: Arc<AtomicBool>) -> Result<FitReport> {
+    match args.device.precision {
+        Precision::F32 => run_in::<f32>(args, stop),
+        Precision::F64 => run_in::<f64>(args, stop),
+    }
+}
+
+/// [`run`] with the data read and preprocessed in `T`, the precision of the solve: an `f64` solve
+/// sees `float64` files unrounded, an `f32` solve rounds them once while reading.
+fn run_in<T: Real>(args: &FitArgs, stop: Arc<AtomicBool>) -> Result<FitReport> {
     let mut config = config(args);
     // Bad flags and output paths fail before any data is read.
     config.validate()?;
     check_outputs(args)?;
-    let problem = load_problem(&args.data, args.seed)?;
-    let gates = args.gates.as_deref().map(read_gates).transpose()?;
+    let problem = load_problem::<T>(&args.data, args.seed)?;
+    let gates = args.gates.as_deref().map(read_gates::<T>).transpose()?;
     if let Some(g) = &gates {
         if g.rows != problem.info.d {
             return Err(CliError(format!(
@@ -124,8 +133,8 @@ pub fn run(args: &FitArgs, stop: Arc<AtomicBool>) -> Result<FitReport> {
         interrupted: stop.load(Ordering::SeqCst),
         device: args.device.device.to_string(),
         precision: match args.device.precision {
-            cronos_burn::device::Precision::F32 => "f32",
-            cronos_burn::device::Precision::F64 => "f64",
+            Precision::F32 => "f32",
+            Precision::F64 => "f64",
         },
         config,
         data: problem.info,
@@ -181,7 +190,7 @@ fn check_outputs(args: &FitArgs) -> Result<()> {
 }
 
 /// Gate vectors from an `.npz` archive (array `gates`) or an `.npy` file.
-fn read_gates(path: &Path) -> Result<Matrix> {
+fn read_gates<T: Real>(path: &Path) -> Result<Matrix<T>> {
     let is_npz = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("npz"));
@@ -192,11 +201,11 @@ fn read_gates(path: &Path) -> Result<Matrix> {
     })
 }
 
-struct FitTask<'a> {
+struct FitTask<'a, T> {
     args: &'a FitArgs,
     config: &'a CronosConfig,
-    problem: &'a Problem,
-    gates: Option<&'a Matrix>,
+    problem: &'a Problem<T>,
+    gates: Option<&'a Matrix<T>>,
     trace: Option<std::io::BufWriter<std::fs::File>>,
     stop: Arc<AtomicBool>,
 }
@@ -212,7 +221,7 @@ struct Outcome {
     output_errors: Vec<String>,
 }
 
-impl BackendTask for FitTask<'_> {
+impl<T: Real> BackendTask for FitTask<'_, T> {
     type Output = Result<Outcome>;
 
     fn run<B: Backend>(self, device: B::Device) -> Result<Outcome> {
@@ -244,7 +253,7 @@ impl BackendTask for FitTask<'_> {
                     .display()
             );
         }
-        let evaluate = |pair: &Pair| evaluate(&solution.network, pair, &device);
+        let evaluate = |pair: &Pair<T>| evaluate(&solution.network, pair, &device);
         let val = self.problem.val.as_ref().map(evaluate);
         let test = self.problem.test.as_ref().map(evaluate);
         // A failed output is recorded, not returned: the report must still be written.
@@ -308,7 +317,11 @@ fn write_certificate<B: Backend>(path: &Path, solution: &Solution<B>) -> Result<
 }
 
 /// Accuracy and mean squared error of `net` on `pair`.
-fn evaluate<B: Backend>(net: &TwoLayerNet<B>, pair: &Pair, device: &B::Device) -> (f64, f64) {
+fn evaluate<B: Backend, T: Real>(
+    net: &TwoLayerNet<B>,
+    pair: &Pair<T>,
+    device: &B::Device,
+) -> (f64, f64) {
     let pred = net.forward(pair.x.to_tensor::<B>(device));
     let y = pair.y.to_tensor::<B>(device);
     let entries = (pair.y.rows * pair.y.cols).max(1) as f64;

@@ -129,10 +129,11 @@ fn run(command: Command) -> Result<ExitCode> {
     }
 }
 
-/// `cronos data info`: summaries of the training and test splits.
+/// `cronos data info`: summaries of the training and test splits, read in `f64` so that every
+/// value of a `float64` file is shown as stored.
 fn data_info(args: &InfoArgs) -> Result<String> {
     let source = Source::from_option(args.data_dir.clone());
-    let (train, test) = load(&args.kind, &source)?;
+    let (train, test) = load::<f64>(&args.kind, &source)?;
     let origin = match &args.data_dir {
         Some(dir) => dir.display().to_string(),
         None => "embedded subset".into(),

@@ -8,11 +8,11 @@ use crate::outputs::check_writable;
 use crate::preprocessing;
 use crate::problem::{load_split, warn_zero_one_targets};
 use burn::prelude::*;
-use cronos_burn::device::{run_on, BackendTask};
+use cronos_burn::device::{run_on, BackendTask, Precision};
 use cronos_burn::model::{config_path, unverified_warning, Checksum, TwoLayerMlp};
 use cronos_core::{accuracy, host};
 use cronos_datasets::npy::{read_inputs_npz, read_npy_matrix};
-use cronos_datasets::Matrix;
+use cronos_datasets::{Matrix, Real};
 use std::path::Path;
 
 /// Predictions and, when the inputs came with targets, their accuracy and mean squared error.
@@ -25,8 +25,16 @@ pub struct Prediction {
 
 /// Runs `cronos predict`: writes the predictions to `--out`.
 pub fn run(args: &PredictArgs) -> Result<Prediction> {
+    match args.device.precision {
+        Precision::F32 => run_in::<f32>(args),
+        Precision::F64 => run_in::<f64>(args),
+    }
+}
+
+/// [`run`] with the inputs read and preprocessed in `T`, the precision of the forward pass.
+fn run_in<T: Real>(args: &PredictArgs) -> Result<Prediction> {
     check_writable("--out", &args.out)?;
-    let (origin, x, y) = read_inputs(args)?;
+    let (origin, x, y) = read_inputs::<T>(args)?;
     if let Some(y) = &y {
         warn_zero_one_targets(&origin, y);
     }
@@ -62,7 +70,7 @@ pub fn run(args: &PredictArgs) -> Result<Prediction> {
 }
 
 /// The raw inputs, their targets when known, and where they came from (for messages).
-fn read_inputs(args: &PredictArgs) -> Result<(String, Matrix, Option<Matrix>)> {
+fn read_inputs<T: Real>(args: &PredictArgs) -> Result<(String, Matrix<T>, Option<Matrix<T>>)> {
     let Some(kind) = &args.dataset else {
         let path = args
             .data
@@ -85,7 +93,7 @@ fn read_inputs(args: &PredictArgs) -> Result<(String, Matrix, Option<Matrix>)> {
 }
 
 /// `X` (and `Y` when present) of an `.npz` archive, or the matrix of an `.npy` file.
-fn read_matrices(path: &Path) -> Result<(Matrix, Option<Matrix>)> {
+fn read_matrices<T: Real>(path: &Path) -> Result<(Matrix<T>, Option<Matrix<T>>)> {
     let is_npz = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("npz"));
@@ -96,15 +104,15 @@ fn read_matrices(path: &Path) -> Result<(Matrix, Option<Matrix>)> {
     Ok(read_inputs_npz(path)?)
 }
 
-struct PredictTask<'a> {
+struct PredictTask<'a, T> {
     model: &'a Path,
-    x: &'a Matrix,
-    y: Option<&'a Matrix>,
+    x: &'a Matrix<T>,
+    y: Option<&'a Matrix<T>>,
     /// The preprocessing file `x` went through, if any (named when `x` does not fit the model).
     preprocessing: Option<&'a Path>,
 }
 
-impl BackendTask for PredictTask<'_> {
+impl<T: Real> BackendTask for PredictTask<'_, T> {
     type Output = Result<Prediction>;
 
     fn run<B: Backend>(self, device: B::Device) -> Result<Prediction> {

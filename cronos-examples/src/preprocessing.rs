@@ -4,7 +4,7 @@
 
 use crate::error::{CliError, Result};
 use crate::files::write_atomic;
-use cronos_datasets::Pipeline;
+use cronos_datasets::{Pipeline, Real};
 use std::path::{Path, PathBuf};
 
 /// `MODEL.preprocess.json`, beside the model's own `MODEL.json` (`cronos_burn::model::config_path`).
@@ -16,7 +16,7 @@ pub fn sidecar_path(model: &Path) -> PathBuf {
 
 /// Writes the pipeline beside `model`. It is written even when it does nothing, so that a model
 /// saved again over an older one never keeps the older one's preprocessing.
-pub fn save(model: &Path, pipeline: &Pipeline) -> Result<()> {
+pub fn save<T: Real>(model: &Path, pipeline: &Pipeline<T>) -> Result<()> {
     let path = sidecar_path(model);
     let json = serde_json::to_string_pretty(pipeline)
         .map_err(|e| CliError(format!("cannot serialize {}: {e}", path.display())))?;
@@ -24,8 +24,9 @@ pub fn save(model: &Path, pipeline: &Pipeline) -> Result<()> {
 }
 
 /// The pipeline saved beside `model` and its path, or `None` when there is no such file (a model
-/// saved before preprocessing was recorded, or by the library API).
-pub fn load(model: &Path) -> Result<Option<(PathBuf, Pipeline)>> {
+/// saved before preprocessing was recorded, or by the library API). The file is read in the
+/// precision of the inputs it will map, whichever precision the fit ran in.
+pub fn load<T: Real>(model: &Path) -> Result<Option<(PathBuf, Pipeline<T>)>> {
     let path = sidecar_path(model);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
@@ -38,7 +39,7 @@ pub fn load(model: &Path) -> Result<Option<(PathBuf, Pipeline)>> {
             path.display()
         ))
     };
-    let pipeline: Pipeline = serde_json::from_str(&text).map_err(|e| corrupt(&e))?;
+    let pipeline: Pipeline<T> = serde_json::from_str(&text).map_err(|e| corrupt(&e))?;
     pipeline.check().map_err(|e| corrupt(&e))?;
     Ok(Some((path, pipeline)))
 }
@@ -51,8 +52,8 @@ mod tests {
     fn round_trips_and_names_what_is_wrong() {
         let dir = tempfile::tempdir().unwrap();
         let model = dir.path().join("m.bpk");
-        assert!(load(&model).unwrap().is_none());
-        let mut pipeline = Pipeline::identity(2);
+        assert!(load::<f32>(&model).unwrap().is_none());
+        let mut pipeline = Pipeline::<f32>::identity(2);
         pipeline.scaler = Some(cronos_datasets::Scaler {
             shift: vec![0.1, -3.0],
             scale: vec![1.0 / 3.0, 7.0],
@@ -64,7 +65,7 @@ mod tests {
 
         let err = |text: &str| {
             std::fs::write(&path, text).unwrap();
-            let e = load(&model).unwrap_err().to_string();
+            let e = load::<f32>(&model).unwrap_err().to_string();
             assert!(e.contains("m.bpk.preprocess.json is corrupt"), "{e}");
             e
         };

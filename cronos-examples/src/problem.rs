@@ -6,29 +6,31 @@ use crate::cli::{DataArgs, ScaleArg, SplitArg};
 use crate::error::{CliError, Result};
 use cronos_datasets::npy::read_problem_npz;
 use cronos_datasets::{
-    load, DatasetKind, Granularity, LabeledSet, Matrix, Pipeline, Projection, Scaler, Scaling,
-    Source, TargetEncoding,
+    load, DatasetKind, Granularity, LabeledSet, Matrix, Pipeline, Projection, Real, Scaler,
+    Scaling, Source, TargetEncoding,
 };
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
-/// Inputs (`n x d`) and targets (`n x c`).
+/// Inputs (`n x d`) and targets (`n x c`), in the precision `T` of the solve.
 #[derive(Debug, Clone)]
-pub struct Pair {
-    pub x: Matrix,
-    pub y: Matrix,
+pub struct Pair<T> {
+    pub x: Matrix<T>,
+    pub y: Matrix<T>,
 }
 
-/// Everything a fit needs, plus a description for the report.
+/// Everything a fit needs, plus a description for the report. `T` is the precision the data is
+/// read and preprocessed in: the `--precision` of the solve, so that `float64` files reach an
+/// `f64` solve unrounded.
 #[derive(Debug, Clone)]
-pub struct Problem {
-    pub train: Pair,
-    pub val: Option<Pair>,
+pub struct Problem<T> {
+    pub train: Pair<T>,
+    pub val: Option<Pair<T>>,
     /// Held-out test split when validation data was split off the training set.
-    pub test: Option<Pair>,
+    pub test: Option<Pair<T>>,
     /// The map from raw features to the inputs above, fitted on the training data; saved beside
     /// the model so that `cronos predict` can take raw inputs.
-    pub preprocessing: Pipeline,
+    pub preprocessing: Pipeline<T>,
     pub info: DataInfo,
 }
 
@@ -65,9 +67,10 @@ pub struct DataInfo {
 /// target 0 never counts as correct. The targets are not remapped: a model fitted on 0/1 targets
 /// predicts values near 0 and 1, which a -1/+1 remapping of the targets would not make right;
 /// the warning asks for -1/+1 targets instead.
-pub fn warn_zero_one_targets(origin: &str, y: &Matrix) {
-    let zero_one =
-        y.cols == 1 && y.data.contains(&0.0) && y.data.iter().all(|&v| v == 0.0 || v == 1.0);
+pub fn warn_zero_one_targets<T: Real>(origin: &str, y: &Matrix<T>) {
+    let zero_one = y.cols == 1
+        && y.data.iter().any(|&v| v.widen() == 0.0)
+        && y.data.iter().all(|&v| matches!(v.widen(), 0.0 | 1.0));
     if zero_one {
         eprintln!(
             "warning: {origin}: the targets are 0/1, but the accuracy of one output counts sign \
@@ -81,7 +84,7 @@ pub fn warn_zero_one_targets(origin: &str, y: &Matrix) {
 const DEFAULT_CLASSES: [usize; 2] = [2, 8];
 
 /// Reads the problem the arguments describe. `seed` drives splits and subsets.
-pub fn load_problem(args: &DataArgs, seed: u64) -> Result<Problem> {
+pub fn load_problem<T: Real>(args: &DataArgs, seed: u64) -> Result<Problem<T>> {
     match (&args.data, &args.dataset) {
         (Some(path), _) => load_npz_problem(path),
         (None, Some(kind)) => load_dataset(kind, args, args.classes.clone(), seed),
@@ -94,7 +97,7 @@ pub fn load_problem(args: &DataArgs, seed: u64) -> Result<Problem> {
     }
 }
 
-fn load_npz_problem(path: &std::path::Path) -> Result<Problem> {
+fn load_npz_problem<T: Real>(path: &std::path::Path) -> Result<Problem<T>> {
     let p = read_problem_npz(path)?;
     let origin = path.display().to_string();
     warn_zero_one_targets(&origin, &p.y);
@@ -125,12 +128,12 @@ fn load_npz_problem(path: &std::path::Path) -> Result<Problem> {
     })
 }
 
-fn load_dataset(
+fn load_dataset<T: Real>(
     kind: &DatasetKind,
     args: &DataArgs,
     classes: Option<Vec<usize>>,
     seed: u64,
-) -> Result<Problem> {
+) -> Result<Problem<T>> {
     let (mut train, mut test) = load_classes(kind, args.data_dir.as_deref(), classes.as_deref())?;
     if train.num_classes() < 2 {
         return Err(CliError(format!(
@@ -173,7 +176,7 @@ fn load_dataset(
         ScaleArg::Standardize => Some(Scaling::Standardize),
         ScaleArg::None => None,
     };
-    let mut sets: Vec<&mut LabeledSet> = [Some(&mut train), val.as_mut(), test.as_mut()]
+    let mut sets: Vec<&mut LabeledSet<T>> = [Some(&mut train), val.as_mut(), test.as_mut()]
         .into_iter()
         .flatten()
         .collect();
@@ -206,7 +209,7 @@ fn load_dataset(
     }
 
     let encoding = TargetEncoding::for_classes(train.num_classes());
-    let pair = |set: &LabeledSet| -> Result<Pair> {
+    let pair = |set: &LabeledSet<T>| -> Result<Pair<T>> {
         Ok(Pair {
             x: set.x.clone(),
             y: set.targets(encoding)?,
@@ -246,11 +249,11 @@ fn load_dataset(
 }
 
 /// The training and test sets of `kind`, reduced to `classes` (relabelled in that order).
-fn load_classes(
+fn load_classes<T: Real>(
     kind: &DatasetKind,
     data_dir: Option<&Path>,
     classes: Option<&[usize]>,
-) -> Result<(LabeledSet, Option<LabeledSet>)> {
+) -> Result<(LabeledSet<T>, Option<LabeledSet<T>>)> {
     let (mut train, mut test) = load(kind, &Source::from_option(data_dir.map(Path::to_path_buf)))?;
     if let Some(classes) = classes {
         check_classes(classes, &train)?;
@@ -262,12 +265,12 @@ fn load_classes(
 
 /// One split of a dataset with the classes and targets a fit on it uses, and its features as
 /// stored: `cronos predict` applies the preprocessing saved with the model itself.
-pub fn load_split(
+pub fn load_split<T: Real>(
     kind: &DatasetKind,
     data_dir: Option<&Path>,
     classes: Option<&[usize]>,
     split: SplitArg,
-) -> Result<Pair> {
+) -> Result<Pair<T>> {
     let (train, test) = load_classes(kind, data_dir, classes)?;
     let set = match split {
         SplitArg::Train => train,
@@ -281,7 +284,7 @@ pub fn load_split(
     Ok(Pair { x: set.x, y })
 }
 
-fn check_classes(classes: &[usize], set: &LabeledSet) -> Result<()> {
+fn check_classes<T: Real>(classes: &[usize], set: &LabeledSet<T>) -> Result<()> {
     if let Some(&bad) = classes.iter().find(|&&c| c >= set.num_classes()) {
         return Err(CliError(format!(
             "invalid class {bad} in --classes: the data has classes 0..={}",
@@ -301,7 +304,7 @@ fn check_classes(classes: &[usize], set: &LabeledSet) -> Result<()> {
 }
 
 /// At most `limit` samples, drawn per class in proportion to the class sizes.
-fn limit_samples(set: &LabeledSet, limit: usize, seed: u64) -> Result<LabeledSet> {
+fn limit_samples<T: Real>(set: &LabeledSet<T>, limit: usize, seed: u64) -> Result<LabeledSet<T>> {
     if limit == 0 {
         return Err(CliError(
             "invalid value 0 for --train-limit: must be at least 1".into(),

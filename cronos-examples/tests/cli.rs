@@ -129,7 +129,7 @@ fn fit_npz_problem_then_saved_model_reproduces_the_report() {
     assert!(stdout.contains("report written to"), "{stdout}");
 
     let report = read_json(&report_path);
-    let reference = f64::from(read_npz_matrix(&problem, "objective").unwrap().data[0]);
+    let reference = read_npz_matrix::<f64>(&problem, "objective").unwrap().data[0];
     let objective = num(&report, "objective");
     assert!(objective.is_finite(), "{report}");
     // The network's objective is near the certified optimum of the same program.
@@ -169,7 +169,7 @@ fn fit_npz_problem_then_saved_model_reproduces_the_report() {
 
     // The certificate holds the network and a dual point whose bound is the reported one, below the
     // reference optimum (weak duality).
-    let cert = |name: &str| read_npz_matrix(&certificate, name).unwrap();
+    let cert = |name: &str| read_npz_matrix::<f32>(&certificate, name).unwrap();
     let bound = num(&report, "lower_bound");
     assert_eq!(f64::from(cert("lower_bound").data[0]) as f32, bound as f32);
     assert_eq!(
@@ -209,12 +209,12 @@ fn fit_npz_problem_then_saved_model_reproduces_the_report() {
         path(&pred_path),
     ]));
     assert!(stdout.contains("300 x 1 predictions"), "{stdout}");
-    let pred = read_npy_matrix(&pred_path).unwrap();
+    let pred = read_npy_matrix::<f32>(&pred_path).unwrap();
     assert_eq!((pred.rows, pred.cols), (300, 1));
 
     let net = TwoLayerMlp::<Flex>::load(&model, &FlexDevice).unwrap();
-    let x = to_tensor(&read_npz_matrix(&problem, "X").unwrap());
-    let y = to_tensor(&read_npz_matrix(&problem, "Y").unwrap());
+    let x = to_tensor(&read_npz_matrix::<f32>(&problem, "X").unwrap());
+    let y = to_tensor(&read_npz_matrix::<f32>(&problem, "Y").unwrap());
     let ours = net.forward(x);
     let diff = squared_norm(ours.clone() - to_tensor(&pred)).sqrt();
     assert!(
@@ -323,7 +323,7 @@ fn predict_refuses_damaged_models_and_warns_on_unverified_ones() {
 fn predict_rejects_targets_of_another_row_count_and_warns_on_zero_one_targets() {
     let dir = tempfile::tempdir().unwrap();
     let model = fit_tiny_model(dir.path());
-    let x = read_npz_matrix(&fixture("relu_tiny.npz"), "X").unwrap();
+    let x = read_npz_matrix::<f32>(&fixture("relu_tiny.npz"), "X").unwrap();
     let xs: Vec<f64> = x.data.iter().map(|&v| f64::from(v)).collect();
     let inputs = dir.path().join("inputs.npz");
     let out = dir.path().join("pred.npy");
@@ -433,12 +433,12 @@ fn predict_applies_the_saved_preprocessing_to_raw_inputs() {
         ])
     };
     succeeded(&predict(&raw_test));
-    let pred = read_npy_matrix(&pred_path).unwrap();
-    let mut train = read_npy_matrix(&data.join("X.npy")).unwrap();
+    let pred = read_npy_matrix::<f32>(&pred_path).unwrap();
+    let mut train = read_npy_matrix::<f32>(&data.join("X.npy")).unwrap();
     let scaler = Scaler::fit(&train, Scaling::Standardize, Granularity::PerFeature).unwrap();
     scaler.apply(&mut train).unwrap();
     let pca = Projection::pca(&train, 3).unwrap();
-    let mut test = read_npy_matrix(&raw_test).unwrap();
+    let mut test = read_npy_matrix::<f32>(&raw_test).unwrap();
     scaler.apply(&mut test).unwrap();
     let test = pca.apply(&test).unwrap();
     let net = TwoLayerMlp::<Flex>::load(&model, &FlexDevice).unwrap();
@@ -534,7 +534,7 @@ fn fit_gated_in_f64() {
         path(&report_path),
     ]));
     let report = read_json(&report_path);
-    let reference = f64::from(read_npz_matrix(&problem, "objective").unwrap().data[0]);
+    let reference = read_npz_matrix::<f64>(&problem, "objective").unwrap().data[0];
     let objective = num(&report, "objective");
     assert!(
         (objective - reference).abs() <= 0.1 * reference,
@@ -542,6 +542,118 @@ fn fit_gated_in_f64() {
     );
     assert_eq!(report["formulation"], "gated");
     assert_eq!(report["precision"], "f64");
+}
+
+/// Ten rows `(1e8 + 1, 1e8)` labelled +1 and ten rows `(1e8, 1e8 + 1)` labelled -1, as float64:
+/// the classes differ only below the resolution of f32, whose spacing at 1e8 is 8.
+fn write_offset_problem(path: &Path) {
+    let (mut x, mut y) = (Vec::new(), Vec::new());
+    for _ in 0..10 {
+        x.extend([1e8 + 1.0, 1e8, 1e8, 1e8 + 1.0]);
+        y.extend([1.0, -1.0]);
+    }
+    write_npz(path, &[("X", 20, 2, &x), ("Y", 20, 1, &y)]);
+}
+
+/// Fits with `extra` arguments and returns the report.
+fn fit_report(dir: &Path, extra: &[&str]) -> Value {
+    let report = dir.join("report.json");
+    let mut args = vec!["fit", "--quiet", "--report", path(&report)];
+    args.extend_from_slice(extra);
+    succeeded(&cronos(&args));
+    read_json(&report)
+}
+
+#[test]
+fn float64_data_stays_float64_up_to_an_f64_solve() {
+    let dir = tempfile::tempdir().unwrap();
+    let problem = dir.path().join("offset.npz");
+    write_offset_problem(&problem);
+    let problem = path(&problem);
+
+    // Standardized in f64 the two features are exactly +-1: a network of norm about sqrt(2)
+    // fits the targets, so the objective is about beta * sqrt(2).
+    let standardized = [
+        "--dataset",
+        "npz",
+        "--data-dir",
+        problem,
+        "--scale",
+        "standardize",
+        "--max-iters",
+        "300",
+    ];
+    let report = fit_report(
+        dir.path(),
+        &[&standardized[..], &["--precision", "f64"]].concat(),
+    );
+    assert_eq!(num(&report, "train_accuracy"), 1.0, "{report}");
+    let objective = num(&report, "objective");
+    assert!(objective < 0.01, "{objective}");
+    assert_eq!(report["precision"], "f64");
+    // Read as f32 the file is rounded once: both features become constant 1e8, nothing is
+    // left to fit, and the objective is |Y|^2 / 2 = 10.
+    let report = fit_report(
+        dir.path(),
+        &[&standardized[..], &["--precision", "f32"]].concat(),
+    );
+    assert_eq!(num(&report, "train_accuracy"), 0.0, "{report}");
+    assert!((num(&report, "objective") - 10.0).abs() < 1e-3, "{report}");
+
+    // Unscaled, the f64 solve still tells the rows apart (in f32 they are identical). Its
+    // objective stays near 10 within a few hundred iterations: the rows differ by 1e-8 of their
+    // norm, so the program the solver sees has a condition number near 1e16.
+    let report = fit_report(
+        dir.path(),
+        &[
+            "--data",
+            problem,
+            "--precision",
+            "f64",
+            "--max-iters",
+            "300",
+        ],
+    );
+    assert_eq!(num(&report, "train_accuracy"), 1.0, "{report}");
+}
+
+#[test]
+fn float64_beyond_the_f32_range_needs_f64() {
+    let dir = tempfile::tempdir().unwrap();
+    let problem = dir.path().join("huge.npz");
+    write_npz(
+        &problem,
+        &[
+            ("X", 2, 2, &[1e39, 1.0, 1.0, 1e39]),
+            ("Y", 2, 1, &[1.0, -1.0]),
+        ],
+    );
+    let problem = path(&problem);
+    let report = fit_report(
+        dir.path(),
+        &[
+            "--data",
+            problem,
+            "--precision",
+            "f64",
+            "--max-iters",
+            "300",
+        ],
+    );
+    assert_eq!(num(&report, "train_accuracy"), 1.0, "{report}");
+    assert!(num(&report, "objective").is_finite(), "{report}");
+
+    let report = dir.path().join("f32.json");
+    let args = ["fit", "--data", problem, "--report", path(&report)];
+    fails_with(
+        &args,
+        "huge.npz:X: value 1e39 at row 0, column 0 does not fit float32",
+    );
+    fails_with(&args, "use --precision f64");
+    let mut as_dataset = vec!["fit", "--dataset", "npz", "--data-dir", problem];
+    as_dataset.extend_from_slice(&["--precision", "f32", "--report", path(&report)]);
+    fails_with(&as_dataset, "does not fit float32: use --precision f64");
+    assert!(!report.exists());
 }
 
 #[test]

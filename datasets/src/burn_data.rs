@@ -84,7 +84,7 @@ impl<B: Backend> Batcher<B, ClassificationItem, ClassificationBatch<B>> for Clas
         let labels: Vec<usize> = items.iter().map(|i| i.label).collect();
         let x: Vec<f32> = items.into_iter().flat_map(|i| i.features).collect();
         let width = self.encoding.width(self.num_classes);
-        let targets = self.encoding.encode(&labels, self.num_classes);
+        let targets = self.encoding.encode::<f32>(&labels, self.num_classes);
         let labels: Vec<i64> = labels.iter().map(|&l| l as i64).collect();
         ClassificationBatch {
             x: Tensor::from_data(TensorData::new(x, [n, d]), device),

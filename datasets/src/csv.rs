@@ -9,6 +9,7 @@ use std::str::FromStr;
 use crate::error::{DatasetError, Result};
 use crate::labeled::LabeledSet;
 use crate::matrix::Matrix;
+use crate::real::Real;
 
 /// Which column holds the labels.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -69,8 +70,10 @@ impl Default for CsvOptions {
     }
 }
 
-/// Reads a CSV file into a labelled set.
-pub fn load(path: &Path, options: &CsvOptions) -> Result<LabeledSet> {
+/// Reads a CSV file into a labelled set. Fields are parsed straight into `T`, so a decimal field
+/// read as `f32` is rounded once (not through `f64`), and read as `f64` keeps every digit `f64`
+/// can hold.
+pub fn load<T: Real>(path: &Path, options: &CsvOptions) -> Result<LabeledSet<T>> {
     let bad = |problem: String| DatasetError::format(path, problem);
     let mut reader = ::csv::ReaderBuilder::new()
         .delimiter(options.delimiter)
@@ -118,12 +121,22 @@ pub fn load(path: &Path, options: &CsvOptions) -> Result<LabeledSet> {
                 raw_labels.push(field.to_string());
                 continue;
             }
-            let value: f32 = field.parse().map_err(|_| {
+            let value: T = field.parse().map_err(|_| {
                 bad(format!(
                     "line {line}, column {j}: expected a number, found '{field}'"
                 ))
             })?;
-            if !value.is_finite() {
+            if !value.widen().is_finite() {
+                // Finite as f64 but infinite as T: the value is beyond the f32 range.
+                if field.parse::<f64>().is_ok_and(f64::is_finite) {
+                    return Err(DatasetError::OutOfRange {
+                        path: path.to_path_buf(),
+                        problem: format!(
+                            "line {line}, column {j}: value {field} does not fit {}",
+                            T::NAME
+                        ),
+                    });
+                }
                 return Err(bad(format!(
                     "line {line}, column {j}: value {value} is not finite"
                 )));

@@ -23,6 +23,16 @@ pub enum DatasetError {
         /// What was expected and what was found.
         problem: String,
     },
+    /// A finite value of the file does not fit the precision it was read in (a `float64` value
+    /// beyond the `f32` range read for an `f32` solve). Separate from [`Format`](Self::Format)
+    /// because the file is fine: reading it in `f64`, or scaling it, is the remedy.
+    #[error("{}: {problem}", path.display())]
+    OutOfRange {
+        /// The file (or `archive.npz:member`) holding the value.
+        path: PathBuf,
+        /// Which value, and the precision it does not fit.
+        problem: String,
+    },
     /// The arguments do not fit the data (a class index out of range, a dimension too large, ...).
     #[error("{0}")]
     Invalid(String),

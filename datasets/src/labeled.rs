@@ -5,6 +5,7 @@ use std::fmt;
 
 use crate::error::{DatasetError, Result};
 use crate::matrix::Matrix;
+use crate::real::Real;
 
 /// Layout of a flattened image row: `channels x height x width`, channel-major (CHW).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,11 +36,12 @@ impl fmt::Display for ImageShape {
     }
 }
 
-/// Samples as rows of `x`, their class indices in `labels` (each `< class_names.len()`).
+/// Samples as rows of `x`, their class indices in `labels` (each `< class_names.len()`); `T` is
+/// the precision of the features.
 #[derive(Clone, Debug, PartialEq)]
-pub struct LabeledSet {
+pub struct LabeledSet<T = f32> {
     /// `n x d` features, one sample per row.
-    pub x: Matrix,
+    pub x: Matrix<T>,
     /// Class index of each row.
     pub labels: Vec<usize>,
     /// Name of each class; its length is the number of classes.
@@ -48,11 +50,11 @@ pub struct LabeledSet {
     pub image_shape: Option<ImageShape>,
 }
 
-impl LabeledSet {
+impl<T: Real> LabeledSet<T> {
     /// Builds a set, checking that there is one label per row, every label names a class and the
     /// image shape (if any) matches the row length.
     pub fn new(
-        x: Matrix,
+        x: Matrix<T>,
         labels: Vec<usize>,
         class_names: Vec<String>,
         image_shape: Option<ImageShape>,
@@ -130,8 +132,18 @@ impl LabeledSet {
         }
     }
 
+    /// The same set with features of precision `U` (see [`Matrix::cast`]).
+    pub fn cast<U: Real>(self) -> LabeledSet<U> {
+        LabeledSet {
+            x: self.x.cast(),
+            labels: self.labels,
+            class_names: self.class_names,
+            image_shape: self.image_shape,
+        }
+    }
+
     /// Shape, class balance and value range, for `cronos data info`.
-    pub fn summary(&self) -> Summary {
+    pub fn summary(&self) -> Summary<T> {
         Summary {
             rows: self.x.rows,
             cols: self.x.cols,
@@ -145,7 +157,7 @@ impl LabeledSet {
 
 /// What `cronos data info` prints about a set.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Summary {
+pub struct Summary<T = f32> {
     /// Number of samples.
     pub rows: usize,
     /// Number of features.
@@ -157,22 +169,22 @@ pub struct Summary {
     /// Samples per class, indexed by class.
     pub class_counts: Vec<usize>,
     /// Smallest and largest feature value (`None` when empty).
-    pub value_range: Option<(f32, f32)>,
+    pub value_range: Option<(T, T)>,
 }
 
 /// Same as [`LabeledSet::summary`].
-pub fn summary(set: &LabeledSet) -> Summary {
+pub fn summary<T: Real>(set: &LabeledSet<T>) -> Summary<T> {
     set.summary()
 }
 
-impl fmt::Display for Summary {
+impl<T: fmt::Display> fmt::Display for Summary<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "samples {}, features {}", self.rows, self.cols)?;
         if let Some(shape) = self.image_shape {
             write!(f, " (image {shape})")?;
         }
         writeln!(f, ", classes {}", self.class_names.len())?;
-        match self.value_range {
+        match &self.value_range {
             Some((lo, hi)) => writeln!(f, "values in [{lo}, {hi}]")?,
             None => writeln!(f, "no values")?,
         }
@@ -206,7 +218,7 @@ mod tests {
 
     #[test]
     fn new_validates_labels_and_shape() {
-        let x = Matrix::zeros(2, 4);
+        let x = Matrix::<f32>::zeros(2, 4);
         assert!(LabeledSet::new(x.clone(), vec![0, 1], names(2), None).is_ok());
         let err = LabeledSet::new(x.clone(), vec![0, 2], names(2), None).unwrap_err();
         assert!(err.to_string().contains("label 2 of row 1"), "{err}");
@@ -221,7 +233,7 @@ mod tests {
 
     #[test]
     fn summary_counts_and_prints() {
-        let x = Matrix::new(3, 1, vec![-1.0, 0.5, 2.0]).unwrap();
+        let x = Matrix::new(3, 1, vec![-1.0f32, 0.5, 2.0]).unwrap();
         let set = LabeledSet::new(x, vec![1, 1, 0], names(3), None).unwrap();
         let s = summary(&set);
         assert_eq!(s.class_counts, vec![1, 2, 0]);

@@ -10,6 +10,10 @@
 //!   random projection and PCA; [`Pipeline`] keeps the fitted steps to apply (and save) as one;
 //! * [`burn_data`]: `Dataset` and `Batcher` implementations for burn-train.
 //!
+//! Matrices hold `f32` or `f64` ([`Real`]): NPY/NPZ and CSV values are read in the precision the
+//! caller asks for, so a `float64` file feeds an `f64` solve unrounded; image formats are read as
+//! `f32` (pixels are exact in it) and widened on request.
+//!
 //! Loaders never panic on bad files: they return a [`DatasetError`] naming the file and the
 //! problem. Image pixels are returned as stored (`0..=255`); scale them explicitly.
 
@@ -29,6 +33,7 @@ pub mod npy;
 pub mod pipeline;
 pub mod preprocess;
 pub mod projection;
+pub mod real;
 
 pub use burn_data::{ClassificationBatch, ClassificationBatcher, ClassificationItem};
 pub use error::{DatasetError, Result};
@@ -38,3 +43,4 @@ pub use matrix::Matrix;
 pub use pipeline::Pipeline;
 pub use preprocess::{Granularity, Scaler, Scaling, TargetEncoding};
 pub use projection::Projection;
+pub use real::Real;

@@ -8,6 +8,7 @@ use std::str::FromStr;
 use crate::csv::{CsvOptions, LabelColumn};
 use crate::error::{DatasetError, Result};
 use crate::labeled::LabeledSet;
+use crate::real::Real;
 use crate::{cifar, csv, image_folder, mnist, npy};
 
 /// Default side of images loaded from folders when `image-folder` is given without a size.
@@ -112,8 +113,14 @@ impl Source {
     }
 }
 
-/// Loads `(train, test)`; `test` is `None` when the source has no held-out part.
-pub fn load(kind: &DatasetKind, source: &Source) -> Result<(LabeledSet, Option<LabeledSet>)> {
+/// Loads `(train, test)` with features in precision `T`; `test` is `None` when the source has no
+/// held-out part. NPY/NPZ and CSV values are read straight into `T` (an `f32` read of a `float64`
+/// value beyond the `f32` range is a [`DatasetError::OutOfRange`]); images are read as `f32`,
+/// which holds their pixels exactly, and widened.
+pub fn load<T: Real>(
+    kind: &DatasetKind,
+    source: &Source,
+) -> Result<(LabeledSet<T>, Option<LabeledSet<T>>)> {
     let path = match (kind, source) {
         (DatasetKind::FashionMnist, Source::Embedded) => {
             return with_test(mnist::fashion_mnist_embedded());
@@ -129,15 +136,21 @@ pub fn load(kind: &DatasetKind, source: &Source) -> Result<(LabeledSet, Option<L
         DatasetKind::FashionMnist => with_test(mnist::fashion_mnist(path)),
         DatasetKind::Mnist => with_test(mnist::mnist(path)),
         DatasetKind::Cifar10 => with_test(cifar::load_dir(path)),
-        DatasetKind::ImageFolder { size } => load_image_folders(path, *size),
+        DatasetKind::ImageFolder { size } => {
+            let (train, test) = load_image_folders(path, *size)?;
+            Ok((train.cast(), test.map(|t| t.cast())))
+        }
         DatasetKind::Npz => npy::load_npz(path),
         DatasetKind::Npy => npy::load_npy_dir(path),
         DatasetKind::Csv(options) => Ok((csv::load(path, options)?, None)),
     }
 }
 
-fn with_test(sets: Result<(LabeledSet, LabeledSet)>) -> Result<(LabeledSet, Option<LabeledSet>)> {
-    sets.map(|(train, test)| (train, Some(test)))
+/// Image sets, read as `f32`, widened to `T` (exact for pixels).
+fn with_test<T: Real>(
+    sets: Result<(LabeledSet, LabeledSet)>,
+) -> Result<(LabeledSet<T>, Option<LabeledSet<T>>)> {
+    sets.map(|(train, test)| (train.cast(), Some(test.cast())))
 }
 
 /// `root/train` with `root/val` or `root/test` when present, otherwise `root` alone.
@@ -202,7 +215,7 @@ mod tests {
 
     #[test]
     fn embedded_only_for_fashion_mnist() {
-        let err = load(&DatasetKind::Mnist, &Source::Embedded).unwrap_err();
+        let err = load::<f32>(&DatasetKind::Mnist, &Source::Embedded).unwrap_err();
         assert!(err.to_string().contains("give a path for mnist"));
     }
 }

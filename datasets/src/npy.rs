@@ -1,7 +1,9 @@
 //! Feature matrices saved by numpy: single arrays in `.npy` files and named arrays in `.npz`
 //! archives (read with `npyz`). Floats (`float32`, `float64`), signed and unsigned integers and
-//! booleans of either byte order are accepted and converted to `f32`; anything else, an array of
-//! the wrong rank, or a NaN/Inf value is an error naming the file and the array.
+//! booleans of either byte order are accepted and converted to the matrix precision `T` (`f32` or
+//! `f64`; a `float64` file read as `f64` keeps every bit); anything else, an array of the wrong
+//! rank, a NaN/Inf value, or a value beyond the range of `T` is an error naming the file and the
+//! array.
 //!
 //! Two layouts are understood:
 //! * a classification set: `X` (`n x d`) with integer labels `y` (`n`), or targets `Y`
@@ -19,22 +21,23 @@ use npyz::{npz::NpzArchive, DType, NpyFile, NpyHeader, Order, TypeChar};
 use crate::error::{read_bytes, DatasetError, Result};
 use crate::labeled::LabeledSet;
 use crate::matrix::Matrix;
+use crate::real::{narrow_checked, Real, Unrepresentable};
 
 /// Arrays of an NPZ problem file: training inputs and targets, and an optional validation pair.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Problem {
+pub struct Problem<T = f32> {
     /// `n x d` inputs (`X`).
-    pub x: Matrix,
+    pub x: Matrix<T>,
     /// `n x c` targets (`Y`; a vector is read as one column).
-    pub y: Matrix,
+    pub y: Matrix<T>,
     /// `m x d` validation inputs (`X_val`).
-    pub x_val: Option<Matrix>,
+    pub x_val: Option<Matrix<T>>,
     /// `m x c` validation targets (`Y_val`).
-    pub y_val: Option<Matrix>,
+    pub y_val: Option<Matrix<T>>,
 }
 
 /// Reads a rank-2 array (a rank-1 array becomes one column) from a `.npy` file.
-pub fn read_npy_matrix(path: &Path) -> Result<Matrix> {
+pub fn read_npy_matrix<T: Real>(path: &Path) -> Result<Matrix<T>> {
     parse_npy(read_bytes(path)?, path.to_path_buf())?.into_matrix()
 }
 
@@ -45,7 +48,7 @@ pub fn read_npy_labels(path: &Path) -> Result<Vec<usize>> {
 
 /// Reads `X`, `Y` and the optional `X_val`, `Y_val` from an `.npz` archive, checking that rows
 /// of inputs and targets agree and that validation arrays have the training widths.
-pub fn read_problem_npz(path: &Path) -> Result<Problem> {
+pub fn read_problem_npz<T: Real>(path: &Path) -> Result<Problem<T>> {
     let mut arrays = Arrays::open_npz(path)?;
     let x = arrays.require("X")?.into_matrix()?;
     let y = arrays.require("Y")?.into_matrix()?;
@@ -71,13 +74,13 @@ pub fn read_problem_npz(path: &Path) -> Result<Problem> {
 
 /// Reads the array `name` of an `.npz` archive as a matrix (rank 0 becomes `1 x 1`, rank 1 one
 /// column), e.g. gate vectors or reference values stored beside a problem.
-pub fn read_npz_matrix(path: &Path, name: &str) -> Result<Matrix> {
+pub fn read_npz_matrix<T: Real>(path: &Path, name: &str) -> Result<Matrix<T>> {
     Arrays::open_npz(path)?.require(name)?.into_matrix()
 }
 
 /// Reads `X` of an `.npz` archive and `Y` when present (inputs whose targets are optional, as for
 /// predictions), checking that `Y` has a row per row of `X`.
-pub fn read_inputs_npz(path: &Path) -> Result<(Matrix, Option<Matrix>)> {
+pub fn read_inputs_npz<T: Real>(path: &Path) -> Result<(Matrix<T>, Option<Matrix<T>>)> {
     let mut arrays = Arrays::open_npz(path)?;
     let x = arrays.require("X")?.into_matrix()?;
     let y = arrays.get("Y")?.map(NdArray::into_matrix).transpose()?;
@@ -88,16 +91,16 @@ pub fn read_inputs_npz(path: &Path) -> Result<(Matrix, Option<Matrix>)> {
 }
 
 /// Loads a classification set (and its held-out part, if present) from an `.npz` archive.
-pub fn load_npz(path: &Path) -> Result<(LabeledSet, Option<LabeledSet>)> {
+pub fn load_npz<T: Real>(path: &Path) -> Result<(LabeledSet<T>, Option<LabeledSet<T>>)> {
     load_labeled(Arrays::open_npz(path)?)
 }
 
 /// Loads a classification set from `X.npy`, `y.npy` (or `Y.npy`), ... in a directory.
-pub fn load_npy_dir(dir: &Path) -> Result<(LabeledSet, Option<LabeledSet>)> {
+pub fn load_npy_dir<T: Real>(dir: &Path) -> Result<(LabeledSet<T>, Option<LabeledSet<T>>)> {
     load_labeled(Arrays::Dir(dir.to_path_buf()))
 }
 
-fn load_labeled(mut arrays: Arrays) -> Result<(LabeledSet, Option<LabeledSet>)> {
+fn load_labeled<T: Real>(mut arrays: Arrays) -> Result<(LabeledSet<T>, Option<LabeledSet<T>>)> {
     let train = labeled_part(&mut arrays, "")?.ok_or_else(|| arrays.missing("X"))?;
     let test = match labeled_part(&mut arrays, "_test")? {
         Some(part) => Some(part),
@@ -118,19 +121,19 @@ fn load_labeled(mut arrays: Arrays) -> Result<(LabeledSet, Option<LabeledSet>)> 
     let k = train
         .num_classes
         .max(test.as_ref().map_or(0, |t| t.num_classes));
-    let to_set = |part: Part| LabeledSet::new(part.x, part.labels, numbered_classes(k), None);
+    let to_set = |part: Part<T>| LabeledSet::new(part.x, part.labels, numbered_classes(k), None);
     Ok((to_set(train)?, test.map(to_set).transpose()?))
 }
 
 /// Features, labels, and the number of classes they imply.
-struct Part {
-    x: Matrix,
+struct Part<T> {
+    x: Matrix<T>,
     labels: Vec<usize>,
     num_classes: usize,
 }
 
 /// Reads `X{suffix}` and its labels; `None` when `X{suffix}` is absent.
-fn labeled_part(arrays: &mut Arrays, suffix: &str) -> Result<Option<Part>> {
+fn labeled_part<T: Real>(arrays: &mut Arrays, suffix: &str) -> Result<Option<Part<T>>> {
     let Some(x) = arrays.get(&format!("X{suffix}"))? else {
         return Ok(None);
     };
@@ -139,7 +142,7 @@ fn labeled_part(arrays: &mut Arrays, suffix: &str) -> Result<Option<Part>> {
         (y.into_labels()?, 0)
     } else if let Some(y) = arrays.get(&format!("Y{suffix}"))? {
         let name = y.name.clone();
-        let y = y.into_matrix()?;
+        let y = y.into_matrix::<T>()?;
         let labels =
             labels_from_targets(&y).map_err(|problem| DatasetError::format(&name, problem))?;
         // One-hot targets name every class, even one absent from this part.
@@ -172,14 +175,15 @@ fn numbered_classes(k: usize) -> Vec<String> {
 /// Class labels from a target matrix: the argmax of each row when there are several columns;
 /// for one column, +-1 targets map to classes 0 (-1) and 1 (+1), non-negative integers are
 /// taken as they are. Real-valued single columns (regression targets) are rejected.
-pub fn labels_from_targets(y: &Matrix) -> std::result::Result<Vec<usize>, String> {
+pub fn labels_from_targets<T: Real>(y: &Matrix<T>) -> std::result::Result<Vec<usize>, String> {
     if y.cols > 1 {
         return Ok(y
             .row_iter()
             .map(|row| {
                 row.iter()
+                    .map(|&v| v.widen())
                     .enumerate()
-                    .fold((0, f32::NEG_INFINITY), |best, (j, &v)| {
+                    .fold((0, f64::NEG_INFINITY), |best, (j, v)| {
                         if v > best.1 {
                             (j, v)
                         } else {
@@ -190,12 +194,12 @@ pub fn labels_from_targets(y: &Matrix) -> std::result::Result<Vec<usize>, String
             })
             .collect());
     }
-    if y.data.iter().all(|&v| v == -1.0 || v == 1.0) {
-        return Ok(y.data.iter().map(|&v| usize::from(v > 0.0)).collect());
+    let values = || y.data.iter().map(|&v| v.widen());
+    if values().all(|v| v == -1.0 || v == 1.0) {
+        return Ok(values().map(|v| usize::from(v > 0.0)).collect());
     }
-    y.data
-        .iter()
-        .map(|&v| (v >= 0.0 && v.fract() == 0.0).then_some(v as usize))
+    values()
+        .map(|v| (v >= 0.0 && v.fract() == 0.0).then_some(v as usize))
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| {
             "one column of real values: expected +-1 targets or class indices (regression \
@@ -204,7 +208,7 @@ pub fn labels_from_targets(y: &Matrix) -> std::result::Result<Vec<usize>, String
         })
 }
 
-fn check_rows(path: &Path, a: (&str, &Matrix), b: (&str, &Matrix)) -> Result<()> {
+fn check_rows<T>(path: &Path, a: (&str, &Matrix<T>), b: (&str, &Matrix<T>)) -> Result<()> {
     if a.1.rows == b.1.rows {
         return Ok(());
     }
@@ -214,7 +218,7 @@ fn check_rows(path: &Path, a: (&str, &Matrix), b: (&str, &Matrix)) -> Result<()>
     ))
 }
 
-fn check_cols(path: &Path, a: (&str, &Matrix), b: (&str, &Matrix)) -> Result<()> {
+fn check_cols<T>(path: &Path, a: (&str, &Matrix<T>), b: (&str, &Matrix<T>)) -> Result<()> {
     if a.1.cols == b.1.cols {
         return Ok(());
     }
@@ -386,8 +390,8 @@ impl NdArray {
         DatasetError::format(&self.name, problem)
     }
 
-    /// Rank 2 as is, rank 1 as one column; every value must be finite and fit `f32`.
-    fn into_matrix(self) -> Result<Matrix> {
+    /// Rank 2 as is, rank 1 as one column; every value must be finite and fit `T`.
+    fn into_matrix<T: Real>(self) -> Result<Matrix<T>> {
         let (rows, cols) = match self.shape.as_slice() {
             &[rows, cols] => (rows, cols),
             &[rows] => (rows, 1),
@@ -399,14 +403,24 @@ impl NdArray {
                 )))
             }
         };
-        let data: Vec<f32> = self.values.iter().map(|&v| v as f32).collect();
-        if let Some(k) = data.iter().position(|v| !v.is_finite()) {
-            return Err(self.error(format!(
-                "value at row {}, column {} is {} (expected a finite float32)",
-                k / cols.max(1),
-                k % cols.max(1),
-                self.values[k]
-            )));
+        let mut data = Vec::with_capacity(self.values.len());
+        for (k, &v) in self.values.iter().enumerate() {
+            let at = || format!("row {}, column {}", k / cols.max(1), k % cols.max(1));
+            match narrow_checked::<T>(v) {
+                Ok(t) => data.push(t),
+                Err(Unrepresentable::NotFinite) => {
+                    return Err(self.error(format!(
+                        "value at {} is {v} (expected a finite number)",
+                        at()
+                    )))
+                }
+                Err(Unrepresentable::Overflow) => {
+                    return Err(DatasetError::OutOfRange {
+                        path: self.name,
+                        problem: format!("value {v:e} at {} does not fit {}", at(), T::NAME),
+                    })
+                }
+            }
         }
         Matrix::new(rows, cols, data)
     }

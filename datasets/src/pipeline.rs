@@ -8,26 +8,33 @@ use crate::error::{DatasetError, Result};
 use crate::matrix::Matrix;
 use crate::preprocess::Scaler;
 use crate::projection::Projection;
+use crate::real::Real;
 
-/// Raw features -> optional [`Scaler`] -> optional [`Projection`] -> model inputs.
+/// Raw features -> optional [`Scaler`] -> optional [`Projection`] -> model inputs, in the
+/// precision `T` of the data. A file saved in one precision loads in the other (JSON numbers are
+/// decimal); values beyond the `f32` range then load as infinities, which [`Pipeline::check`]
+/// reports.
 ///
 /// Deserialized values may be inconsistent (a hand-edited or truncated file); [`Pipeline::check`]
 /// finds that and names the field, so [`Pipeline::apply`] never indexes out of bounds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Pipeline {
+#[serde(
+    deny_unknown_fields,
+    bound(serialize = "T: Serialize", deserialize = "T: Real")
+)]
+pub struct Pipeline<T = f32> {
     /// Number of raw features the pipeline takes.
     pub input_dim: usize,
     /// Applied first. `deserialize_with` makes the field required (`null` when absent), so a file
     /// that lost it is an error instead of silently skipping the step.
     #[serde(deserialize_with = "Option::deserialize")]
-    pub scaler: Option<Scaler>,
+    pub scaler: Option<Scaler<T>>,
     /// Applied to the scaled features (required in files, like `scaler`).
     #[serde(deserialize_with = "Option::deserialize")]
-    pub projection: Option<Projection>,
+    pub projection: Option<Projection<T>>,
 }
 
-impl Pipeline {
+impl<T: Real> Pipeline<T> {
     /// The pipeline that keeps `input_dim` features as they are.
     pub fn identity(input_dim: usize) -> Self {
         Self {
@@ -59,7 +66,7 @@ impl Pipeline {
                         format!("{} values, expected 1 or input_dim = {d}", values.len()),
                     );
                 }
-                if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+                if let Some(i) = values.iter().position(|v| !v.widen().is_finite()) {
                     return invalid(field, format!("value {i} is not finite"));
                 }
             }
@@ -73,7 +80,7 @@ impl Pipeline {
                     ),
                 );
             }
-            if let Some(i) = s.scale.iter().position(|&v| v == 0.0) {
+            if let Some(i) = s.scale.iter().position(|&v| v.widen() == 0.0) {
                 return invalid("scaler.scale", format!("value {i} is zero"));
             }
         }
@@ -104,7 +111,7 @@ impl Pipeline {
                 ("projection.center", &p.center),
                 ("projection.basis.data", &b.data),
             ] {
-                if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+                if let Some(i) = values.iter().position(|v| !v.widen().is_finite()) {
                     return invalid(field, format!("value {i} is not finite"));
                 }
             }
@@ -114,7 +121,7 @@ impl Pipeline {
 
     /// Maps raw inputs (`n x input_dim`) to model inputs (`n x output_dim`), reusing `x`'s storage
     /// for the scaling. Assumes a [checked](Self::check) pipeline.
-    pub fn apply(&self, mut x: Matrix) -> Result<Matrix> {
+    pub fn apply(&self, mut x: Matrix<T>) -> Result<Matrix<T>> {
         if x.cols != self.input_dim {
             return Err(DatasetError::Invalid(format!(
                 "expected {} features, found {}",
@@ -161,7 +168,7 @@ mod tests {
         assert_eq!(p.output_dim(), 2);
         let err = p.apply(Matrix::zeros(1, 4)).unwrap_err().to_string();
         assert_eq!(err, "expected 3 features, found 4");
-        let identity = Pipeline::identity(4);
+        let identity = Pipeline::<f32>::identity(4);
         assert_eq!(identity.output_dim(), 4);
         assert_eq!(
             identity.apply(Matrix::zeros(1, 4)).unwrap(),

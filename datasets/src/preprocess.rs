@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{DatasetError, Result};
 use crate::labeled::{ImageShape, LabeledSet};
 use crate::matrix::Matrix;
+use crate::real::Real;
 
 /// How class labels become regression targets for the convex solver.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,13 +48,13 @@ impl TargetEncoding {
     }
 
     /// Row-major targets for `labels`; a label outside `0..num_classes` gives an all-zero row.
-    pub fn encode(self, labels: &[usize], num_classes: usize) -> Vec<f32> {
+    pub fn encode<T: Real>(self, labels: &[usize], num_classes: usize) -> Vec<T> {
         let width = self.width(num_classes);
-        let mut out = vec![0.0; labels.len() * width];
+        let mut out = vec![T::zero(); labels.len() * width];
         for (row, &label) in out.chunks_exact_mut(width.max(1)).zip(labels) {
             match self {
-                Self::Signed if label < 2 => row[0] = if label == 1 { 1.0 } else { -1.0 },
-                Self::OneHot if label < num_classes => row[label] = 1.0,
+                Self::Signed if label < 2 => row[0] = if label == 1 { T::one() } else { -T::one() },
+                Self::OneHot if label < num_classes => row[label] = T::one(),
                 _ => {}
             }
         }
@@ -61,10 +62,10 @@ impl TargetEncoding {
     }
 }
 
-impl LabeledSet {
+impl<T: Real> LabeledSet<T> {
     /// Keeps the samples of `classes` and relabels them `0..classes.len()` in the given order
     /// (so `[3, 5]` makes class 3 the -1 class and class 5 the +1 class).
-    pub fn select_classes(&self, classes: &[usize]) -> Result<LabeledSet> {
+    pub fn select_classes(&self, classes: &[usize]) -> Result<LabeledSet<T>> {
         let mut new_label = vec![None; self.num_classes()];
         for (new, &old) in classes.iter().enumerate() {
             let slot = new_label.get_mut(old).ok_or_else(|| {
@@ -96,7 +97,7 @@ impl LabeledSet {
     }
 
     /// The `n x c` target matrix for this set.
-    pub fn targets(&self, encoding: TargetEncoding) -> Result<Matrix> {
+    pub fn targets(&self, encoding: TargetEncoding) -> Result<Matrix<T>> {
         encoding.check(self.num_classes())?;
         Matrix::new(
             self.len(),
@@ -111,7 +112,7 @@ impl LabeledSet {
         &self,
         val_fraction: f64,
         seed: u64,
-    ) -> Result<(LabeledSet, LabeledSet)> {
+    ) -> Result<(LabeledSet<T>, LabeledSet<T>)> {
         if !(0.0..=1.0).contains(&val_fraction) {
             return Err(DatasetError::Invalid(format!(
                 "validation fraction must be in [0, 1], found {val_fraction}"
@@ -145,7 +146,7 @@ impl LabeledSet {
 
     /// Keeps every `stride`-th pixel along height and width of each image (no averaging), e.g.
     /// 28x28 to 14x14 with stride 2.
-    pub fn downsample(&self, stride: usize) -> Result<LabeledSet> {
+    pub fn downsample(&self, stride: usize) -> Result<LabeledSet<T>> {
         let shape = self.image_shape.ok_or_else(|| {
             DatasetError::Invalid(
                 "downsampling needs image rows, this set has plain features".into(),
@@ -198,18 +199,19 @@ pub enum Granularity {
 
 /// An affine map `x -> (x - shift) / scale`, fitted on training data and then applied unchanged
 /// to validation and test data (and, saved beside a model, to raw inputs at prediction time).
+/// `T` is the precision of the data it maps.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Scaler {
+pub struct Scaler<T = f32> {
     /// Subtracted first; one value, or one per feature.
-    pub shift: Vec<f32>,
+    pub shift: Vec<T>,
     /// Divided by next; never zero (constant features get scale 1).
-    pub scale: Vec<f32>,
+    pub scale: Vec<T>,
 }
 
-impl Scaler {
-    /// Fits the statistics of `train`.
-    pub fn fit(train: &Matrix, scaling: Scaling, granularity: Granularity) -> Result<Self> {
+impl<T: Real> Scaler<T> {
+    /// Fits the statistics of `train`, accumulated in `f64` whatever `T` is.
+    pub fn fit(train: &Matrix<T>, scaling: Scaling, granularity: Granularity) -> Result<Self> {
         if train.rows == 0 {
             return Err(DatasetError::Invalid(
                 "cannot fit a scaler on an empty matrix".into(),
@@ -228,8 +230,8 @@ impl Scaler {
                 for row in train.row_iter() {
                     for (j, &v) in row.iter().enumerate() {
                         let g = group(j);
-                        lo[g] = lo[g].min(f64::from(v));
-                        hi[g] = hi[g].max(f64::from(v));
+                        lo[g] = lo[g].min(v.widen());
+                        hi[g] = hi[g].max(v.widen());
                     }
                 }
                 let range = lo.iter().zip(&hi).map(|(l, h)| h - l).collect();
@@ -240,14 +242,14 @@ impl Scaler {
                 let mut sum_sq = vec![0.0; groups];
                 for row in train.row_iter() {
                     for (j, &v) in row.iter().enumerate() {
-                        sum[group(j)] += f64::from(v);
+                        sum[group(j)] += v.widen();
                     }
                 }
                 let mean: Vec<f64> = sum.iter().map(|s| s / per_group).collect();
                 for row in train.row_iter() {
                     for (j, &v) in row.iter().enumerate() {
                         let g = group(j);
-                        sum_sq[g] += (f64::from(v) - mean[g]).powi(2);
+                        sum_sq[g] += (v.widen() - mean[g]).powi(2);
                     }
                 }
                 let std = sum_sq.iter().map(|s| (s / per_group).sqrt()).collect();
@@ -255,17 +257,17 @@ impl Scaler {
             }
         };
         Ok(Self {
-            shift: shift.iter().map(|&s| s as f32).collect(),
+            shift: shift.into_iter().map(T::narrow).collect(),
             scale: scale
-                .iter()
-                .map(|&s| if s > 0.0 { s as f32 } else { 1.0 })
+                .into_iter()
+                .map(|s| if s > 0.0 { T::narrow(s) } else { T::one() })
                 .collect(),
         })
     }
 
     /// Applies the fitted map in place; `x` must have the training number of columns when the
     /// scaler is per feature.
-    pub fn apply(&self, x: &mut Matrix) -> Result<()> {
+    pub fn apply(&self, x: &mut Matrix<T>) -> Result<()> {
         let groups = self.shift.len();
         if groups != 1 && groups != x.cols {
             return Err(DatasetError::Invalid(format!(

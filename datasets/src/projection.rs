@@ -1,6 +1,7 @@
 //! Linear maps to fewer features, fitted on the training set and applied unchanged to the test
 //! set: a seeded Gaussian random projection (Johnson-Lindenstrauss) or principal component
-//! analysis. Both are `x -> (x - center) * basis` with a `d x k` basis.
+//! analysis. Both are `x -> (x - center) * basis` with a `d x k` basis, held and applied in the
+//! precision `T` of the data.
 
 use nalgebra::{DMatrix, SymmetricEigen};
 use rand::{rngs::StdRng, Rng, SeedableRng};
@@ -9,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{DatasetError, Result};
 use crate::matrix::Matrix;
+use crate::real::Real;
 
 /// Rows per block when accumulating the covariance, to bound the temporary `f64` copy.
 const COVARIANCE_BLOCK: usize = 4096;
@@ -16,14 +18,14 @@ const COVARIANCE_BLOCK: usize = 4096;
 /// The affine map `x -> (x - center) * basis` from `d` to `k` features.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Projection {
+pub struct Projection<T = f32> {
     /// Subtracted from every row first (`d` values; zeros for a random projection).
-    pub center: Vec<f32>,
+    pub center: Vec<T>,
     /// `d x k` matrix whose columns span the target space.
-    pub basis: Matrix,
+    pub basis: Matrix<T>,
 }
 
-impl Projection {
+impl<T: Real> Projection<T> {
     /// A random projection with independent `N(0, 1/k)` entries, which preserves squared
     /// distances in expectation (Johnson-Lindenstrauss); the same seed gives the same map.
     pub fn gaussian(input_dim: usize, output_dim: usize, seed: u64) -> Result<Self> {
@@ -31,10 +33,10 @@ impl Projection {
         let mut rng = StdRng::seed_from_u64(seed);
         let std = 1.0 / (output_dim as f64).sqrt();
         let data = (0..input_dim * output_dim)
-            .map(|_| (rng.sample::<f64, _>(StandardNormal) * std) as f32)
+            .map(|_| T::narrow(rng.sample::<f64, _>(StandardNormal) * std))
             .collect();
         Ok(Self {
-            center: vec![0.0; input_dim],
+            center: vec![T::zero(); input_dim],
             basis: Matrix::new(input_dim, output_dim, data)?,
         })
     }
@@ -43,7 +45,7 @@ impl Projection {
     /// eigenvectors of the `d x d` sample covariance with the largest eigenvalues (computed in
     /// `f64`; each eigenvector's sign is fixed so its largest-magnitude entry is positive, to make
     /// the result reproducible). Costs `O(n d^2 + d^3)`.
-    pub fn pca(train: &Matrix, output_dim: usize) -> Result<Self> {
+    pub fn pca(train: &Matrix<T>, output_dim: usize) -> Result<Self> {
         let d = train.cols;
         check_dims(d, output_dim)?;
         if train.rows < 2 {
@@ -55,14 +57,14 @@ impl Projection {
         let mut mean = vec![0.0f64; d];
         for row in train.row_iter() {
             for (m, &v) in mean.iter_mut().zip(row) {
-                *m += f64::from(v);
+                *m += v.widen();
             }
         }
         mean.iter_mut().for_each(|m| *m /= train.rows as f64);
         let mut covariance = DMatrix::<f64>::zeros(d, d);
         for block in train.data.chunks(COVARIANCE_BLOCK * d) {
             let rows = block.len() / d;
-            let centered = DMatrix::from_fn(rows, d, |i, j| f64::from(block[i * d + j]) - mean[j]);
+            let centered = DMatrix::from_fn(rows, d, |i, j| block[i * d + j].widen() - mean[j]);
             covariance.gemm_tr(1.0, &centered, &centered, 1.0);
         }
         covariance /= (train.rows - 1) as f64;
@@ -77,11 +79,11 @@ impl Projection {
                 .fold(0.0f64, |p, &x| if x.abs() > p.abs() { x } else { p });
             let sign = if pivot < 0.0 { -1.0 } else { 1.0 };
             for (i, &x) in v.iter().enumerate() {
-                basis.data[i * output_dim + c] = (sign * x) as f32;
+                basis.data[i * output_dim + c] = T::narrow(sign * x);
             }
         }
         Ok(Self {
-            center: mean.iter().map(|&m| m as f32).collect(),
+            center: mean.into_iter().map(T::narrow).collect(),
             basis,
         })
     }
@@ -97,7 +99,7 @@ impl Projection {
     }
 
     /// Maps every row of `x` (`n x d`) to `n x k`.
-    pub fn apply(&self, x: &Matrix) -> Result<Matrix> {
+    pub fn apply(&self, x: &Matrix<T>) -> Result<Matrix<T>> {
         let d = self.input_dim();
         if x.cols != d {
             return Err(DatasetError::Invalid(format!(

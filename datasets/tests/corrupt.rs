@@ -298,7 +298,11 @@ fn npy_bad_values_dtypes_ranks_and_truncation() {
     ];
     for (name, problem) in cases {
         let path = npy_dir.join(name);
-        assert_error_mentions(&npy::read_npy_matrix(&path).unwrap_err(), &path, problem);
+        assert_error_mentions(
+            &npy::read_npy_matrix::<f32>(&path).unwrap_err(),
+            &path,
+            problem,
+        );
     }
     let path = npy_dir.join("bad_float_labels.npy");
     assert_error_mentions(
@@ -324,14 +328,14 @@ fn npy_bad_values_dtypes_ranks_and_truncation() {
     let full = std::fs::read(npy_dir.join("x_f32.npy")).unwrap();
     std::fs::write(&copy, &full[..full.len() - 4]).unwrap();
     assert_error_mentions(
-        &npy::read_npy_matrix(&copy).unwrap_err(),
+        &npy::read_npy_matrix::<f32>(&copy).unwrap_err(),
         &copy,
         &["truncated", "needs 60 data bytes, found 56"],
     );
     for keep in [0, 5, 20] {
         std::fs::write(&copy, &full[..keep]).unwrap();
         assert_error_mentions(
-            &npy::read_npy_matrix(&copy).unwrap_err(),
+            &npy::read_npy_matrix::<f32>(&copy).unwrap_err(),
             &copy,
             &["not a valid NPY header"],
         );
@@ -340,13 +344,13 @@ fn npy_bad_values_dtypes_ranks_and_truncation() {
     bad_magic[1] = b'X';
     std::fs::write(&copy, bad_magic).unwrap();
     assert_error_mentions(
-        &npy::read_npy_matrix(&copy).unwrap_err(),
+        &npy::read_npy_matrix::<f32>(&copy).unwrap_err(),
         &copy,
         &["not a valid NPY header"],
     );
     let missing = dir.path().join("absent.npy");
     assert_error_mentions(
-        &npy::read_npy_matrix(&missing).unwrap_err(),
+        &npy::read_npy_matrix::<f32>(&missing).unwrap_err(),
         &missing,
         &["cannot read"],
     );
@@ -369,7 +373,11 @@ fn npz_missing_arrays_shape_mismatch_nan_and_corruption() {
     ];
     for (name, problem) in cases {
         let path = npy_dir.join(name);
-        assert_error_mentions(&npy::read_problem_npz(&path).unwrap_err(), &path, problem);
+        assert_error_mentions(
+            &npy::read_problem_npz::<f32>(&path).unwrap_err(),
+            &path,
+            problem,
+        );
     }
 
     let dir = tempfile::tempdir().unwrap();
@@ -377,7 +385,7 @@ fn npz_missing_arrays_shape_mismatch_nan_and_corruption() {
     let full = std::fs::read(npy_dir.join("problem.npz")).unwrap();
     std::fs::write(&copy, &full[..full.len() / 2]).unwrap();
     assert_error_mentions(
-        &npy::read_problem_npz(&copy).unwrap_err(),
+        &npy::read_problem_npz::<f32>(&copy).unwrap_err(),
         &copy,
         &["not a valid NPZ"],
     );
@@ -389,20 +397,20 @@ fn npz_missing_arrays_shape_mismatch_nan_and_corruption() {
         *b ^= 0x5a;
     }
     std::fs::write(&copy, damaged).unwrap();
-    let err = npy::read_problem_npz(&copy).unwrap_err();
+    let err = npy::read_problem_npz::<f32>(&copy).unwrap_err();
     assert_error_mentions(&err, &copy, &[]);
 
     // Regression targets cannot serve as class labels.
     let path = npy_dir.join("regression.npz");
     assert_error_mentions(
-        &npy::load_npz(&path).unwrap_err(),
+        &npy::load_npz::<f32>(&path).unwrap_err(),
         &path,
         &["regression.npz:Y", "one column of real values"],
     );
     // Without any labels.
     let path = npy_dir.join("bad_problem_no_y.npz");
     assert_error_mentions(
-        &npy::load_npz(&path).unwrap_err(),
+        &npy::load_npz::<f32>(&path).unwrap_err(),
         &path,
         &["required array y (or Y) is missing"],
     );
@@ -421,7 +429,7 @@ fn csv_nan_text_ragged_empty_and_missing() {
     for (name, problem) in cases {
         let path = fixtures().join(name);
         assert_error_mentions(
-            &csv::load(&path, &csv::CsvOptions::default()).unwrap_err(),
+            &csv::load::<f32>(&path, &csv::CsvOptions::default()).unwrap_err(),
             &path,
             problem,
         );
@@ -430,13 +438,13 @@ fn csv_nan_text_ragged_empty_and_missing() {
     let empty = dir.path().join("empty.csv");
     std::fs::write(&empty, "").unwrap();
     assert_error_mentions(
-        &csv::load(&empty, &csv::CsvOptions::default()).unwrap_err(),
+        &csv::load::<f32>(&empty, &csv::CsvOptions::default()).unwrap_err(),
         &empty,
         &["file is empty"],
     );
     let missing = dir.path().join("missing.csv");
     assert_error_mentions(
-        &csv::load(&missing, &csv::CsvOptions::default()).unwrap_err(),
+        &csv::load::<f32>(&missing, &csv::CsvOptions::default()).unwrap_err(),
         &missing,
         &["cannot read"],
     );
@@ -446,7 +454,7 @@ fn csv_nan_text_ragged_empty_and_missing() {
     };
     let path = fixtures().join("iris_like.csv");
     assert_error_mentions(
-        &csv::load(&path, &options).unwrap_err(),
+        &csv::load::<f32>(&path, &options).unwrap_err(),
         &path,
         &["label column 7 not found among 3 columns"],
     );

@@ -69,7 +69,7 @@ fn embedded_subset_is_balanced_real_fashion_mnist() {
 #[test]
 fn load_dispatches_to_the_embedded_subset_by_default() {
     let kind: DatasetKind = "fashion-mnist".parse().unwrap();
-    let (train, test) = load(&kind, &Source::default()).unwrap();
+    let (train, test) = load::<f32>(&kind, &Source::default()).unwrap();
     assert_eq!(train.len(), 10_000);
     assert_eq!(test.map(|t| t.len()), Some(2_000));
     let summary = train.summary().to_string();
@@ -92,7 +92,8 @@ fn official_files_when_installed() {
         );
         return;
     }
-    let (train, test) = load(&DatasetKind::FashionMnist, &Source::Path(dir.to_path_buf())).unwrap();
+    let (train, test) =
+        load::<f32>(&DatasetKind::FashionMnist, &Source::Path(dir.to_path_buf())).unwrap();
     let test = test.unwrap();
     assert_eq!((train.len(), train.dim()), (60_000, 784));
     assert_eq!(test.len(), 10_000);

@@ -84,7 +84,7 @@ fn cifar_binary_batches() {
     check_cifar(&train, &test);
     // The loader of the `cifar10` kind reads the official distribution, 10,000 records a batch.
     let kind: DatasetKind = "cifar10".parse().unwrap();
-    let err = load(&kind, &Source::Path(dir.clone())).unwrap_err();
+    let err = load::<f32>(&kind, &Source::Path(dir.clone())).unwrap_err();
     common::assert_error_mentions(
         &err,
         &dir.join("data_batch_1.bin"),
@@ -108,7 +108,7 @@ fn cifar_batch_pickled_by_python3_protocol2() {
 fn npy_matrices_in_every_float_layout() {
     let expected: Vec<f32> = (0..15).map(|v| v as f32 / 2.0).collect();
     for name in ["x_f32.npy", "x_f64_fortran.npy", "x_big_endian.npy"] {
-        let m = npy::read_npy_matrix(&fixtures().join("npy").join(name)).unwrap();
+        let m = npy::read_npy_matrix::<f32>(&fixtures().join("npy").join(name)).unwrap();
         assert_eq!((m.rows, m.cols), (5, 3), "{name}");
         assert_eq!(m.data, expected, "{name}");
     }
@@ -124,7 +124,7 @@ fn npy_matrices_in_every_float_layout() {
 
 #[test]
 fn npz_problem_with_validation_arrays() {
-    let p = npy::read_problem_npz(&fixtures().join("npy/problem.npz")).unwrap();
+    let p = npy::read_problem_npz::<f32>(&fixtures().join("npy/problem.npz")).unwrap();
     assert_eq!((p.x.rows, p.x.cols), (5, 3));
     assert_eq!((p.y.rows, p.y.cols), (5, 2));
     assert_eq!(p.y.row(3), &[3.0, -3.0]);
@@ -133,12 +133,14 @@ fn npz_problem_with_validation_arrays() {
     assert_eq!(p.y_val.unwrap().data, vec![0.0, 0.0, 1.0, -1.0]);
 
     // Compressed archive, float32 inputs, integer targets as one column, no validation part.
-    let p = npy::read_problem_npz(&fixtures().join("npy/problem_f32_int_labels.npz")).unwrap();
+    let p =
+        npy::read_problem_npz::<f32>(&fixtures().join("npy/problem_f32_int_labels.npz")).unwrap();
     assert_eq!((p.y.rows, p.y.cols), (5, 1));
     assert_eq!(p.y.data, vec![3.0, 1.0, 4.0, 1.0, 5.0]);
     assert!(p.x_val.is_none() && p.y_val.is_none());
     // The same archive as a classification set: integer targets are class indices.
-    let (set, test) = npy::load_npz(&fixtures().join("npy/problem_f32_int_labels.npz")).unwrap();
+    let (set, test) =
+        npy::load_npz::<f32>(&fixtures().join("npy/problem_f32_int_labels.npz")).unwrap();
     assert_eq!(set.labels, vec![3, 1, 4, 1, 5]);
     assert_eq!(set.num_classes(), 6);
     assert!(test.is_none());
@@ -147,16 +149,18 @@ fn npz_problem_with_validation_arrays() {
 #[test]
 fn npz_named_arrays_of_any_rank_up_to_two() {
     let path = fixtures().join("npy/named.npz");
-    let gate = npy::read_npz_matrix(&path, "gate").unwrap();
+    let gate = npy::read_npz_matrix::<f32>(&path, "gate").unwrap();
     assert_eq!(
         (gate.rows, gate.cols, gate.data),
         (3, 1, vec![1.0, 0.0, 1.0])
     );
-    let scale = npy::read_npz_matrix(&path, "scale").unwrap();
+    let scale = npy::read_npz_matrix::<f32>(&path, "scale").unwrap();
     assert_eq!((scale.rows, scale.cols, scale.data), (1, 1, vec![2.5]));
-    let y = npy::read_npz_matrix(&fixtures().join("npy/problem.npz"), "Y").unwrap();
+    let y = npy::read_npz_matrix::<f32>(&fixtures().join("npy/problem.npz"), "Y").unwrap();
     assert_eq!((y.rows, y.cols), (5, 2));
-    let err = npy::read_npz_matrix(&path, "bias").unwrap_err().to_string();
+    let err = npy::read_npz_matrix::<f32>(&path, "bias")
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("named.npz") && err.contains("required array bias is missing"),
         "{err}"
@@ -166,7 +170,7 @@ fn npz_named_arrays_of_any_rank_up_to_two() {
 #[test]
 fn npz_and_npy_directory_classification_sets() {
     let kind: DatasetKind = "npz".parse().unwrap();
-    let (train, test) = load(
+    let (train, test) = load::<f32>(
         &kind,
         &Source::Path(fixtures().join("npy/classification.npz")),
     )
@@ -177,11 +181,12 @@ fn npz_and_npy_directory_classification_sets() {
     assert_eq!(test.labels, vec![0, 1]);
     assert_eq!(test.x.row(1), &[3.0, 4.0, 5.0]);
 
-    let (one_hot, _) = npy::load_npz(&fixtures().join("npy/one_hot.npz")).unwrap();
+    let (one_hot, _) = npy::load_npz::<f32>(&fixtures().join("npy/one_hot.npz")).unwrap();
     assert_eq!(one_hot.labels, vec![0, 2, 2]);
     assert_eq!(one_hot.num_classes(), 4);
 
-    let (train, test) = load(&DatasetKind::Npy, &Source::Path(fixtures().join("npy/set"))).unwrap();
+    let (train, test) =
+        load::<f32>(&DatasetKind::Npy, &Source::Path(fixtures().join("npy/set"))).unwrap();
     assert_eq!(train.labels, vec![0, 1, 1, 0, 1]);
     assert_eq!(train.x.row(4), &[6.0, 6.5, 7.0]);
     assert_eq!(test.unwrap().labels, vec![1, 0]);
@@ -189,8 +194,11 @@ fn npz_and_npy_directory_classification_sets() {
 
 #[test]
 fn csv_with_header_and_string_labels() {
-    let set = cronos_datasets::csv::load(&fixtures().join("iris_like.csv"), &CsvOptions::default())
-        .unwrap();
+    let set = cronos_datasets::csv::load::<f32>(
+        &fixtures().join("iris_like.csv"),
+        &CsvOptions::default(),
+    )
+    .unwrap();
     assert_eq!((set.len(), set.dim()), (4, 2));
     assert_eq!(set.class_names, vec!["setosa", "versicolor", "virginica"]);
     assert_eq!(set.labels, vec![0, 0, 1, 2]);
@@ -200,7 +208,7 @@ fn csv_with_header_and_string_labels() {
         ..CsvOptions::default()
     };
     assert_eq!(
-        cronos_datasets::csv::load(&fixtures().join("iris_like.csv"), &by_name).unwrap(),
+        cronos_datasets::csv::load::<f32>(&fixtures().join("iris_like.csv"), &by_name).unwrap(),
         set
     );
 }
@@ -208,7 +216,7 @@ fn csv_with_header_and_string_labels() {
 #[test]
 fn csv_without_header_and_integer_labels_first() {
     let kind: DatasetKind = "csv:0".parse().unwrap();
-    let (set, test) = load(
+    let (set, test) = load::<f32>(
         &kind,
         &Source::Path(fixtures().join("numeric_first_label.csv")),
     )
@@ -247,7 +255,7 @@ fn image_folders_sorted_resized_and_centre_cropped() {
     std::fs::write(root.path().join("ant/.hidden"), "skipped").unwrap();
 
     let kind: DatasetKind = "image-folder:16".parse().unwrap();
-    let (set, test) = load(&kind, &Source::Path(root.path().to_path_buf())).unwrap();
+    let (set, test) = load::<f32>(&kind, &Source::Path(root.path().to_path_buf())).unwrap();
     assert!(test.is_none());
     assert_eq!(set.class_names, vec!["ant", "zebra"]);
     assert_eq!(set.labels, vec![0, 1, 1]);
@@ -281,7 +289,7 @@ fn image_folder_parts(
     root: &Path,
     size: u32,
 ) -> (cronos_datasets::LabeledSet, cronos_datasets::LabeledSet) {
-    let (train, val) = load(
+    let (train, val) = load::<f32>(
         &DatasetKind::ImageFolder { size },
         &Source::Path(root.to_path_buf()),
     )

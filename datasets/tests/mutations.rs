@@ -103,19 +103,19 @@ fn parse_pickle(p: &Path) -> Result<(), DatasetError> {
 }
 
 fn read_npy(p: &Path) -> Result<(), DatasetError> {
-    npy::read_npy_matrix(p).map(drop)
+    npy::read_npy_matrix::<f32>(p).map(drop)
 }
 
 fn read_npz_problem(p: &Path) -> Result<(), DatasetError> {
-    npy::read_problem_npz(p).map(drop)
+    npy::read_problem_npz::<f32>(p).map(drop)
 }
 
 fn load_npz(p: &Path) -> Result<(), DatasetError> {
-    npy::load_npz(p).map(drop)
+    npy::load_npz::<f32>(p).map(drop)
 }
 
 fn load_csv(p: &Path) -> Result<(), DatasetError> {
-    csv::load(p, &csv::CsvOptions::default()).map(drop)
+    csv::load::<f32>(p, &csv::CsvOptions::default()).map(drop)
 }
 
 fn read_image(p: &Path) -> Result<(), DatasetError> {

@@ -32,15 +32,15 @@ pub fn fixture_path(name: &str) -> PathBuf {
 }
 
 fn scalar(name: &str, array: &str) -> f64 {
-    let m = read_npz_matrix(&fixture_path(name), array).expect("fixture array");
-    f64::from(m.data[0])
+    let m = read_npz_matrix::<f64>(&fixture_path(name), array).expect("fixture array");
+    m.data[0]
 }
 
 impl Fixture {
     /// Reads `tests/fixtures/<name>`.
     pub fn load(name: &str) -> Self {
         let path = fixture_path(name);
-        let read = |array: &str| read_npz_matrix(&path, array).expect("fixture array");
+        let read = |array: &str| read_npz_matrix::<f32>(&path, array).expect("fixture array");
         Self {
             name: name.to_string(),
             x: read("X"),
