@@ -1,8 +1,10 @@
 //! `cronos compare`: CRONOS (two-layer) and CRONOS-AM (deep MLP) against Adam, AdamW, SGD with
 //! momentum, Yogi, Shampoo and D-Adapted AdamW on one task, following the protocol of Feng,
 //! Frangella & Pilanci (2024): every baseline's learning rate is drawn by random search,
-//! log-uniform over [1e-6, 1e-2], over several seeds; CRONOS and CRONOS-AM are not tuned. All
-//! methods share the data, the network and the epochs, and their clocks exclude evaluation.
+//! log-uniform over [1e-6, 1e-2], over several seeds; CRONOS has no learning rate, and on the
+//! two-layer network its beta (the program's, which the baselines then share) is chosen on
+//! validation along a regularization path; CRONOS-AM is not tuned. All methods share the data, the
+//! network and the epochs, and their clocks exclude evaluation.
 //!
 //! * [`records`]: per-epoch and per-run records written as they happen, read back to skip runs;
 //! * [`train`]: one run, epoch by epoch;
