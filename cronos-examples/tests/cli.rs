@@ -603,8 +603,14 @@ fn float64_data_stays_float64_up_to_an_f64_solve() {
     // Unscaled, the f64 solve still tells the rows apart (in f32 they are identical). Its
     // objective stays near 10 within a few hundred iterations: the rows differ by 1e-8 of their
     // norm, so the program the solver sees has a condition number near 1e16.
-    let report = fit_report(
-        dir.path(),
+    let report = fit_f64(dir.path(), problem);
+    assert_eq!(num(&report, "train_accuracy"), 1.0, "{report}");
+}
+
+/// The report of `fit --data problem --precision f64 --max-iters 300`.
+fn fit_f64(dir: &Path, problem: &str) -> Value {
+    fit_report(
+        dir,
         &[
             "--data",
             problem,
@@ -613,8 +619,7 @@ fn float64_data_stays_float64_up_to_an_f64_solve() {
             "--max-iters",
             "300",
         ],
-    );
-    assert_eq!(num(&report, "train_accuracy"), 1.0, "{report}");
+    )
 }
 
 #[test]
@@ -629,17 +634,7 @@ fn float64_beyond_the_f32_range_needs_f64() {
         ],
     );
     let problem = path(&problem);
-    let report = fit_report(
-        dir.path(),
-        &[
-            "--data",
-            problem,
-            "--precision",
-            "f64",
-            "--max-iters",
-            "300",
-        ],
-    );
+    let report = fit_f64(dir.path(), problem);
     assert_eq!(num(&report, "train_accuracy"), 1.0, "{report}");
     assert!(num(&report, "objective").is_finite(), "{report}");
 
