@@ -337,7 +337,7 @@ fn check_settings(
     train: &LabeledSet,
     valid: &LabeledSet,
 ) -> Result<(), CompareError> {
-    let settings = serde_json::json!({
+    let mut settings = serde_json::json!({
         "dataset": format!("{:?}", args.dataset),
         "data_dir": args.data_dir,
         "classes": args.classes.0,
@@ -348,13 +348,16 @@ fn check_settings(
         "epochs": args.epochs,
         "batch_size": args.batch_size,
         "neurons": args.neurons,
-        "beta": args.beta.to_string(),
         "cronos_max_iters": args.cronos_max_iters,
         "cronos_time_limit": args.cronos_time_limit,
         "resolve_every": args.resolve_every,
         "head_warm_start": args.head_warm_start,
         "precision": format!("{:?}", args.precision),
     });
+    // beta only shapes the two-layer program; deep runs recorded before it was a setting still match.
+    if matches!(args.arch, Arch::TwoLayer { .. }) {
+        settings["beta"] = args.beta.to_string().into();
+    }
     let path = args.out.join("settings.json");
     match std::fs::read_to_string(&path) {
         Ok(text) => {
