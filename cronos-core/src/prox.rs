@@ -2,10 +2,15 @@
 
 use burn::prelude::*;
 
+/// The norms ||z_j||_2 of the columns z_j of `z` (the groups of the penalty), `1 x cols`.
+pub fn group_norms<B: Backend>(z: Tensor<B, 2>) -> Tensor<B, 2> {
+    z.square().sum_dim(0).sqrt()
+}
+
 /// Prox of t * sum_j ||z_j||_2 over the columns z_j of `z`: each column is shrunk toward zero,
 /// z_j max(0, 1 - t / ||z_j||) (block soft-thresholding), and columns with ||z_j|| <= t become 0.
 pub fn group_soft_threshold<B: Backend>(z: Tensor<B, 2>, t: f64) -> Tensor<B, 2> {
-    let norms = z.clone().square().sum_dim(0).sqrt();
+    let norms = group_norms(z.clone());
     let shrink = (norms.clone() - t).clamp_min(0.0) / norms.clamp_min(1e-30);
     z * shrink
 }

@@ -23,7 +23,7 @@ use crate::operator::ConvexOperator;
 use crate::patterns::{gaussian_gates, Patterns};
 use crate::pcg::{self, Iterate};
 use crate::polish::{polish, PolishSchedule};
-use crate::prox::{group_soft_threshold, nonnegative};
+use crate::prox::{group_norms, group_soft_threshold, nonnegative};
 use crate::reduce;
 use crate::report::{SolveReport, Status};
 use crate::rho;
@@ -105,18 +105,10 @@ impl CronosConfig {
         y: &Tensor<B, 2>,
     ) -> Result<f64> {
         self.validate()?;
-        let (n, ny) = (x.dims()[0], y.dims()[0]);
-        if ny != n {
-            return Err(CronosError::Shape {
-                what: "rows of Y vs rows of X",
-                expected: n.to_string(),
-                found: ny.to_string(),
-            });
-        }
+        check_rows(x, y)?;
         let patterns = Patterns::sample(x, self.neurons, self.seed, self.filter_patterns)?;
         let op = ConvexOperator::new(x.clone(), patterns.mask, Formulation::Gated);
-        let group_norms = op.ft(y.clone()).square().sum_dim(0).sqrt();
-        Ok(host::scalar(group_norms.max()))
+        Ok(host::scalar(group_norms(op.ft(y.clone())).max()))
     }
 }
 
@@ -139,7 +131,7 @@ impl<B: Backend> Problem<B> {
     fn point_measures(&self, v: &Tensor<B, 2>) -> [Tensor<B, 1>; 3] {
         let xv = self.op.xu(v);
         let fit = reduce::sum_squares(self.op.network_output(xv.clone()) - self.y.clone()) / 2.0;
-        let groups = v.clone().square().sum_dim(0).sqrt().sum();
+        let groups = group_norms(v.clone()).sum();
         [
             fit + groups * self.beta,
             self.op.violation(xv.clone()),
@@ -331,6 +323,20 @@ impl<B: Backend> Admm<B> {
     }
 }
 
+/// Y must have a row per row of X.
+fn check_rows<B: Backend>(x: &Tensor<B, 2>, y: &Tensor<B, 2>) -> Result<()> {
+    let (n, ny) = (x.dims()[0], y.dims()[0]);
+    if ny == n {
+        Ok(())
+    } else {
+        Err(CronosError::Shape {
+            what: "rows of Y vs rows of X",
+            expected: n.to_string(),
+            found: ny.to_string(),
+        })
+    }
+}
+
 fn check_finite<B: Backend>(t: &Tensor<B, 2>, what: &'static str) -> Result<()> {
     let count = host::scalar(t.clone().is_finite().bool_not().int().sum().float()) as usize;
     if count == 0 {
@@ -416,13 +422,7 @@ impl<'a> Cronos<'a> {
                 "X is {n} x {d}, Y is {ny} x {c}"
             )));
         }
-        if ny != n {
-            return Err(CronosError::Shape {
-                what: "rows of Y vs rows of X",
-                expected: n.to_string(),
-                found: ny.to_string(),
-            });
-        }
+        check_rows(&x, &y)?;
         let footprint =
             Footprint::within_budget(&cfg, [n, d, c], gates.dims()[1], x.dtype().size())?;
         check_finite(&x, "X")?;

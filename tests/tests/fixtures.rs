@@ -39,6 +39,15 @@ fn relu_tiny_degenerate() {
     check("relu_tiny.npz");
 }
 
+/// A solve on the fixture's own gates (unfiltered) to a tolerance tight enough for a 1e-4 comparison
+/// with the reference.
+fn tight(beta: f64) -> CronosConfig {
+    CronosConfig::new()
+        .with_beta(beta)
+        .with_filter_patterns(false)
+        .with_tol(2e-6)
+}
+
 /// A solve cut off by its iteration limit and then resumed reaches the reference optimum, and the
 /// resumed part continues the iteration instead of starting over: it needs fewer iterations than an
 /// uninterrupted solve, and both parts together about as many.
@@ -46,13 +55,7 @@ fn relu_tiny_degenerate() {
 fn resumed_solve_reaches_the_reference() {
     let fx = Fixture::load("relu_binary.npz");
     let [x, y, gates] = fx.tensors::<NdArray<f64>>(&Default::default());
-    let config = |iters| {
-        CronosConfig::new()
-            .with_beta(fx.beta)
-            .with_filter_patterns(false)
-            .with_tol(2e-6)
-            .with_max_iters(iters)
-    };
+    let config = |iters| tight(fx.beta).with_max_iters(iters);
     let solve = |iters| {
         config(iters)
             .solver()
@@ -94,13 +97,7 @@ fn resumed_solve_reaches_the_reference() {
 fn solve_continued_from_a_larger_beta_reaches_the_reference() {
     let fx = Fixture::load("relu_binary.npz");
     let [x, y, gates] = fx.tensors::<NdArray<f64>>(&Default::default());
-    let config = |beta| {
-        CronosConfig::new()
-            .with_beta(beta)
-            .with_filter_patterns(false)
-            .with_tol(2e-6)
-            .with_max_iters(20_000)
-    };
+    let config = |beta| tight(beta).with_max_iters(20_000);
     let cold = config(fx.beta)
         .solver()
         .fit_with_gates(x.clone(), y.clone(), gates.clone())

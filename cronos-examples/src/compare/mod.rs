@@ -567,12 +567,14 @@ struct SweepTask<'a> {
 }
 
 impl SweepTask<'_> {
-    /// beta of the two-layer program for a run of `seed` (unused on the deep network).
-    fn beta(&self, seed: u64) -> Result<f64, CompareError> {
+    /// beta of the two-layer program for a run of `method` and `seed`; 0 where none is used: CRONOS
+    /// brings its own (fixed or its path's), and the deep network's loss is MSE, without weight decay.
+    fn beta(&self, method: &Method, seed: u64) -> Result<f64, CompareError> {
+        if matches!(method, Method::Cronos) || matches!(self.args.arch, Arch::Deep { .. }) {
+            return Ok(0.0);
+        }
         match self.args.beta {
             Beta::Fixed(beta) => Ok(beta),
-            // The deep network's loss is MSE, without weight decay.
-            Beta::Path if matches!(self.args.arch, Arch::Deep { .. }) => Ok(0.0),
             Beta::Path => self.chosen_betas.get(&seed).copied().ok_or_else(|| {
                 CompareError(format!(
                     "no CRONOS run of seed {seed} has chosen beta for the baselines"
@@ -620,10 +622,7 @@ impl BackendTask for SweepTask<'_> {
                 break;
             }
             let method = &self.methods[plan.method];
-            let beta = match method {
-                Method::Cronos => 0.0, // its own path's
-                _ => self.beta(plan.seed)?,
-            };
+            let beta = self.beta(method, plan.seed)?;
             let label = format!(
                 "{} lr {} seed {}",
                 method.name(),
