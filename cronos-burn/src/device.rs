@@ -109,54 +109,54 @@ fn not_compiled(spec: DeviceSpec, feature: &str) -> DeviceError {
     ))
 }
 
+/// Makes floats of `precision` the default on `device`. Every backend is one type whose tensors carry
+/// their dtype at run time, so precision is a device setting rather than a second instantiation of
+/// all generic code.
+fn use_precision<B: Backend>(device: &B::Device, precision: Precision) -> Result<(), DeviceError> {
+    use burn::tensor::backend::set_default_dtypes;
+    use burn::tensor::{FloatDType, IntDType};
+    match precision {
+        Precision::F32 => Ok(()),
+        Precision::F64 => set_default_dtypes::<B>(device, FloatDType::F64, IntDType::I64)
+            .map_err(|e| DeviceError(format!("cannot use f64 on {device:?}: {e}"))),
+    }
+}
+
 /// Runs `task` on the backend and device named by `spec`, with floats of `precision`.
 ///
-/// Burn fixes the default float type of a device type at its first use in a process, so a process
-/// should use one precision per device type.
+/// Burn fixes the default float type of a device at its first use in a process, so a process
+/// should use one precision per device.
 pub fn run_on<T: BackendTask>(
     spec: DeviceSpec,
     precision: Precision,
     task: T,
 ) -> Result<T::Output, DeviceError> {
+    fn on<B: Backend, T: BackendTask>(
+        device: B::Device,
+        precision: Precision,
+        task: T,
+    ) -> Result<T::Output, DeviceError> {
+        use_precision::<B>(&device, precision)?;
+        Ok(task.run::<B>(device))
+    }
     match spec {
         #[cfg(feature = "flex")]
-        DeviceSpec::Flex => {
-            use burn::backend::flex::{Flex, FlexDevice};
-            use burn::tensor::{backend::set_default_dtypes, FloatDType, IntDType};
-            let device = FlexDevice;
-            // Flex is one type for all precisions; f64 is a per-device setting made before first use.
-            if precision == Precision::F64 {
-                set_default_dtypes::<Flex>(&device, FloatDType::F64, IntDType::I64).map_err(
-                    |e| DeviceError(format!("cannot switch flex to f64 in this process: {e:?}")),
-                )?;
-            }
-            Ok(task.run::<Flex>(device))
-        }
+        DeviceSpec::Flex => on::<burn::backend::flex::Flex, _>(Default::default(), precision, task),
         #[cfg(feature = "ndarray")]
         DeviceSpec::NdArray => {
             use burn::backend::ndarray::{NdArray, NdArrayDevice};
-            Ok(match precision {
-                Precision::F32 => task.run::<NdArray<f32>>(NdArrayDevice::Cpu),
-                Precision::F64 => task.run::<NdArray<f64>>(NdArrayDevice::Cpu),
-            })
+            on::<NdArray, _>(NdArrayDevice::Cpu, precision, task)
         }
         #[cfg(feature = "wgpu")]
         DeviceSpec::Wgpu(index) => {
             use burn::backend::wgpu::{Wgpu, WgpuDevice};
             let device = index.map_or(WgpuDevice::DefaultDevice, WgpuDevice::DiscreteGpu);
-            Ok(match precision {
-                Precision::F32 => task.run::<Wgpu<f32>>(device),
-                Precision::F64 => task.run::<Wgpu<f64>>(device),
-            })
+            on::<Wgpu, _>(device, precision, task)
         }
         #[cfg(feature = "cuda")]
         DeviceSpec::Cuda(index) => {
             use burn::backend::cuda::{Cuda, CudaDevice};
-            let device = CudaDevice::new(index);
-            Ok(match precision {
-                Precision::F32 => task.run::<Cuda<f32>>(device),
-                Precision::F64 => task.run::<Cuda<f64>>(device),
-            })
+            on::<Cuda, _>(CudaDevice::new(index), precision, task)
         }
         #[allow(unreachable_patterns)]
         other => Err(not_compiled(

@@ -59,7 +59,9 @@ pub struct CronosConfig {
     /// factored only when it fits in what is left (otherwise the u-step uses conjugate gradients).
     #[config(default = 2.0)]
     pub memory_budget_gb: f64,
-    /// ADMM iterations between evaluations of the certificate (the dual bound).
+    /// ADMM iterations between evaluations of the certificate (the dual bound) at first; later ones
+    /// are spaced by a tenth of the iterations so far, so that checking takes a bounded share of a
+    /// long solve.
     #[config(default = 10)]
     pub check_every: usize,
     /// Convex program to solve.

@@ -11,9 +11,12 @@
 //! [`SolveReport`] and a [`Certificate`] of optimality that anyone can check.
 
 #![warn(missing_docs)]
+#![deny(rustdoc::broken_intra_doc_links)]
 
+mod admm;
 mod background;
 mod certificate;
+mod checks;
 mod config;
 mod error;
 pub mod host;
@@ -31,6 +34,9 @@ mod rho;
 mod solver;
 mod state;
 mod ustep;
+
+#[cfg(test)]
+mod test_support;
 
 pub use certificate::Certificate;
 pub use config::{CronosConfig, Formulation};

@@ -143,24 +143,13 @@ pub(crate) fn solve<B: Backend>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::patterns::{gaussian_gates, Patterns};
+    use crate::test_support::{gaussian, operator, B};
     use crate::Formulation;
-    use burn::backend::NdArray;
-
-    type B = NdArray<f64>;
-
-    fn gaussian(rows: usize, cols: usize, seed: u64) -> Tensor<B, 2> {
-        let like = Tensor::<B, 2>::zeros([1, 1], &Default::default());
-        host::upload(gaussian_gates(rows, cols, seed), [rows, cols], &like)
-    }
 
     #[test]
     fn matches_direct_solve_and_tracks_products() {
         for formulation in [Formulation::Relu, Formulation::Gated] {
-            let scales = host::upload(vec![10.0, 3.0, 1.0, 0.3, 0.1], [1, 5], &gaussian(1, 1, 0));
-            let x = gaussian(30, 5, 1) * scales;
-            let patterns = Patterns::new(&x, gaussian(5, 4, 2), true).unwrap();
-            let op = ConvexOperator::new(x, patterns.mask, formulation);
+            let op = operator(30, formulation);
             let rho = 0.05;
             // No core fits a zero budget: PCG with the block preconditioner has work to do.
             let pre = UStepSolver::new(&op, rho, 0.0, &|| false).unwrap();

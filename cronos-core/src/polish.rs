@@ -46,13 +46,19 @@ const POLISH_SHRINK: f64 = 0.5;
 /// ...or the iterations after which the structure is polished again anyway.
 const POLISH_INTERVAL: usize = 100;
 
+/// Share of the solve's time that polishing may take: after a polish the next waits at least
+/// (1 - share) / share times its estimated cost in ADMM iterations.
+const POLISH_SHARE: f64 = 0.25;
+
 /// When a polish is worth its cost. A polish costs as much as tens to hundreds of ADMM iterations
 /// (a dense factorization of the active set's size: about 1 s at 3,000 unknowns, against 17 ms per
 /// iteration on a 2,000 x 50 ten-output problem), and it only gives something new once ADMM's
-/// structure has moved: after the residuals have halved, or after [`POLISH_INTERVAL`] iterations.
+/// structure has moved: after the residuals have halved, or after [`POLISH_INTERVAL`] iterations;
+/// and never sooner than its cost allows ([`POLISH_SHARE`]).
 pub(crate) struct PolishSchedule {
     residual: f64,
     iteration: Option<usize>,
+    spacing: usize,
 }
 
 impl Default for PolishSchedule {
@@ -60,6 +66,7 @@ impl Default for PolishSchedule {
         Self {
             residual: POLISH_RESIDUAL,
             iteration: None,
+            spacing: 0,
         }
     }
 }
@@ -68,15 +75,21 @@ impl PolishSchedule {
     /// Whether to polish at `iteration`, whose larger relative residual is `residual`; a `true`
     /// counts as the polish done.
     pub(crate) fn due(&mut self, iteration: usize, residual: f64) -> bool {
-        let waited = self
-            .iteration
-            .is_some_and(|last| iteration >= last + POLISH_INTERVAL);
-        let due = residual <= self.residual || (waited && residual <= POLISH_RESIDUAL);
+        let since = |gap: usize| self.iteration.is_none_or(|last| iteration >= last + gap);
+        let waited = self.iteration.is_some() && since(POLISH_INTERVAL);
+        let due = since(self.spacing)
+            && (residual <= self.residual || (waited && residual <= POLISH_RESIDUAL));
         if due {
             self.residual = residual.min(POLISH_RESIDUAL) * POLISH_SHRINK;
             self.iteration = Some(iteration);
         }
         due
+    }
+
+    /// Records that the last polish cost `flops`, against `iteration_flops` for one ADMM iteration.
+    pub(crate) fn spent(&mut self, flops: f64, iteration_flops: f64) {
+        let iterations = flops / iteration_flops.max(1.0) * (1.0 - POLISH_SHARE) / POLISH_SHARE;
+        self.spacing = iterations.ceil().min(usize::MAX as f64) as usize;
     }
 }
 
@@ -98,14 +111,15 @@ struct Block {
 
 /// Polishes the ADMM point `v` (`d x B c`) with cone multipliers `mu` (`n x B c`, ReLU program), for
 /// targets `y` (`n x c`) and regularization `beta`, all in the solver's scaled units; `None` when
-/// the polished problems would cost more than [`MAX_FLOPS`].
+/// the polished problems would cost more than [`MAX_FLOPS`]. Also returns the estimated floating-point
+/// operations spent.
 pub(crate) fn polish<B: Backend>(
     op: &ConvexOperator<B>,
     y: &Tensor<B, 2>,
     v: &Tensor<B, 2>,
     mu: Option<&Tensor<B, 2>>,
     beta: f64,
-) -> Option<Polished<B>> {
+) -> (Option<Polished<B>>, f64) {
     let [n, d] = op.x().dims();
     let (blocks, p) = (op.blocks(), op.patterns());
     let cols = v.dims()[1];
@@ -119,6 +133,8 @@ pub(crate) fn polish<B: Backend>(
     let mut v_out = Mat::<f64>::zeros(d, cols);
     let mut mu_out = Mat::<f64>::zeros(n, cols);
     let mut flops = MAX_FLOPS;
+    // X v for every column, once (faer's blocked product, not element loops over rows of X).
+    let xv = &x * &vh;
     for k in 0..c {
         let active: Vec<Block> = (0..blocks)
             .map(|b| b * c + k)
@@ -130,9 +146,7 @@ pub(crate) fn polish<B: Backend>(
                 let w: Vec<f64> = (0..n).map(|j| 2.0 * mask[(j, pattern)] - 1.0).collect();
                 // Active rows: a positive multiplier, or a slack (2 d_j - 1) x_j^T v_b that is
                 // negligible next to the largest.
-                let slack: Vec<f64> = (0..n)
-                    .map(|j| w[j] * (0..d).map(|r| x[(j, r)] * vh[(r, col)]).sum::<f64>())
-                    .collect();
+                let slack: Vec<f64> = (0..n).map(|j| w[j] * xv[(j, col)]).collect();
                 let slack_top = slack.iter().fold(0.0f64, |a, s| a.max(s.abs()));
                 let rows: Vec<usize> = match &muh {
                     Some(m) => {
@@ -160,21 +174,21 @@ pub(crate) fn polish<B: Backend>(
             .iter()
             .map(|b| (0..d).map(|r| vh[(r, b.column)]).collect())
             .collect();
-        let points = reduced_optimum(&x, &mask, &active, &points, &target, beta, &mut flops)?;
-        let fitted: Vec<f64> = (0..n)
+        let Some(points) = reduced_optimum(&x, &mask, &active, &points, &target, beta, &mut flops)
+        else {
+            return (None, MAX_FLOPS - flops);
+        };
+        let xp = &x * Mat::<f64>::from_fn(d, points.len(), |r, b| points[b][r]);
+        let z: Vec<f64> = (0..n)
             .map(|j| {
-                active
+                let fitted: f64 = active
                     .iter()
-                    .zip(&points)
-                    .map(|(b, vb)| {
-                        b.sign
-                            * mask[(j, b.pattern)]
-                            * (0..d).map(|r| x[(j, r)] * vb[r]).sum::<f64>()
-                    })
-                    .sum()
+                    .enumerate()
+                    .map(|(b, block)| block.sign * mask[(j, block.pattern)] * xp[(j, b)])
+                    .sum();
+                target[j] - fitted
             })
             .collect();
-        let z: Vec<f64> = (0..n).map(|j| target[j] - fitted[j]).collect();
         for (block, vb) in active.iter().zip(&points) {
             let norm = vb.iter().map(|a| a * a).sum::<f64>().sqrt();
             if norm == 0.0 {
@@ -187,12 +201,10 @@ pub(crate) fn polish<B: Backend>(
                 continue;
             }
             // c C_b^T mu_J = beta v_b / ||v_b|| - sigma_b X^T D_i z.
-            let rhs = Mat::<f64>::from_fn(d, 1, |r, _| {
-                let fz: f64 = (0..n)
-                    .map(|j| x[(j, r)] * mask[(j, block.pattern)] * z[j])
-                    .sum();
-                beta * vb[r] / norm - block.sign * fz
-            });
+            let fz =
+                x.transpose() * Mat::<f64>::from_fn(n, 1, |j, _| mask[(j, block.pattern)] * z[j]);
+            let rhs =
+                Mat::<f64>::from_fn(d, 1, |r, _| beta * vb[r] / norm - block.sign * fz[(r, 0)]);
             let ct = Mat::<f64>::from_fn(d, block.rows.len(), |r, q| {
                 let j = block.rows[q];
                 op.cone_scale() * block.w[j] * x[(j, r)]
@@ -203,10 +215,11 @@ pub(crate) fn polish<B: Backend>(
             }
         }
     }
-    Some(Polished {
+    let polished = Polished {
         v: host::upload_faer(&v_out, v),
         mu: relu.then(|| host::upload_faer(&mu_out, v)),
-    })
+    };
+    (Some(polished), MAX_FLOPS - flops)
 }
 
 /// The optimum of the reduced problem for the blocks' current active rows, from `start` (one point of
@@ -246,10 +259,10 @@ fn reduced_optimum(
     let mut offset = 0;
     for ((block, null), v) in blocks.iter().zip(&nulls).zip(start) {
         let xn = x * null;
-        for j in 0..n {
-            let scale = block.sign * mask[(j, block.pattern)];
-            for q in 0..null.ncols() {
-                psi[(j, offset + q)] = scale * xn[(j, q)];
+        // Column by column: faer matrices are column-major.
+        for q in 0..null.ncols() {
+            for j in 0..n {
+                psi[(j, offset + q)] = block.sign * mask[(j, block.pattern)] * xn[(j, q)];
             }
         }
         for q in 0..null.ncols() {
@@ -295,20 +308,24 @@ fn null_space(x: &Mat<f64>, rows: &[usize], w: &[f64], d: usize) -> Option<Mat<f
 
 /// Newton's method with backtracking on 1/2 ||Psi w - y||^2 + beta sum_b ||w_b||, blocks of `widths`.
 fn newton(psi: &Mat<f64>, y: &[f64], widths: &[usize], mut w: Vec<f64>, beta: f64) -> Vec<f64> {
-    let n = y.len();
     let total = w.len();
+    // Products with the t x t Gram matrix go through faer (blocked, vectorized): element loops
+    // over its rows cost most of a polish at a few thousand unknowns.
+    let column = |v: &[f64]| Mat::<f64>::from_fn(v.len(), 1, |q, _| v[q]);
     let gram = psi.transpose() * psi;
-    let psi_t_y: Vec<f64> = (0..total)
-        .map(|q| (0..n).map(|j| psi[(j, q)] * y[j]).sum())
-        .collect();
+    let psi_t_y: Vec<f64> = {
+        let product = psi.transpose() * column(y);
+        (0..total).map(|q| product[(q, 0)]).collect()
+    };
+    let gram_times = |w: &[f64]| {
+        let product = &gram * column(w);
+        (0..total).map(|q| product[(q, 0)]).collect::<Vec<f64>>()
+    };
     let yy: f64 = y.iter().map(|a| a * a).sum();
     // ||Psi w - y||^2 = w^T (Psi^T Psi) w - 2 w^T Psi^T y + y^T y: no pass over the n rows.
     let objective = |w: &[f64]| {
-        let quadratic: f64 = (0..total)
-            .map(|q| {
-                w[q] * ((0..total).map(|r| gram[(q, r)] * w[r]).sum::<f64>() - 2.0 * psi_t_y[q])
-            })
-            .sum();
+        let gw = gram_times(w);
+        let quadratic: f64 = (0..total).map(|q| w[q] * (gw[q] - 2.0 * psi_t_y[q])).sum();
         let mut offset = 0;
         let mut norms = 0.0;
         for &k in widths {
@@ -325,8 +342,10 @@ fn newton(psi: &Mat<f64>, y: &[f64], widths: &[usize], mut w: Vec<f64>, beta: f6
     let mut current = objective(&w);
     for _ in 0..NEWTON_ITERATIONS {
         let mut hessian = gram.clone();
-        let mut gradient: Vec<f64> = (0..total)
-            .map(|q| (0..total).map(|r| gram[(q, r)] * w[r]).sum::<f64>() - psi_t_y[q])
+        let mut gradient: Vec<f64> = gram_times(&w)
+            .iter()
+            .zip(&psi_t_y)
+            .map(|(gw, py)| gw - py)
             .collect();
         let mut offset = 0;
         for &k in widths {
@@ -409,5 +428,9 @@ mod tests {
         assert!(!s.due(139, 2e-4));
         assert!(s.due(140, 2e-4), "an interval after the last polish");
         assert!(s.due(150, 5e-5));
+        // A polish worth 100 iterations waits 300 before the next, however fast residuals fall.
+        s.spent(100.0, 1.0);
+        assert!(!s.due(449, 1e-6));
+        assert!(s.due(450, 1e-6));
     }
 }

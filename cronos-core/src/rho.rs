@@ -8,6 +8,12 @@
 //! than [`SWEEP_MIN_BUDGET`] iterations (such as CRONOS-AM's head solves, which a race would
 //! multiply), it uses [`FIXED`].
 
+use crate::admm::{relative_gap, Admm, Measures, Problem};
+use crate::host;
+use crate::observer::IterationRecord;
+use crate::state::State;
+use burn::prelude::*;
+
 /// Candidates of the opening race.
 pub(crate) const SWEEP: &[f64] = &[1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0];
 /// Iterations each candidate runs before the race is judged.
@@ -16,3 +22,54 @@ pub(crate) const SWEEP_ITERATIONS: usize = 20;
 pub(crate) const SWEEP_MIN_BUDGET: usize = 200;
 /// rho when a change of rho would cost a refactorization or the budget is short.
 pub(crate) const FIXED: f64 = 3e-2;
+
+/// A candidate of the race: its score (still at zero, certified gap), the run and its records.
+type Entry<B> = ((bool, f64), Admm<B>, Vec<IterationRecord>);
+
+/// Races the penalties of [`SWEEP`] from the cold state `cold` for [`SWEEP_ITERATIONS`] each (fewer
+/// once `interrupted`); returns the winner, its records (`record` makes them from each iteration's
+/// measures and the bound) and the iterations the losers ran.
+pub(crate) fn race<B: Backend>(
+    problem: &Problem<B>,
+    cold: impl Fn() -> State<B>,
+    record: impl Fn(&Measures, &Admm<B>, f64) -> IterationRecord,
+    interrupted: impl Fn() -> bool,
+) -> (Admm<B>, Vec<IterationRecord>, usize) {
+    let mut best: Option<Entry<B>> = None;
+    let mut iterations = 0;
+    for &rho in SWEEP {
+        let mut candidate = Admm::new(problem, cold(), rho, true);
+        let mut records = Vec::new();
+        let mut last = None;
+        for _ in 0..SWEEP_ITERATIONS {
+            let m = candidate.step(problem);
+            records.push(record(&m, &candidate, f64::NEG_INFINITY));
+            last = Some(m);
+            if interrupted() {
+                break;
+            }
+        }
+        let m = last.expect("sweep iterations");
+        let gap = relative_gap(m.objective, candidate.certify(problem).bound).max(m.rel_violation);
+        iterations += candidate.iterations;
+        // A penalty so small that the shrinkage beta / rho still holds every group at zero has not
+        // started: its gap is that of the zero network, often the best early bound on many-output
+        // problems, and it would win the race only to stall.
+        let idle = host::scalar(candidate.state.v.clone().abs().max()) == 0.0;
+        // A diverged candidate loses to every other (a NaN gap would win every comparison).
+        let score = if m.objective.is_finite() && !gap.is_nan() {
+            (idle, gap)
+        } else {
+            (true, f64::INFINITY)
+        };
+        if best.as_ref().is_none_or(|(b, _, _)| score < *b) {
+            best = Some((score, candidate, records));
+        }
+        if interrupted() {
+            break;
+        }
+    }
+    let (_, winner, records) = best.expect("at least one candidate");
+    iterations -= winner.iterations;
+    (winner, records, iterations)
+}

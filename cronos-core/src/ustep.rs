@@ -367,23 +367,7 @@ fn shifted_inverse(s: &Mat<f64>, alpha: f64) -> Result<Mat<f64>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::patterns::{gaussian_gates, Patterns};
-    use burn::backend::NdArray;
-
-    type B = NdArray<f64>;
-
-    fn gaussian(rows: usize, cols: usize, seed: u64) -> Tensor<B, 2> {
-        let like = Tensor::<B, 2>::zeros([1, 1], &Default::default());
-        host::upload(gaussian_gates(rows, cols, seed), [rows, cols], &like)
-    }
-
-    /// A small problem with decaying column scales, `n` rows, 5 features, 4 gates.
-    fn operator(n: usize, formulation: Formulation) -> ConvexOperator<B> {
-        let scales = host::upload(vec![10.0, 3.0, 1.0, 0.3, 0.01], [1, 5], &gaussian(1, 1, 0));
-        let x = gaussian(n, 5, 1) * scales;
-        let patterns = Patterns::new(&x, gaussian(5, 4, 2), true).unwrap();
-        ConvexOperator::new(x, patterns.mask, formulation)
-    }
+    use crate::test_support::{gaussian, operator};
 
     #[test]
     fn exact_paths_invert_a() {

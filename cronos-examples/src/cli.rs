@@ -2,9 +2,9 @@
 //! (shapes, class indices, ranks) happen where the data is loaded.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use cronos_burn::device::{DeviceSpec, Precision};
 use cronos_core::{CronosConfig, Formulation};
 use cronos_datasets::DatasetKind;
+use cronos_examples::device::DeviceArgs;
 use std::path::PathBuf;
 
 /// Train two-layer ReLU networks to a global optimum by convex optimization (CRONOS).
@@ -47,21 +47,6 @@ pub enum Command {
 pub enum DataCommand {
     /// Print shape, value range and class counts of the training and test splits.
     Info(InfoArgs),
-}
-
-/// Backend selection shared by every command that computes.
-#[derive(Debug, Clone, Args)]
-pub struct DeviceArgs {
-    /// Backend and device: flex, ndarray, wgpu[:N] or cuda[:N].
-    #[arg(long, default_value = "flex")]
-    pub device: DeviceSpec,
-    /// Floating-point precision: f32 or f64.
-    #[arg(long, default_value = "f32", value_parser = parse_precision)]
-    pub precision: Precision,
-}
-
-fn parse_precision(s: &str) -> Result<Precision, String> {
-    s.parse().map_err(|e: cronos_burn::device::DeviceError| e.0)
 }
 
 /// Where the training data comes from: an NPZ problem, or a dataset with its preprocessing.

@@ -1,33 +1,28 @@
-//! One error type for the command line: a single line naming the problem, printed to stderr with
-//! exit status 2.
+//! One error type for every command (`fit`, `predict`, `data`, `compare` and the example
+//! binaries): a single line naming the problem, printed to stderr with exit status 2.
 
 use cronos_burn::device::DeviceError;
 use cronos_burn::model::ModelFileError;
 use cronos_core::CronosError;
 use cronos_datasets::DatasetError;
-use std::fmt;
 use std::path::Path;
 
-/// A failed command, as the one line printed after `error: `.
-#[derive(Debug)]
+/// A failed command, as the one line printed after `error: ` (nested errors may carry newlines; the
+/// message stays on one line).
+#[derive(Debug, thiserror::Error)]
+#[error("{}", one_line(.0))]
 pub struct CliError(pub String);
 
 /// Result of every command.
 pub type Result<T> = std::result::Result<T, CliError>;
 
-impl fmt::Display for CliError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Nested errors may carry newlines; the message stays on one line.
-        let mut first = true;
-        for line in self.0.lines().map(str::trim).filter(|l| !l.is_empty()) {
-            if !first {
-                f.write_str(" ")?;
-            }
-            f.write_str(line)?;
-            first = false;
-        }
-        Ok(())
-    }
+fn one_line(message: &str) -> String {
+    let lines: Vec<&str> = message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.join(" ")
 }
 
 impl CliError {

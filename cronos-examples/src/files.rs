@@ -1,7 +1,7 @@
 //! Writing output files: atomically (temporary file, then rename) with parent directories created,
 //! and `.npy` matrices for predictions.
 
-use crate::error::{CliError, Result};
+use cronos_examples::error::{CliError, Result};
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::Path;

@@ -3,7 +3,6 @@
 //! report is written even when another output fails, so a solve is never lost to a bad model path.
 
 use crate::cli::FitArgs;
-use crate::error::{CliError, Result};
 use crate::files::{create_file, write_atomic};
 use crate::outputs::check_writable;
 use crate::preprocessing;
@@ -18,6 +17,7 @@ use cronos_core::{
 };
 use cronos_datasets::npy::{read_npy_matrix, read_npz_matrix, write_npz};
 use cronos_datasets::{Matrix, Real};
+use cronos_examples::error::{CliError, Result};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -12,7 +12,6 @@
 //! Every failure prints one line `error: ...` on stderr and exits with status 2.
 
 mod cli;
-mod error;
 mod files;
 mod fit;
 mod outputs;
@@ -26,8 +25,8 @@ use clap::Parser;
 use cli::{Cli, Command, DataCommand, InfoArgs};
 use cronos_datasets::{load, Source};
 use cronos_examples::compare::STOPPING_SWEEP;
+use cronos_examples::error::{CliError, Result};
 use cronos_examples::interrupt::{install_ctrl_c, EXIT_INTERRUPTED};
-use error::{CliError, Result};
 use std::process::ExitCode;
 
 /// Exit status of every error.
@@ -105,7 +104,7 @@ fn run(command: Command) -> Result<ExitCode> {
         }
         Command::Compare(args) => {
             let stop = install_ctrl_c(STOPPING_SWEEP).map_err(CliError)?;
-            let outcome = cronos_examples::compare::run(&args, &stop).map_err(|e| CliError(e.0))?;
+            let outcome = cronos_examples::compare::run(&args, &stop)?;
             println!("{}", outcome.summary);
             println!(
                 "{} runs done, {} skipped (already finished); records, summary.md and val_accuracy.{{svg,png}} in {}",

@@ -2,8 +2,8 @@
 //! directory, or lies where nothing can be created, would otherwise be found only after the work
 //! it was meant to record.
 
-use crate::error::{CliError, Result};
 use crate::files::create_parent;
+use cronos_examples::error::{CliError, Result};
 use std::fs::{self, File, OpenOptions};
 use std::path::Path;
 

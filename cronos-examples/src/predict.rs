@@ -2,7 +2,6 @@
 //! matrix file or a dataset split), predict and write the predictions.
 
 use crate::cli::{PredictArgs, SplitArg};
-use crate::error::{CliError, Result};
 use crate::files::{npy_bytes, write_atomic};
 use crate::outputs::check_writable;
 use crate::preprocessing;
@@ -13,6 +12,7 @@ use cronos_burn::model::{config_path, unverified_warning, Checksum, TwoLayerMlp}
 use cronos_core::{accuracy, host};
 use cronos_datasets::npy::{read_inputs_npz, read_npy_matrix};
 use cronos_datasets::{Matrix, Real};
+use cronos_examples::error::{CliError, Result};
 use std::path::Path;
 
 /// Predictions and, when the inputs came with targets, their accuracy and mean squared error.

@@ -2,9 +2,9 @@
 //! (scaling, PCA) that maps raw features to the model's inputs. `fit --save-model` writes it and
 //! `predict` applies it, so predictions can be made on raw inputs of the kind `fit` was given.
 
-use crate::error::{CliError, Result};
 use crate::files::write_atomic;
 use cronos_datasets::{Pipeline, Real};
+use cronos_examples::error::{CliError, Result};
 use std::path::{Path, PathBuf};
 
 /// `MODEL.preprocess.json`, beside the model's own `MODEL.json` (`cronos_burn::model::config_path`).

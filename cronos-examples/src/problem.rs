@@ -3,12 +3,12 @@
 //! with the fitted preprocessing; and the raw split of a dataset that `cronos predict` reads.
 
 use crate::cli::{DataArgs, ScaleArg, SplitArg};
-use crate::error::{CliError, Result};
 use cronos_datasets::npy::read_problem_npz;
 use cronos_datasets::{
     load, DatasetKind, Granularity, LabeledSet, Matrix, Pipeline, Projection, Real, Scaler,
     Scaling, Source, TargetEncoding,
 };
+use cronos_examples::error::{CliError, Result};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 

@@ -18,6 +18,7 @@
 //! problem. Image pixels are returned as stored (`0..=255`); scale them explicitly.
 
 #![warn(missing_docs)]
+#![deny(rustdoc::broken_intra_doc_links)]
 
 pub mod burn_data;
 pub mod cifar;

@@ -1,6 +1,9 @@
 //! Shared helpers for the integration tests: reference fixtures and their problems as tensors.
 
+#![deny(rustdoc::broken_intra_doc_links)]
+
 use burn::prelude::*;
+use burn::tensor::DType;
 use cronos_core::{Certificate, CronosConfig, Formulation, Status};
 use cronos_datasets::npy::read_npz_matrix;
 use cronos_datasets::Matrix;
@@ -52,13 +55,9 @@ impl Fixture {
         }
     }
 
-    /// X, Y and the gates as tensors on `device`.
-    pub fn tensors<B: Backend>(&self, device: &B::Device) -> [Tensor<B, 2>; 3] {
-        [
-            self.x.to_tensor(device),
-            self.y.to_tensor(device),
-            self.gates.to_tensor(device),
-        ]
+    /// X, Y and the gates as tensors of `dtype` on `device`.
+    pub fn tensors<B: Backend>(&self, device: &B::Device, dtype: DType) -> [Tensor<B, 2>; 3] {
+        [&self.x, &self.y, &self.gates].map(|m| m.to_tensor(device).cast(dtype))
     }
 }
 
@@ -125,13 +124,19 @@ pub fn independent_bound(fx: &Fixture, cert: &Certificate) -> f64 {
     bound
 }
 
-/// Solves `tests/fixtures/<name>` on `device` to the certified relative gap `tol` and checks the solve
+/// Solves `tests/fixtures/<name>` on `device` in `dtype` to the certified relative gap `tol` and checks the solve
 /// against the reference: status optimal, objective within `accuracy` of the optimum, violation within
 /// `accuracy`, and a certificate whose bound, recomputed independently, is what the report says and
 /// does not exceed the reference optimum; prints the comparison.
-pub fn check_fixture<B: Backend>(name: &str, device: &B::Device, tol: f64, accuracy: f64) {
+pub fn check_fixture<B: Backend>(
+    name: &str,
+    device: &B::Device,
+    dtype: DType,
+    tol: f64,
+    accuracy: f64,
+) {
     let fx = Fixture::load(name);
-    let [x, y, gates] = fx.tensors::<B>(device);
+    let [x, y, gates] = fx.tensors::<B>(device, dtype);
     let formulation = if fx.gated {
         Formulation::Gated
     } else {
@@ -150,7 +155,7 @@ pub fn check_fixture<B: Backend>(name: &str, device: &B::Device, tol: f64, accur
     let gap = (r.objective - fx.objective).abs() / fx.objective;
     let bound = independent_bound(&fx, &sol.certificate);
     println!(
-        "{name} on {}: objective {} vs reference {} (gap {gap:.2e}), certified gap {:.2e}, bound {bound} (reported {}), violation {:.2e}, {} iterations, {:.2}s, {:?}",
+        "{name} on {} ({dtype:?}): objective {} vs reference {} (gap {gap:.2e}), certified gap {:.2e}, bound {bound} (reported {}), violation {:.2e}, {} iterations, {:.2}s, {:?}",
         B::name(device),
         r.objective,
         fx.objective,

@@ -2,7 +2,8 @@
 //! its own defaults (dataset, classes, network, methods, subset sizes) and the data directory as
 //! a positional argument. Every flag of `cronos compare` still applies.
 
-use super::{CompareArgs, CompareError};
+use super::CompareArgs;
+use crate::error::CliError;
 use crate::interrupt::{install_ctrl_c, EXIT_INTERRUPTED};
 use clap::{Arg, ArgMatches, Args, Command, FromArgMatches};
 use std::path::PathBuf;
@@ -82,23 +83,23 @@ impl Preset {
     }
 
     /// Runs the comparison; `true` when Ctrl-C ended it early.
-    fn run(&self, args: &CompareArgs) -> Result<bool, CompareError> {
+    fn run(&self, args: &CompareArgs) -> Result<bool, CliError> {
         match &args.data_dir {
             None if !self.data_optional => {
-                return Err(CompareError(format!(
+                return Err(CliError(format!(
                     "missing data directory: usage `{} DATA_DIR [OPTIONS]`",
                     self.name
                 )))
             }
             Some(dir) if !dir.is_dir() => {
-                return Err(CompareError(format!(
+                return Err(CliError(format!(
                     "data directory {} does not exist",
                     dir.display()
                 )))
             }
             _ => {}
         }
-        let stop = install_ctrl_c(super::STOPPING_SWEEP).map_err(CompareError)?;
+        let stop = install_ctrl_c(super::STOPPING_SWEEP).map_err(CliError)?;
         let outcome = super::run(args, &stop)?;
         println!("{}", outcome.summary);
         println!(

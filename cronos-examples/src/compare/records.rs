@@ -8,7 +8,7 @@
 //! Every epoch row carries the attempt of its run (one per sweep invocation): when an interrupted
 //! run is redone, its rows and the rerun's stay apart, and only the finished attempt is read back.
 
-use super::CompareError;
+use crate::error::CliError;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{File, OpenOptions};
@@ -113,8 +113,8 @@ fn csv_line(r: &EpochRecord) -> String {
 impl RecordWriter {
     /// Opens (creating if needed) the record files under `dir`, cutting off a torn last line.
     /// An `epochs.csv` of an earlier layout is rewritten from `epochs.jsonl`.
-    pub fn open(dir: &Path) -> Result<Self, CompareError> {
-        std::fs::create_dir_all(dir).map_err(|e| CompareError::io("create", dir, e))?;
+    pub fn open(dir: &Path) -> Result<Self, CliError> {
+        std::fs::create_dir_all(dir).map_err(|e| CliError::io("create", dir, e))?;
         let open = |name: &str| {
             let path = dir.join(name);
             let mut file = OpenOptions::new()
@@ -122,9 +122,9 @@ impl RecordWriter {
                 .read(true)
                 .append(true)
                 .open(&path)
-                .map_err(|e| CompareError::io("open", &path, e))?;
+                .map_err(|e| CliError::io("open", &path, e))?;
             repair_torn_tail(&mut file, &path)?;
-            Ok::<_, CompareError>(file)
+            Ok::<_, CliError>(file)
         };
         let mut writer = Self {
             csv: open("epochs.csv")?,
@@ -138,13 +138,13 @@ impl RecordWriter {
 
     /// Writes the header into a new `epochs.csv`; one with another header is rewritten from
     /// `epochs.jsonl`, the complete record.
-    fn check_csv_header(&mut self) -> Result<(), CompareError> {
+    fn check_csv_header(&mut self) -> Result<(), CliError> {
         let path = self.dir.join("epochs.csv");
         let mut first = String::new();
         (&self.csv)
             .seek(SeekFrom::Start(0))
             .and_then(|_| BufReader::new(&self.csv).read_line(&mut first))
-            .map_err(|e| CompareError::io("read", &path, e))?;
+            .map_err(|e| CliError::io("read", &path, e))?;
         if first == CSV_HEADER {
             return Ok(());
         }
@@ -159,26 +159,26 @@ impl RecordWriter {
         text.extend(rows.iter().map(csv_line));
         self.csv
             .set_len(0)
-            .map_err(|e| CompareError::io("write", &path, e))?;
+            .map_err(|e| CliError::io("write", &path, e))?;
         append_line(&mut self.csv, &text, &path)
     }
 
     /// Appends one epoch's scores to `epochs.csv` and `epochs.jsonl`.
-    pub fn epoch(&mut self, r: &EpochRecord) -> Result<(), CompareError> {
+    pub fn epoch(&mut self, r: &EpochRecord) -> Result<(), CliError> {
         append_line(&mut self.csv, &csv_line(r), &self.dir.join("epochs.csv"))?;
         json_line(&mut self.epochs, r, &self.dir.join("epochs.jsonl"))
     }
 
     /// Marks a run finished in `runs.jsonl`.
-    pub fn run(&mut self, r: &RunRecord) -> Result<(), CompareError> {
+    pub fn run(&mut self, r: &RunRecord) -> Result<(), CliError> {
         json_line(&mut self.runs, r, &self.dir.join("runs.jsonl"))
     }
 }
 
 /// Cuts `file` after its last newline when it ends inside a line (a write interrupted by a crash
 /// or a full disk), so the next record does not continue the torn one.
-fn repair_torn_tail(file: &mut File, path: &Path) -> Result<(), CompareError> {
-    let io = |e| CompareError::io("repair", path, e);
+fn repair_torn_tail(file: &mut File, path: &Path) -> Result<(), CliError> {
+    let io = |e| CliError::io("repair", path, e);
     let mut bytes = Vec::new();
     file.seek(SeekFrom::Start(0)).map_err(io)?;
     file.read_to_end(&mut bytes).map_err(io)?;
@@ -198,26 +198,26 @@ fn repair_torn_tail(file: &mut File, path: &Path) -> Result<(), CompareError> {
 
 /// Appends `line` (ending in a newline) with one write, then syncs it to disk, so an interruption
 /// leaves either the whole line or a torn tail that the next [`RecordWriter::open`] removes.
-fn append_line(file: &mut File, line: &str, path: &Path) -> Result<(), CompareError> {
+fn append_line(file: &mut File, line: &str, path: &Path) -> Result<(), CliError> {
     file.write_all(line.as_bytes())
         .and_then(|()| file.sync_data())
-        .map_err(|e| CompareError::io("write", path, e))
+        .map_err(|e| CliError::io("write", path, e))
 }
 
-fn json_line<T: Serialize>(file: &mut File, value: &T, path: &Path) -> Result<(), CompareError> {
+fn json_line<T: Serialize>(file: &mut File, value: &T, path: &Path) -> Result<(), CliError> {
     let mut line = serde_json::to_string(value)
-        .map_err(|e| CompareError(format!("cannot serialize a record: {e}")))?;
+        .map_err(|e| CliError(format!("cannot serialize a record: {e}")))?;
     line.push('\n');
     append_line(file, &line, path)
 }
 
 /// Every record of a JSON-lines file. A torn last line (no newline yet) is not read; a complete
 /// line that is not a record is skipped with a warning naming it.
-fn read_lines<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, CompareError> {
+fn read_lines<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, CliError> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(CompareError::io("read", path, e)),
+        Err(e) => return Err(CliError::io("read", path, e)),
     };
     let complete = text.rfind('\n').map_or("", |end| &text[..end]);
     let mut out = Vec::new();
@@ -237,7 +237,7 @@ fn read_lines<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<Vec<T>, Compa
 /// Finished runs, and the epoch records of the attempt each finished with (records written before
 /// attempts: the last record of each run and epoch), so rows of an interrupted attempt that was
 /// later redone do not count.
-pub fn load(dir: &Path) -> Result<(Vec<RunRecord>, Vec<EpochRecord>), CompareError> {
+pub fn load(dir: &Path) -> Result<(Vec<RunRecord>, Vec<EpochRecord>), CliError> {
     let mut runs: Vec<RunRecord> = read_lines(&dir.join("runs.jsonl"))?;
     let mut seen = HashSet::new();
     runs.retain(|r| seen.insert(key(&r.method, r.lr, r.seed)));

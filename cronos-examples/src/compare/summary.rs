@@ -9,7 +9,7 @@
 
 use super::glyphs;
 use super::records::{lr_text, EpochRecord, RunRecord};
-use super::CompareError;
+use crate::error::CliError;
 use image::{Rgb, RgbImage};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -199,7 +199,7 @@ pub fn write(
     task: &str,
     runs: &[RunRecord],
     epochs: &[EpochRecord],
-) -> Result<String, CompareError> {
+) -> Result<String, CliError> {
     let methods = summarize(kind, runs);
     let objective = if methods.iter().any(|m| m.objective.is_some()) {
         " Every method trains the same bias-free two-layer ReLU network on the same program, the training objective 1/2 ||relu(X W1) W2 - Y||^2 + beta/2 (||W1||^2 + ||W2||^2) (the baselines on minibatches, scaled by 1/n); CRONOS solves it to a certified gap for each beta of its path (see `--beta`), keeps the beta whose network scores best on validation (its runtime counts the whole path, its curve has one point per beta), and the baselines then train with that beta; its lower bound holds for every network whose hidden neurons use CRONOS's activation patterns (a network that finds other patterns can go below it)."
@@ -214,16 +214,16 @@ pub fn write(
     let curves = curves(runs, epochs);
     let save = |name: &str, bytes: &[u8]| {
         let path = dir.join(name);
-        std::fs::write(&path, bytes).map_err(|e| CompareError::io("write", &path, e))
+        std::fs::write(&path, bytes).map_err(|e| CliError::io("write", &path, e))
     };
     save("summary.md", summary.as_bytes())?;
-    let json = serde_json::to_string_pretty(&methods).map_err(|e| CompareError(e.to_string()))?;
+    let json = serde_json::to_string_pretty(&methods).map_err(|e| CliError(e.to_string()))?;
     save("summary.json", (json + "\n").as_bytes())?;
     save("val_accuracy.svg", svg(&curves).as_bytes())?;
     let path = dir.join("val_accuracy.png");
     png(&curves)
         .save(&path)
-        .map_err(|e| CompareError(format!("cannot write {}: {e}", path.display())))?;
+        .map_err(|e| CliError(format!("cannot write {}: {e}", path.display())))?;
     Ok(summary)
 }
 

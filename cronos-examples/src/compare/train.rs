@@ -11,7 +11,8 @@
 //!   "epoch"), warm-starting each beta from the previous one; the beta whose network scores best on
 //!   validation is the run's, and the baselines then train the same program with it.
 
-use super::{Arch, Beta, CompareError, Method};
+use super::{Arch, Beta, Method};
+use crate::error::CliError;
 use burn::backend::Autodiff;
 use burn::module::AutodiffModule;
 use burn::nn::loss::{MseLoss, Reduction};
@@ -69,7 +70,7 @@ struct Data {
 }
 
 impl Data {
-    fn new(set: &LabeledSet) -> Result<Self, CompareError> {
+    fn new(set: &LabeledSet) -> Result<Self, CliError> {
         let encoding = ClassificationBatcher::for_set(set).encoding();
         Ok(Self {
             x: set.x.clone(),
@@ -100,7 +101,7 @@ pub struct Finished {
 }
 
 /// Called after every epoch; `Break` stops the run after that epoch.
-pub type OnEpoch<'a> = dyn FnMut(EpochScore) -> Result<ControlFlow<()>, CompareError> + 'a;
+pub type OnEpoch<'a> = dyn FnMut(EpochScore) -> Result<ControlFlow<()>, CliError> + 'a;
 
 /// Runs `method` with learning rate `lr` (baselines) and `seed` on backend `B`, calling `on_epoch`
 /// after every epoch; returns the finished run, or `None` when `on_epoch` stopped the run before its
@@ -114,20 +115,20 @@ pub fn run<B: Backend>(
     seed: u64,
     device: &B::Device,
     on_epoch: &mut OnEpoch,
-) -> Result<Option<Finished>, CompareError> {
+) -> Result<Option<Finished>, CliError> {
     let train = Data::new(setup.train)?;
     let valid = Data::new(setup.valid)?;
     match method {
         Method::Cronos => cronos::<B>(setup, &train, &valid, seed, device, on_epoch),
         Method::CronosAm => {
             let optimizer = OptimizerConfig::from_name("dadapt-adamw")
-                .ok_or_else(|| CompareError("D-Adapted AdamW is not available".into()))?;
+                .ok_or_else(|| CliError("D-Adapted AdamW is not available".into()))?;
             gradient::<Autodiff<B>>(
                 setup, &train, &valid, &optimizer, 1.0, beta, true, seed, device, on_epoch,
             )
         }
         Method::Baseline(optimizer) => {
-            let lr = lr.ok_or_else(|| CompareError("a baseline needs a learning rate".into()))?;
+            let lr = lr.ok_or_else(|| CliError("a baseline needs a learning rate".into()))?;
             gradient::<Autodiff<B>>(
                 setup, &train, &valid, optimizer, lr, beta, false, seed, device, on_epoch,
             )
@@ -156,7 +157,7 @@ fn gradient<B: burn::tensor::backend::AutodiffBackend>(
     seed: u64,
     device: &B::Device,
     on_epoch: &mut OnEpoch,
-) -> Result<Option<Finished>, CompareError> {
+) -> Result<Option<Finished>, CliError> {
     B::seed(device, seed);
     let two_layer = matches!(setup.arch, Arch::TwoLayer { .. });
     let n = train.x.rows as f64;
@@ -249,11 +250,9 @@ fn cronos<B: Backend>(
     seed: u64,
     device: &B::Device,
     on_epoch: &mut OnEpoch,
-) -> Result<Option<Finished>, CompareError> {
+) -> Result<Option<Finished>, CliError> {
     let Arch::TwoLayer { width } = setup.arch else {
-        return Err(CompareError(
-            "cronos fits the two-layer network only".into(),
-        ));
+        return Err(CliError("cronos fits the two-layer network only".into()));
     };
     let config = CronosSolverConfig {
         solver: setup.cronos.clone().with_seed(seed),
@@ -300,9 +299,8 @@ fn cronos<B: Backend>(
     if let Some(e) = failure {
         return Err(e);
     }
-    let (_, beta, objective, lower_bound) = best.ok_or_else(|| {
-        CompareError("the CRONOS path ran out of time before its first solve".into())
-    })?;
+    let (_, beta, objective, lower_bound) = best
+        .ok_or_else(|| CliError("the CRONOS path ran out of time before its first solve".into()))?;
     Ok(Some(Finished {
         scores,
         objective: Some(objective),

@@ -6,6 +6,7 @@
 //! drift apart within a few iterations.
 
 use burn::prelude::*;
+use burn::tensor::DType;
 use cronos_core::{CronosConfig, SolveReport};
 use cronos_tests::{check_fixture, Fixture};
 
@@ -13,18 +14,18 @@ const RELU: &str = "relu_binary.npz";
 
 #[test]
 fn flex_f32() {
-    check_fixture::<burn::backend::Flex>(RELU, &Default::default(), 1e-3, 1e-3);
+    check_fixture::<burn::backend::Flex>(RELU, &Default::default(), DType::F32, 1e-3, 1e-3);
 }
 
 #[test]
 fn ndarray_f32() {
-    check_fixture::<burn::backend::NdArray<f32>>(RELU, &Default::default(), 1e-3, 1e-3);
+    check_fixture::<burn::backend::NdArray>(RELU, &Default::default(), DType::F32, 1e-3, 1e-3);
 }
 
 /// `iterations` ADMM iterations on the ReLU fixture at a fixed penalty.
 fn first_iterations<B: Backend>(device: &B::Device, iterations: usize) -> SolveReport {
     let fx = Fixture::load(RELU);
-    let [x, y, gates] = fx.tensors::<B>(device);
+    let [x, y, gates] = fx.tensors::<B>(device, DType::F32);
     CronosConfig::new()
         .with_beta(fx.beta)
         .with_filter_patterns(false)
@@ -48,7 +49,7 @@ fn drift(a: &SolveReport, b: &SolveReport) -> f64 {
 #[test]
 fn ndarray_follows_flex() {
     let flex = first_iterations::<burn::backend::Flex>(&Default::default(), 40);
-    let ndarray = first_iterations::<burn::backend::NdArray<f32>>(&Default::default(), 40);
+    let ndarray = first_iterations::<burn::backend::NdArray>(&Default::default(), 40);
     assert!(drift(&flex, &ndarray) < 1e-3, "{flex:?}\n{ndarray:?}");
 }
 
@@ -59,13 +60,19 @@ mod wgpu {
 
     #[test]
     fn wgpu_solves_the_gated_fixture() {
-        check_fixture::<Wgpu<f32>>("gated_binary.npz", &Default::default(), 1e-3, 1e-3);
+        check_fixture::<Wgpu>(
+            "gated_binary.npz",
+            &Default::default(),
+            DType::F32,
+            1e-3,
+            1e-3,
+        );
     }
 
     #[test]
     fn wgpu_follows_flex() {
         let flex = first_iterations::<burn::backend::Flex>(&Default::default(), 40);
-        let wgpu = first_iterations::<Wgpu<f32>>(&Default::default(), 40);
+        let wgpu = first_iterations::<Wgpu>(&Default::default(), 40);
         println!(
             "40 iterations: flex objective {} violation {:.3e}; wgpu objective {} violation {:.3e}",
             flex.objective,

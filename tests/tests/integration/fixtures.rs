@@ -1,12 +1,15 @@
-//! CRONOS against optima computed by an independent interior-point solver (CVXPY + Clarabel).
+//! CRONOS against optima computed by an independent interior-point solver (CVXPY + Clarabel), in f64
+//! on the NdArray backend, whose tensors carry their float type at run time (as `--device ndarray
+//! --precision f64` runs).
 
 use burn::backend::NdArray;
+use burn::tensor::DType;
 use cronos_core::{CronosConfig, Status};
 use cronos_tests::{check_fixture, Fixture};
 
 /// f64 solves to tight residual tolerances must match the reference to 1e-4.
 fn check(name: &str) {
-    check_fixture::<NdArray<f64>>(name, &Default::default(), 1e-4, 1e-4);
+    check_fixture::<NdArray>(name, &Default::default(), DType::F64, 1e-4, 1e-4);
 }
 
 #[test]
@@ -54,7 +57,7 @@ fn tight(beta: f64) -> CronosConfig {
 #[test]
 fn resumed_solve_reaches_the_reference() {
     let fx = Fixture::load("relu_binary.npz");
-    let [x, y, gates] = fx.tensors::<NdArray<f64>>(&Default::default());
+    let [x, y, gates] = fx.tensors::<NdArray>(&Default::default(), DType::F64);
     let config = |iters| tight(fx.beta).with_max_iters(iters);
     let solve = |iters| {
         config(iters)
@@ -96,7 +99,7 @@ fn resumed_solve_reaches_the_reference() {
 #[test]
 fn solve_continued_from_a_larger_beta_reaches_the_reference() {
     let fx = Fixture::load("relu_binary.npz");
-    let [x, y, gates] = fx.tensors::<NdArray<f64>>(&Default::default());
+    let [x, y, gates] = fx.tensors::<NdArray>(&Default::default(), DType::F64);
     let config = |beta| tight(beta).with_max_iters(20_000);
     let cold = config(fx.beta)
         .solver()

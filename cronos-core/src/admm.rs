@@ -1,0 +1,256 @@
+//! One run of ADMM on the scaled program: its state, the over-relaxed iteration, the dual point
+//! it certifies and the polished point on the structure it has found.
+//!
+//! Splitting (scaled form): min 1/2 ||F u - Y||^2 + beta ||v||_{2,1} + 1{s >= 0} s.t. u = v, G u = s.
+//! One iteration, over-relaxed by 1.6 (Eckstein & Bertsekas 1992, as in OSQP):
+//! 1. u = A^-1 (F^T Y / rho + v - lambda + G^T (s - nu)), A = I + F^T F / rho + G^T G
+//! 2. v = group soft-threshold of u + lambda at beta / rho
+//! 3. s = max(G u + nu, 0)
+//! 4. lambda += u - v,  nu += G u - s
+
+use crate::certificate::{tighten, DualPoint};
+use crate::host;
+use crate::operator::ConvexOperator;
+use crate::pcg::{self, Iterate};
+use crate::polish::polish;
+use crate::prox::{group_norms, group_soft_threshold, nonnegative};
+use crate::reduce;
+use crate::state::State;
+use crate::ustep::UStepSolver;
+use burn::prelude::*;
+
+/// Over-relaxation factor.
+const RELAXATION: f64 = 1.6;
+/// Iterations between exact recomputations of the u-step's tracked products (which drift by rounding).
+const REFRESH_INTERVAL: usize = 10;
+/// On the inexact path PCG stops once its residual is this fraction of the ADMM residuals.
+const PCG_FRACTION: f64 = 0.1;
+
+/// The program in the solver's scaled units, with its u-step solver.
+pub(crate) struct Problem<B: Backend> {
+    pub(crate) op: ConvexOperator<B>,
+    pub(crate) ustep: UStepSolver<B>,
+    /// Targets `n x c`, F^T Y and its norm.
+    pub(crate) y: Tensor<B, 2>,
+    pub(crate) fty: Tensor<B, 2>,
+    pub(crate) fty_norm: f64,
+    pub(crate) beta: f64,
+    /// PCG steps per u-step on an exact path (refinement; no host reads), `None` on the inexact path.
+    pub(crate) refinement: Option<usize>,
+    pub(crate) pcg_max_iters: usize,
+}
+
+impl<B: Backend> Problem<B> {
+    /// Estimated floating-point operations of one ADMM iteration: about six products of X (`n x d`)
+    /// with a `d x B c` block of columns (u-step refinement, cone products, measures).
+    pub(crate) fn iteration_flops(&self) -> f64 {
+        let [n, d] = self.op.x().dims();
+        12.0 * (n * d * self.fty.dims()[1]) as f64
+    }
+
+    /// Objective of the network `v` maps to, its largest cone violation and max |X v|, as
+    /// one-element tensors to be read with other scalars.
+    pub(crate) fn point_measures(&self, v: &Tensor<B, 2>) -> [Tensor<B, 1>; 3] {
+        let xv = self.op.xu(v);
+        let fit = reduce::sum_squares(self.op.network_output(xv.clone()) - self.y.clone()) / 2.0;
+        let groups = group_norms(v.clone()).sum();
+        [
+            fit + groups * self.beta,
+            self.op.violation(xv.clone()),
+            xv.abs().max(),
+        ]
+    }
+}
+
+/// A polished point with its objective, violations and certificate (scaled units).
+#[derive(Clone)]
+pub(crate) struct Candidate<B: Backend> {
+    pub(crate) v: Tensor<B, 2>,
+    pub(crate) objective: f64,
+    pub(crate) max_violation: f64,
+    pub(crate) rel_violation: f64,
+    pub(crate) dual: DualPoint<B>,
+}
+
+/// One run of ADMM: its state, the u-step point and the penalty.
+#[derive(Clone)]
+pub(crate) struct Admm<B: Backend> {
+    pub(crate) state: State<B>,
+    point: Iterate<B>,
+    pub(crate) rho: f64,
+    pub(crate) iterations: usize,
+    pcg_tol: f64,
+    pub(crate) pcg_iterations: usize,
+    pub(crate) a_products: usize,
+}
+
+/// What one iteration measured, in scaled units, read back in one transfer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Measures {
+    pub(crate) objective: f64,
+    pub(crate) max_violation: f64,
+    pub(crate) rel_violation: f64,
+    pub(crate) primal: f64,
+    pub(crate) dual: f64,
+    pub(crate) rel_primal: f64,
+    pub(crate) rel_dual: f64,
+    pub(crate) pcg_iterations: usize,
+}
+
+impl<B: Backend> Admm<B> {
+    /// A run from `state` at penalty `rho`; `cold` when the state is zero (no u-step product to redo).
+    pub(crate) fn new(problem: &Problem<B>, state: State<B>, rho: f64, cold: bool) -> Self {
+        let op = &problem.op;
+        let c = problem.y.dims()[1];
+        let point = if cold {
+            Iterate::zero(op, c, rho, &problem.y)
+        } else {
+            Iterate::new(op, state.v.clone(), rho)
+        };
+        Self {
+            state,
+            point,
+            rho,
+            iterations: 0,
+            pcg_tol: 1e-2 * problem.fty_norm / rho,
+            pcg_iterations: 0,
+            a_products: usize::from(!cold),
+        }
+    }
+
+    /// One over-relaxed ADMM iteration.
+    pub(crate) fn step(&mut self, p: &Problem<B>) -> Measures {
+        let (op, rho, z) = (&p.op, self.rho, &self.state);
+        self.iterations += 1;
+        let mut rhs = p.fty.clone() / rho + z.v.clone() - z.lambda.clone();
+        if let Some((s, nu)) = &z.cone {
+            rhs = rhs + op.gt(s.clone() - nu.clone()).expect("cone operator");
+        }
+        if self.iterations.is_multiple_of(REFRESH_INTERVAL) {
+            self.point = Iterate::new(op, self.point.u.clone(), rho);
+            self.a_products += 1;
+        }
+        let (tol, max_iters) = match p.refinement {
+            Some(steps) => (None, steps),
+            None => (Some(self.pcg_tol), p.pcg_max_iters),
+        };
+        let sol = pcg::solve(op, &p.ustep, rho, rhs, self.point.clone(), tol, max_iters);
+        self.pcg_iterations += sol.iterations;
+        self.a_products += sol.a_products;
+        self.point = sol.point;
+        let u = self.point.u.clone();
+
+        let u_hat = u.clone() * RELAXATION + z.v.clone() * (1.0 - RELAXATION);
+        let v = group_soft_threshold(u_hat.clone() + z.lambda.clone(), p.beta / rho);
+        let lambda = z.lambda.clone() + u_hat - v.clone();
+        let mut primal_sq = reduce::sum_squares(u.clone() - v.clone());
+        let mut u_sq = reduce::sum_squares(u.clone());
+        let mut v_sq = reduce::sum_squares(v.clone());
+        let mut dual = v.clone() - z.v.clone();
+        let mut multiplier_sq = reduce::sum_squares(lambda.clone());
+        let xu = op.xu_from_xz(&u, self.point.xz.clone());
+        let cone = match (&z.cone, op.g_from_xu(xu)) {
+            (Some((s_old, nu_old)), Some(gu)) => {
+                let g_hat = gu.clone() * RELAXATION + s_old.clone() * (1.0 - RELAXATION);
+                let s = nonnegative(g_hat.clone() + nu_old.clone());
+                let nu = nu_old.clone() + g_hat - s.clone();
+                dual = dual + op.gt(s.clone() - s_old.clone()).expect("cone operator");
+                multiplier_sq = multiplier_sq.max_pair(reduce::sum_squares(
+                    op.gt(nu.clone()).expect("cone operator"),
+                ));
+                primal_sq = primal_sq + reduce::sum_squares(gu.clone() - s.clone());
+                u_sq = u_sq + reduce::sum_squares(gu);
+                v_sq = v_sq + reduce::sum_squares(s.clone());
+                Some((s, nu))
+            }
+            _ => None,
+        };
+        self.state = State { v, lambda, cone };
+        let [objective, violation, xv_max] = p.point_measures(&self.state.v);
+        let values = host::to_vec(Tensor::cat(
+            vec![
+                objective,
+                violation,
+                xv_max,
+                primal_sq,
+                u_sq,
+                v_sq,
+                reduce::sum_squares(dual),
+                multiplier_sq,
+            ],
+            0,
+        ));
+        let [objective, max_violation, xv_max, primal_sq, u_sq, v_sq, dual_sq, multiplier_sq] =
+            values[..].try_into().expect("eight measures");
+        let primal = primal_sq.sqrt();
+        let dual = rho * dual_sq.sqrt();
+        let dual_scale = rho * multiplier_sq.sqrt().max(p.fty_norm / rho);
+        let tiny = f64::MIN_POSITIVE;
+        // Inner accuracy tied to the outer residuals: an error e in the u-step shifts the gradient by
+        // rho e, so aim well below both residuals in u-step units.
+        self.pcg_tol = PCG_FRACTION * primal.min(dual / rho).max(tiny);
+        Measures {
+            objective,
+            max_violation,
+            rel_violation: max_violation / xv_max.max(tiny),
+            primal,
+            dual,
+            rel_primal: primal / u_sq.sqrt().max(v_sq.sqrt()).max(tiny),
+            rel_dual: dual / dual_scale.max(tiny),
+            pcg_iterations: sol.iterations,
+        }
+    }
+
+    /// The tightened dual point at the current iterate: z = Y - F u from the u-step's solution and
+    /// mu = -rho nu from ADMM's cone multiplier. The u-step's optimality condition makes F^T z + G^T mu
+    /// equal rho lambda (whose blocks have norm at most beta, by the prox) up to the dual residual, so
+    /// the pair's infeasibility vanishes as ADMM converges; z from the network's own prediction would
+    /// carry the primal error amplified by ||X|| / beta.
+    pub(crate) fn certify(&self, p: &Problem<B>) -> DualPoint<B> {
+        let prediction = p.op.f_from_xz(self.point.xz.clone());
+        let mu = self
+            .state
+            .cone
+            .as_ref()
+            .map(|(_, nu)| nu.clone() * (-self.rho));
+        tighten(&p.op, &p.y, prediction, mu, p.beta, p.ustep.gram_max())
+    }
+
+    /// The exact optimum on the structure ADMM has found ([`crate::polish`]), with its certificate.
+    /// Also returns the polish's estimated floating-point operations.
+    pub(crate) fn polished(&self, p: &Problem<B>) -> (Option<Candidate<B>>, f64) {
+        let mu = self
+            .state
+            .cone
+            .as_ref()
+            .map(|(_, nu)| nu.clone() * (-self.rho));
+        let (polished, flops) = polish(&p.op, &p.y, &self.state.v, mu.as_ref(), p.beta);
+        let Some(polished) = polished else {
+            return (None, flops);
+        };
+        let [objective, violation, xv_max] = p.point_measures(&polished.v);
+        let values = host::to_vec(Tensor::cat(vec![objective, violation, xv_max], 0));
+        let prediction = p.op.f_from_xu(p.op.xu(&polished.v));
+        let dual = tighten(
+            &p.op,
+            &p.y,
+            prediction,
+            polished.mu,
+            p.beta,
+            p.ustep.gram_max(),
+        );
+        let candidate = Candidate {
+            v: polished.v,
+            objective: values[0],
+            max_violation: values[1],
+            rel_violation: values[1] / values[2].max(f64::MIN_POSITIVE),
+            dual,
+        };
+        (Some(candidate), flops)
+    }
+}
+
+/// (objective - bound) / |objective|.
+pub(crate) fn relative_gap(objective: f64, bound: f64) -> f64 {
+    (objective - bound) / objective.abs().max(f64::MIN_POSITIVE)
+}

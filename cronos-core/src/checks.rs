@@ -1,0 +1,107 @@
+//! The periodic checks of a solve: when to certify and polish, the best bound and polished point so
+//! far, and which point the solve would return now.
+//!
+//! A check costs as much as ten ADMM iterations or more (the certificate's projected steps on the cone
+//! multipliers take two products with X each), so checks are spaced by `check_every` iterations at
+//! first and then by a tenth of the iterations so far: on long solves checking takes a bounded share of
+//! the time, and a solve stops at most about 10 % later than a check at every iteration would allow.
+
+use crate::admm::{relative_gap, Admm, Candidate, Measures, Problem};
+use crate::certificate::DualPoint;
+use crate::polish::PolishSchedule;
+use burn::prelude::*;
+
+/// Later checks come after this fraction (1 / `CHECK_SPACING`) of the iterations so far.
+const CHECK_SPACING: usize = 10;
+
+/// The best dual bound and polished point found by the checks so far.
+pub(crate) struct Checks<B: Backend> {
+    every: usize,
+    next: usize,
+    tol: f64,
+    polish: PolishSchedule,
+    /// The dual point with the highest bound.
+    pub(crate) dual: Option<DualPoint<B>>,
+    /// The polished point with the lowest objective among those feasible to `tol`.
+    pub(crate) polished: Option<Candidate<B>>,
+}
+
+impl<B: Backend> Checks<B> {
+    /// Checks at least every `every` iterations, polished points accepted at violation `tol`.
+    pub(crate) fn new(every: usize, tol: f64) -> Self {
+        Self {
+            every,
+            next: every,
+            tol,
+            polish: PolishSchedule::default(),
+            dual: None,
+            polished: None,
+        }
+    }
+
+    /// Certifies `run`'s point, and polishes it when a polish is due, if a check is due now or
+    /// `force` (the last iteration) asks for one.
+    pub(crate) fn run(&mut self, run: &Admm<B>, problem: &Problem<B>, m: &Measures, force: bool) {
+        if !force && run.iterations < self.next {
+            return;
+        }
+        self.next = run.iterations + self.every.max(run.iterations / CHECK_SPACING);
+        let mut duals = vec![run.certify(problem)];
+        let residual = m.rel_primal.max(m.rel_dual);
+        let due = self.polish.due(run.iterations, residual);
+        let candidate = due
+            .then(|| run.polished(problem))
+            .and_then(|(candidate, flops)| {
+                self.polish.spent(flops, problem.iteration_flops());
+                candidate
+            });
+        if let Some(candidate) = candidate {
+            duals.push(candidate.dual.clone());
+            let better = candidate.rel_violation <= self.tol
+                && self
+                    .polished
+                    .as_ref()
+                    .is_none_or(|b| candidate.objective < b.objective);
+            if better {
+                self.polished = Some(candidate);
+            }
+        }
+        for dual in duals {
+            if self.dual.as_ref().is_none_or(|b| dual.bound > b.bound) {
+                self.dual = Some(dual);
+            }
+        }
+    }
+
+    /// The best lower bound so far (scaled units), minus infinity before the first check.
+    pub(crate) fn bound(&self) -> f64 {
+        self.dual.as_ref().map_or(f64::NEG_INFINITY, |d| d.bound)
+    }
+
+    /// The polished point when the solve would return it rather than ADMM's point of measures `m`:
+    /// when it is no worse, or ADMM's point is not feasible to the tolerance.
+    pub(crate) fn chosen(&self, m: &Measures) -> Option<&Candidate<B>> {
+        self.polished
+            .as_ref()
+            .filter(|c| c.objective <= m.objective || m.rel_violation > self.tol)
+    }
+
+    /// `m` with the objective and violations of the point the solve would return now.
+    pub(crate) fn returned(&self, m: &Measures) -> Measures {
+        match self.chosen(m) {
+            Some(c) => Measures {
+                objective: c.objective,
+                max_violation: c.max_violation,
+                rel_violation: c.rel_violation,
+                ..*m
+            },
+            None => *m,
+        }
+    }
+
+    /// Whether the point of measures `m` (from [`Checks::returned`]) is certified optimal: its
+    /// relative gap to the best bound and its relative violation are within the tolerance.
+    pub(crate) fn certifies(&self, m: &Measures) -> bool {
+        relative_gap(m.objective, self.bound()) <= self.tol && m.rel_violation <= self.tol
+    }
+}

@@ -1,0 +1,6 @@
+//! The integration tests of `cronos-core`, as one test binary: each binary instantiates the solver
+//! for its backend types and links Burn again, which is most of the test build's time.
+
+mod limits;
+mod operators;
+mod validation;

@@ -1,0 +1,324 @@
+//! The sweep: every planned run (method, learning rate, seed) not already recorded, run in turn on
+//! the chosen backend, then the summary of all recorded runs.
+
+use super::args::{Arch, Beta, CompareArgs, Method, BASELINES};
+use super::records::{self, EpochRecord, RecordWriter, RunRecord};
+use super::task::{check_settings, load_task};
+use super::{summary, train};
+use crate::error::CliError;
+use cronos_burn::device::{run_on, BackendTask};
+use cronos_datasets::preprocess::TargetEncoding;
+use cronos_datasets::LabeledSet;
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::collections::{HashMap, HashSet};
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// Learning rates of the random search: log-uniform over this range (the paper's).
+pub const LR_RANGE: (f64, f64) = (1e-6, 1e-2);
+
+/// One planned run.
+struct Plan {
+    method: usize,
+    lr: Option<f64>,
+    seed: u64,
+}
+
+/// The learning rates drawn for `method`: the same on every rerun, different per method.
+pub fn lr_draws(method: &str, draws: usize) -> Vec<f64> {
+    let salt = method.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    let mut rng = StdRng::seed_from_u64(salt);
+    let (lo, hi) = (LR_RANGE.0.log10(), LR_RANGE.1.log10());
+    (0..draws)
+        .map(|_| 10f64.powf(rng.random_range(lo..hi)))
+        .collect()
+}
+
+/// What a finished comparison reports.
+pub struct Outcome {
+    /// Runs done by this invocation.
+    pub ran: usize,
+    /// Runs skipped because a previous invocation finished them.
+    pub skipped: usize,
+    /// Whether the stop flag ended the sweep before every planned run was done.
+    pub interrupted: bool,
+    /// The Markdown summary (also in `summary.md`).
+    pub summary: String,
+    pub seconds: f64,
+}
+
+/// Runs the comparison `args` describes, writing records, `summary.md` and the plots under `--out`.
+/// Once `stop` is set, the sweep ends after the epoch in progress (its record is written; the
+/// unfinished run is redone by a rerun) and the summary covers the runs finished so far.
+pub fn run(args: &CompareArgs, stop: &AtomicBool) -> Result<Outcome, CliError> {
+    let start = Instant::now();
+    let methods = args
+        .methods
+        .iter()
+        .map(|name| {
+            Method::from_name(name.trim()).ok_or_else(|| {
+                CliError(format!(
+                    "unknown method `{name}` (expected cronos, cronos-am or one of {})",
+                    BASELINES.join(", ")
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if matches!(args.arch, Arch::TwoLayer { .. })
+        && methods.iter().any(|m| matches!(m, Method::CronosAm))
+    {
+        return Err(CliError(
+            "cronos-am trains a deep MLP; use --arch with feature widths, or drop cronos-am".into(),
+        ));
+    }
+    let with_cronos = methods.iter().any(|m| matches!(m, Method::Cronos));
+    if matches!(args.arch, Arch::Deep { .. }) && with_cronos {
+        return Err(CliError(
+            "cronos fits a two-layer network, not the deep MLP the others train; compare it on the \
+             same network with --arch two-layer:W, or use cronos-am"
+                .into(),
+        ));
+    }
+    if matches!(args.arch, Arch::TwoLayer { .. }) && args.beta == Beta::Path && !with_cronos {
+        return Err(CliError(
+            "--beta path takes the two-layer program's beta from CRONOS's path: add cronos to \
+             --methods, or give --beta a number"
+                .into(),
+        ));
+    }
+    if args.epochs == 0 || args.seeds == 0 {
+        return Err(CliError("--epochs and --seeds must be at least 1".into()));
+    }
+    let (train, valid) = load_task(args)?;
+    if let Arch::TwoLayer { width } = args.arch {
+        // CRONOS's network must not be wider than everyone else's.
+        let classes = train.num_classes();
+        let c = TargetEncoding::for_classes(classes).width(classes);
+        let cronos_width = 2 * args.neurons * c;
+        if with_cronos && width < cronos_width {
+            return Err(CliError(format!(
+                "the two-layer network has width {width}, below CRONOS's 2 P c = {cronos_width} \
+                 (P = {}, c = {c}): use --arch two-layer:{cronos_width} or more, or fewer --neurons",
+                args.neurons
+            )));
+        }
+    }
+    let mut plans = Vec::new();
+    for seed in 0..args.seeds {
+        for (i, m) in methods.iter().enumerate() {
+            if m.tuned() {
+                for lr in lr_draws(m.name(), args.lr_draws) {
+                    plans.push(Plan {
+                        method: i,
+                        lr: Some(lr),
+                        seed,
+                    });
+                }
+            } else {
+                plans.push(Plan {
+                    method: i,
+                    lr: None,
+                    seed,
+                });
+            }
+        }
+    }
+    // CRONOS first: a path's beta is the baselines' of the same seed.
+    plans.sort_by_key(|p| !matches!(methods[p.method], Method::Cronos));
+    check_settings(args, &train, &valid)?;
+    let mut writer = RecordWriter::open(&args.out)?;
+    let (finished, _) = records::load(&args.out)?;
+    let done: HashSet<_> = finished
+        .iter()
+        .map(|r| records::key(&r.method, r.lr, r.seed))
+        .collect();
+    let todo: Vec<&Plan> = plans
+        .iter()
+        .filter(|p| !done.contains(&records::key(methods[p.method].name(), p.lr, p.seed)))
+        .collect();
+    let skipped = plans.len() - todo.len();
+    let chosen_betas = finished
+        .iter()
+        .filter(|r| r.method == Method::Cronos.name())
+        .filter_map(|r| Some((r.seed, r.beta?)))
+        .collect();
+
+    let task = SweepTask {
+        args,
+        methods: &methods,
+        todo: &todo,
+        train: &train,
+        valid: &valid,
+        writer: &mut writer,
+        attempt: records::new_attempt(),
+        chosen_betas,
+        stop,
+    };
+    let ran = run_on(args.device.device, args.device.precision, task)??;
+
+    // Seeds and learning rates are counted from the records, which may hold runs of earlier
+    // invocations with other --seeds, --lr-draws or --methods; the task itself is fixed by
+    // `settings.json`.
+    let task = format!(
+        "{:?}, classes {:?}: {} training / {} validation samples, {} epochs, network {}",
+        args.dataset,
+        args.classes.0,
+        train.len(),
+        valid.len(),
+        args.epochs,
+        args.arch,
+    );
+    let (runs, epochs) = records::load(&args.out)?;
+    let kind = match args.arch {
+        Arch::TwoLayer { .. } => "two-layer",
+        Arch::Deep { .. } => "deep",
+    };
+    let summary = summary::write(&args.out, kind, &task, &runs, &epochs)?;
+    Ok(Outcome {
+        ran,
+        skipped,
+        interrupted: ran < todo.len(),
+        summary,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+struct SweepTask<'a> {
+    args: &'a CompareArgs,
+    methods: &'a [Method],
+    todo: &'a [&'a Plan],
+    train: &'a LabeledSet,
+    valid: &'a LabeledSet,
+    writer: &'a mut RecordWriter,
+    /// Tags the epoch rows and run records of this invocation.
+    attempt: String,
+    /// The beta CRONOS's path chose, per seed (from earlier invocations' records and this one's).
+    chosen_betas: HashMap<u64, f64>,
+    stop: &'a AtomicBool,
+}
+
+impl SweepTask<'_> {
+    /// beta of the two-layer program for a run of `method` and `seed`; 0 where none is used: CRONOS
+    /// brings its own (fixed or its path's), and the deep network's loss is MSE, without weight decay.
+    fn beta(&self, method: &Method, seed: u64) -> Result<f64, CliError> {
+        if matches!(method, Method::Cronos) || matches!(self.args.arch, Arch::Deep { .. }) {
+            return Ok(0.0);
+        }
+        match self.args.beta {
+            Beta::Fixed(beta) => Ok(beta),
+            Beta::Path => self.chosen_betas.get(&seed).copied().ok_or_else(|| {
+                CliError(format!(
+                    "no CRONOS run of seed {seed} has chosen beta for the baselines"
+                ))
+            }),
+        }
+    }
+}
+
+impl BackendTask for SweepTask<'_> {
+    /// The number of runs finished.
+    type Output = Result<usize, CliError>;
+
+    fn run<B: burn::prelude::Backend>(mut self, device: B::Device) -> Self::Output {
+        let args = self.args;
+        let setup = train::RunSetup {
+            train: self.train,
+            valid: self.valid,
+            arch: &args.arch,
+            epochs: args.epochs,
+            batch_size: args.batch_size,
+            cronos: cronos_burn::am::DeepTrainingConfig::paper_head()
+                .with_neurons(args.neurons)
+                .with_max_iters(args.cronos_max_iters)
+                .with_time_limit(Some(args.cronos_time_limit)),
+            beta: args.beta,
+            head: cronos_burn::am::DeepTrainingConfig::paper_head().with_neurons(args.neurons),
+            resolve_every: args.resolve_every,
+            head_warm_start: args.head_warm_start,
+        };
+        let bar = if args.quiet {
+            ProgressBar::hidden()
+        } else {
+            ProgressBar::new(self.todo.len() as u64)
+        };
+        bar.set_style(
+            ProgressStyle::with_template("{elapsed_precise} [{bar:30}] {pos}/{len} runs {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+        let stop = self.stop;
+        let mut finished = 0;
+        for plan in self.todo {
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+            let method = &self.methods[plan.method];
+            let beta = self.beta(method, plan.seed)?;
+            let label = format!(
+                "{} lr {} seed {}",
+                method.name(),
+                records::lr_text(plan.lr),
+                plan.seed
+            );
+            bar.set_message(label.clone());
+            let writer = &mut *self.writer;
+            let mut on_epoch = |s: train::EpochScore| {
+                bar.set_message(format!("{label} epoch {}: acc {:.3}", s.epoch, s.accuracy));
+                writer.epoch(&EpochRecord {
+                    method: method.name().into(),
+                    lr: plan.lr,
+                    seed: plan.seed,
+                    epoch: s.epoch,
+                    seconds: s.seconds,
+                    val_accuracy: s.accuracy,
+                    val_loss: s.loss,
+                    attempt: self.attempt.clone(),
+                })?;
+                Ok(if stop.load(Ordering::SeqCst) {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                })
+            };
+            let Some(result) = train::run::<B>(
+                &setup,
+                method,
+                plan.lr,
+                beta,
+                plan.seed,
+                &device,
+                &mut on_epoch,
+            )?
+            else {
+                break;
+            };
+            let scores = &result.scores;
+            let peak = scores.iter().map(|s| s.accuracy).fold(f64::NAN, f64::max);
+            let last = scores.last().copied();
+            self.writer.run(&RunRecord {
+                method: method.name().into(),
+                lr: plan.lr,
+                seed: plan.seed,
+                seconds: last.map_or(0.0, |s| s.seconds),
+                peak_val_accuracy: peak,
+                final_val_accuracy: last.map_or(f64::NAN, |s| s.accuracy),
+                objective: result.objective,
+                lower_bound: result.lower_bound,
+                beta: result.beta,
+                attempt: self.attempt.clone(),
+            })?;
+            if let (Method::Cronos, Some(beta)) = (method, result.beta) {
+                self.chosen_betas.insert(plan.seed, beta);
+            }
+            finished += 1;
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        Ok(finished)
+    }
+}

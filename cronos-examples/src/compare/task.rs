@@ -1,0 +1,101 @@
+//! The task of a comparison: its training and validation data, and the settings its records belong to.
+
+use super::args::{Arch, CompareArgs, Dataset};
+use crate::error::CliError;
+use cronos_datasets::preprocess::{Granularity, Scaler, Scaling};
+use cronos_datasets::LabeledSet;
+
+/// Training and validation sets of the task, pixels scaled to [0, 1] by the training range.
+pub fn load_task(args: &CompareArgs) -> Result<(LabeledSet, LabeledSet), CliError> {
+    if let Some(dir) = &args.data_dir {
+        if !dir.exists() {
+            return Err(CliError(format!(
+                "data directory {} does not exist",
+                dir.display()
+            )));
+        }
+    }
+    let (train, valid) = match (args.dataset, &args.data_dir) {
+        (Dataset::FashionMnist, None) => cronos_datasets::mnist::fashion_mnist_embedded()?,
+        (Dataset::FashionMnist, Some(dir)) => cronos_datasets::mnist::fashion_mnist(dir)?,
+        (Dataset::Cifar10, Some(dir)) => cronos_datasets::cifar::load_dir(dir)?,
+        (Dataset::ImageFolder, Some(dir)) => {
+            let all = cronos_datasets::image_folder::load(dir, args.image_size)?;
+            all.stratified_split(0.2, 0)?
+        }
+        (kind, None) => {
+            return Err(CliError(format!(
+                "{kind:?} needs --data-dir (only fashion-mnist is embedded)"
+            )))
+        }
+    };
+    let pick = |set: LabeledSet, limit: usize| -> Result<LabeledSet, CliError> {
+        let set = if args.classes.0.is_empty() {
+            set
+        } else {
+            set.select_classes(&args.classes.0)?
+        };
+        Ok(if limit > 0 && limit < set.len() {
+            set.stratified_split(limit as f64 / set.len() as f64, 0)?.1
+        } else {
+            set
+        })
+    };
+    let mut train = pick(train, args.train_limit)?;
+    let mut valid = pick(valid, args.val_limit)?;
+    let scaler = Scaler::fit(&train.x, Scaling::UnitRange, Granularity::Scalar)?;
+    scaler.apply(&mut train.x)?;
+    scaler.apply(&mut valid.x)?;
+    Ok((train, valid))
+}
+
+/// Records only compare when the task is the same: the first sweep writes `settings.json` under
+/// `--out`, later sweeps there must match it (methods, seeds and learning-rate draws may change).
+pub(crate) fn check_settings(
+    args: &CompareArgs,
+    train: &LabeledSet,
+    valid: &LabeledSet,
+) -> Result<(), CliError> {
+    let mut settings = serde_json::json!({
+        "dataset": format!("{:?}", args.dataset),
+        "data_dir": args.data_dir,
+        "classes": args.classes.0,
+        "image_size": args.image_size,
+        "train_samples": train.len(),
+        "valid_samples": valid.len(),
+        "arch": args.arch.to_string(),
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "neurons": args.neurons,
+        "cronos_max_iters": args.cronos_max_iters,
+        "cronos_time_limit": args.cronos_time_limit,
+        "resolve_every": args.resolve_every,
+        "head_warm_start": args.head_warm_start,
+        "precision": format!("{:?}", args.device.precision),
+    });
+    // beta only shapes the two-layer program; deep runs recorded before it was a setting still match.
+    if matches!(args.arch, Arch::TwoLayer { .. }) {
+        settings["beta"] = args.beta.to_string().into();
+    }
+    let path = args.out.join("settings.json");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let previous: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| CliError(format!("cannot parse {}: {e}", path.display())))?;
+            if previous != settings {
+                return Err(CliError(format!(
+                    "{} holds runs of other settings ({previous}); choose another --out",
+                    args.out.display()
+                )));
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(&args.out).map_err(|e| CliError::io("create", &args.out, e))?;
+            let text =
+                serde_json::to_string_pretty(&settings).map_err(|e| CliError(e.to_string()))?;
+            std::fs::write(&path, text + "\n").map_err(|e| CliError::io("write", &path, e))
+        }
+        Err(e) => Err(CliError::io("read", &path, e)),
+    }
+}
