@@ -152,7 +152,7 @@ mod tests {
             let op = operator(30, formulation);
             let rho = 0.05;
             // No core fits a zero budget: PCG with the block preconditioner has work to do.
-            let pre = UStepSolver::new(&op, rho, 0.0, &|| false).unwrap();
+            let pre = UStepSolver::new(&op, rho, false, 0.0, &|| false).unwrap();
             let (c, n1) = (2, op.d() * op.blocks());
             let rhs = gaussian(op.d(), op.blocks() * c, 7);
             // The start is for another rho, so PCG recomputes its products.

@@ -229,7 +229,10 @@ impl<'a> Cronos<'a> {
             .or(cfg.rho)
             .unwrap_or(rho::FIXED);
         let core_budget = cfg.memory_budget_gb * 1e9 - footprint.total();
-        let ustep = UStepSolver::new(&op, initial_rho, core_budget, &interrupted)?;
+        // Only the opening race tries other penalties; a solve with one rho needs only a Cholesky
+        // factor of the core, several times cheaper than the eigendecomposition that frees rho.
+        let race = warm.is_none() && cfg.rho.is_none() && cfg.max_iters >= rho::SWEEP_MIN_BUDGET;
+        let ustep = UStepSolver::new(&op, initial_rho, race, core_budget, &interrupted)?;
         // Stopped or out of time during set-up: one cheap iteration from the cold start, no race.
         let cut_short = interrupted();
         let ys = y.clone() / sy;

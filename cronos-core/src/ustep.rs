@@ -101,12 +101,16 @@ fn core_bytes(m: usize, device_bytes: usize) -> f64 {
 
 impl<B: Backend> UStepSolver<B> {
     /// Factors the u-step of `op` for penalty `rho`, choosing the path from the sizes and the memory
-    /// budget (bytes). `interrupted` is polled between the stages of set-up and, while a
-    /// factorization runs (on a thread of its own, see [`crate::background`]), every few
-    /// milliseconds: once it says so, set-up ends at once with the PCG path.
+    /// budget (bytes). With `rho_changes` (the solve will try other penalties) a core of at most
+    /// [`EIGEN_LIMIT`] is eigendecomposed, which makes every rho free; otherwise it gets a Cholesky
+    /// factor for `rho` alone, several times cheaper to compute. `interrupted` is polled between the
+    /// stages of set-up and, while a factorization runs (on a thread of its own, see
+    /// [`crate::background`]), every few milliseconds: once it says so, set-up ends at once with the
+    /// PCG path.
     pub(crate) fn new(
         op: &ConvexOperator<B>,
         rho: f64,
+        rho_changes: bool,
         memory_budget: f64,
         interrupted: &dyn Fn() -> bool,
     ) -> Result<Self> {
@@ -153,7 +157,7 @@ impl<B: Backend> UStepSolver<B> {
         };
         let alpha = rho / solver.gamma;
         let factor = move || {
-            if m <= EIGEN_LIMIT {
+            if rho_changes && m <= EIGEN_LIMIT {
                 eigen(&s).map(|(q, s)| Factor::Eigen(q, s))
             } else {
                 shifted_inverse(&s, alpha).map(Factor::Inverse)
@@ -379,7 +383,7 @@ mod tests {
             for formulation in [Formulation::Relu, Formulation::Gated] {
                 let op = operator(n, formulation);
                 for rho in [1e-4, 1e-1, 10.0] {
-                    let mut solver = UStepSolver::new(&op, rho, budget, &|| false).unwrap();
+                    let mut solver = UStepSolver::new(&op, rho, true, budget, &|| false).unwrap();
                     let expected = if n <= 5 * op.patterns() {
                         paths[0]
                     } else {
@@ -417,7 +421,7 @@ mod tests {
     #[test]
     fn a_core_over_budget_falls_back_to_pcg() {
         let op = operator(40, Formulation::Relu);
-        let solver = UStepSolver::new(&op, 0.1, 10.0, &|| false).unwrap();
+        let solver = UStepSolver::new(&op, 0.1, true, 10.0, &|| false).unwrap();
         assert_eq!(solver.path(), UStepPath::Pcg);
     }
 }
