@@ -229,10 +229,9 @@ impl<'a> Cronos<'a> {
             .or(cfg.rho)
             .unwrap_or(rho::FIXED);
         let core_budget = cfg.memory_budget_gb * 1e9 - footprint.total();
-        // Only the opening race tries other penalties; a solve with one rho needs only a Cholesky
-        // factor of the core, several times cheaper than the eigendecomposition that frees rho.
-        let race = warm.is_none() && cfg.rho.is_none() && cfg.max_iters >= rho::SWEEP_MIN_BUDGET;
-        let ustep = UStepSolver::new(&op, initial_rho, race, core_budget, &interrupted)?;
+        // A short solve's set-up is most of its time: it gets the cheaper factorization.
+        let long = cfg.max_iters >= rho::SWEEP_MIN_BUDGET;
+        let ustep = UStepSolver::new(&op, initial_rho, long, core_budget, &interrupted)?;
         // Stopped or out of time during set-up: one cheap iteration from the cold start, no race.
         let cut_short = interrupted();
         let ys = y.clone() / sy;

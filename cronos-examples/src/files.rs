@@ -1,5 +1,4 @@
-//! Writing output files: atomically (temporary file, then rename) with parent directories created,
-//! and `.npy` matrices for predictions.
+//! Writing output files: atomically (temporary file, then rename) with parent directories created.
 
 use cronos_examples::error::{CliError, Result};
 use std::fs::{self, File};
@@ -42,30 +41,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// The bytes of a little-endian float64 `.npy` file (format 1.0) holding a `rows x cols` matrix
-/// given row by row.
-pub fn npy_bytes(rows: usize, cols: usize, values: &[f64]) -> Vec<u8> {
-    assert_eq!(
-        values.len(),
-        rows * cols,
-        "npy_bytes: values do not fill the shape"
-    );
-    let mut header =
-        format!("{{'descr': '<f8', 'fortran_order': False, 'shape': ({rows}, {cols}), }}");
-    // Magic (6) + version (2) + length (2) + header + '\n' is padded to a multiple of 64.
-    let unpadded = 10 + header.len() + 1;
-    header.push_str(&" ".repeat(unpadded.next_multiple_of(64) - unpadded));
-    header.push('\n');
-    let mut out = Vec::with_capacity(10 + header.len() + 8 * values.len());
-    out.extend_from_slice(b"\x93NUMPY\x01\x00");
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    out.extend_from_slice(header.as_bytes());
-    for v in values {
-        out.extend_from_slice(&v.to_le_bytes());
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,9 +50,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m.npy");
         let values = [1.0, -2.5, 3.25, 1e-300, 0.0, 7.0];
-        write_atomic(&path, &npy_bytes(2, 3, &values)).unwrap();
-        let bytes = fs::read(&path).unwrap();
-        assert_eq!((bytes.len() - 6 * 8) % 64, 0);
+        write_atomic(&path, &cronos_datasets::npy::npy_bytes(2, 3, &values)).unwrap();
         let m = cronos_datasets::npy::read_npy_matrix::<f32>(&path).unwrap();
         assert_eq!((m.rows, m.cols), (2, 3));
         assert_eq!(m.data, values.iter().map(|&v| v as f32).collect::<Vec<_>>());

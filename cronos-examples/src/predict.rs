@@ -2,7 +2,7 @@
 //! matrix file or a dataset split), predict and write the predictions.
 
 use crate::cli::{PredictArgs, SplitArg};
-use crate::files::{npy_bytes, write_atomic};
+use crate::files::write_atomic;
 use crate::outputs::check_writable;
 use crate::preprocessing;
 use crate::problem::{load_split, warn_zero_one_targets};
@@ -10,6 +10,7 @@ use burn::prelude::*;
 use cronos_burn::device::{run_on, BackendTask, Precision};
 use cronos_burn::model::{config_path, unverified_warning, Checksum, TwoLayerMlp};
 use cronos_core::{accuracy, host};
+use cronos_datasets::npy::npy_bytes;
 use cronos_datasets::npy::{read_inputs_npz, read_npy_matrix};
 use cronos_datasets::{Matrix, Real};
 use cronos_examples::error::{CliError, Result};

@@ -448,6 +448,30 @@ impl NdArray {
     }
 }
 
+/// A row-major `rows x cols` f64 matrix as the bytes of an `.npy` file, for writers that put the
+/// whole file in place at once. Panics if `values` does not hold `rows x cols` entries.
+pub fn npy_bytes(rows: usize, cols: usize, values: &[f64]) -> Vec<u8> {
+    use npyz::WriterBuilder;
+    assert_eq!(
+        values.len(),
+        rows * cols,
+        "npy_bytes: values do not fill the shape"
+    );
+    let mut out = Vec::new();
+    // Writing into memory cannot fail.
+    let mut writer = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(&[rows as u64, cols as u64])
+        .writer(&mut out)
+        .begin_nd()
+        .expect("npy header in memory");
+    writer
+        .extend(values.iter().copied())
+        .expect("npy data in memory");
+    writer.finish().expect("npy file in memory");
+    out
+}
+
 /// Writes named f64 arrays (`(name, shape, row-major values)`) as an uncompressed (stored) `.npz` archive
 /// that numpy reads with `np.load`; a 0-d array (empty shape) is a scalar.
 pub fn write_npz(path: &Path, arrays: &[(&str, &[usize], &[f64])]) -> Result<()> {

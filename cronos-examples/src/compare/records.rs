@@ -57,6 +57,9 @@ pub struct RunRecord {
     /// beta of the two-layer program the run trained (CRONOS: the one its path chose on validation).
     #[serde(default)]
     pub beta: Option<f64>,
+    /// Seconds of `seconds` that CRONOS-AM spent solving its head.
+    #[serde(default)]
+    pub head_seconds: Option<f64>,
     /// The attempt whose epoch rows this run finished with (empty in records written before
     /// attempts).
     #[serde(default)]
@@ -95,19 +98,25 @@ pub struct RecordWriter {
 
 const CSV_HEADER: &str = "method,lr,seed,epoch,seconds,val_accuracy,val_loss,attempt\n";
 
-/// One row of `epochs.csv`.
-fn csv_line(r: &EpochRecord) -> String {
-    format!(
-        "{},{},{},{},{:.6},{:.6},{:.6e},{}\n",
-        r.method,
+/// One row of `epochs.csv`, fields quoted by the csv crate where they need it.
+fn csv_line(r: &EpochRecord) -> Result<String, CliError> {
+    let fields = [
+        r.method.clone(),
         r.lr.map_or_else(String::new, |lr| format!("{lr:e}")),
-        r.seed,
-        r.epoch,
-        r.seconds,
-        r.val_accuracy,
-        r.val_loss,
-        r.attempt
-    )
+        r.seed.to_string(),
+        r.epoch.to_string(),
+        format!("{:.6}", r.seconds),
+        format!("{:.6}", r.val_accuracy),
+        format!("{:.6e}", r.val_loss),
+        r.attempt.clone(),
+    ];
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let bytes = writer
+        .write_record(&fields)
+        .map_err(|e| e.to_string())
+        .and_then(|()| writer.into_inner().map_err(|e| e.to_string()))
+        .map_err(|e| CliError(format!("cannot format a CSV row: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| CliError(format!("cannot format a CSV row: {e}")))
 }
 
 impl RecordWriter {
@@ -156,7 +165,9 @@ impl RecordWriter {
         }
         let rows: Vec<EpochRecord> = read_lines(&self.dir.join("epochs.jsonl"))?;
         let mut text = CSV_HEADER.to_string();
-        text.extend(rows.iter().map(csv_line));
+        for row in &rows {
+            text.push_str(&csv_line(row)?);
+        }
         self.csv
             .set_len(0)
             .map_err(|e| CliError::io("write", &path, e))?;
@@ -165,7 +176,7 @@ impl RecordWriter {
 
     /// Appends one epoch's scores to `epochs.csv` and `epochs.jsonl`.
     pub fn epoch(&mut self, r: &EpochRecord) -> Result<(), CliError> {
-        append_line(&mut self.csv, &csv_line(r), &self.dir.join("epochs.csv"))?;
+        append_line(&mut self.csv, &csv_line(r)?, &self.dir.join("epochs.csv"))?;
         json_line(&mut self.epochs, r, &self.dir.join("epochs.jsonl"))
     }
 
@@ -284,6 +295,7 @@ mod tests {
             objective: None,
             lower_bound: None,
             beta: None,
+            head_seconds: None,
             attempt: attempt.into(),
         }
     }
@@ -348,6 +360,6 @@ mod tests {
         .unwrap();
         RecordWriter::open(dir.path()).unwrap();
         let csv = std::fs::read_to_string(dir.path().join("epochs.csv")).unwrap();
-        assert_eq!(csv, format!("{CSV_HEADER}{}", csv_line(&old)));
+        assert_eq!(csv, format!("{CSV_HEADER}{}", csv_line(&old).unwrap()));
     }
 }

@@ -310,6 +310,7 @@ impl BackendTask for SweepTask<'_> {
                 objective: result.objective,
                 lower_bound: result.lower_bound,
                 beta: result.beta,
+                head_seconds: result.head_seconds,
                 attempt: self.attempt.clone(),
             })?;
             if let (Method::Cronos, Some(beta)) = (method, result.beta) {

@@ -98,6 +98,8 @@ pub struct Finished {
     pub lower_bound: Option<f64>,
     /// beta of the two-layer program the run trained (CRONOS: the one its path chose).
     pub beta: Option<f64>,
+    /// Seconds CRONOS-AM spent in its head solves (part of the training time).
+    pub head_seconds: Option<f64>,
 }
 
 /// Called after every epoch; `Break` stops the run after that epoch.
@@ -177,6 +179,7 @@ fn gradient<B: burn::tensor::backend::AutodiffBackend>(
     let all: Vec<usize> = order.clone();
     let batch_size = setup.batch_size.max(1);
     let mut trained = Duration::ZERO;
+    let mut head = Duration::ZERO;
     let mut step = 0usize;
     let mut scores = Vec::with_capacity(setup.epochs);
     for epoch in 1..=setup.epochs {
@@ -185,9 +188,11 @@ fn gradient<B: burn::tensor::backend::AutodiffBackend>(
         for rows in order.chunks(batch_size) {
             if let Some(strategy) = &strategy {
                 if step % strategy.resolve_every() == 0 {
+                    let solve = Instant::now();
                     let (solved, _) =
                         strategy.resolve_head(model, [train.batch::<B>(&all, device)]);
                     model = solved;
+                    head += solve.elapsed();
                 }
             }
             let batch = train.batch::<B>(rows, device);
@@ -230,6 +235,7 @@ fn gradient<B: burn::tensor::backend::AutodiffBackend>(
         objective,
         lower_bound: None,
         beta: two_layer.then_some(beta),
+        head_seconds: cronos_am.then_some(head.as_secs_f64()),
     }))
 }
 
@@ -306,6 +312,7 @@ fn cronos<B: Backend>(
         objective: Some(objective),
         lower_bound: Some(lower_bound),
         beta: Some(beta),
+        head_seconds: None,
     }))
 }
 
