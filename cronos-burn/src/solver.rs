@@ -5,7 +5,7 @@
 //! ```
 //!
 //! The fit runs on whatever backend `X` lives on; the returned [`TwoLayerMlp`] is a plain
-//! [`Module`](burn::module::Module): save it with [`TwoLayerMlp::save`] or any Burn recorder
+//! [`Module`]: save it with [`TwoLayerMlp::save`] or any Burn recorder
 //! (`save_file`), load it on another device, precision or backend, or keep training it with a Burn
 //! optimizer.
 

@@ -38,7 +38,7 @@ pub struct CronosConfig {
     #[config(default = 1e-3)]
     pub beta: f64,
     /// ADMM penalty rho in the solver's scaled units; `None` lets the solver choose it (see
-    /// [`crate::rho`]).
+    /// `cronos-core/src/rho.rs` and the README).
     #[config(default = "None")]
     pub rho: Option<f64>,
     /// Tolerance on the certified relative duality gap and the relative cone violation: the status is

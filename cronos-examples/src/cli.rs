@@ -55,7 +55,7 @@ pub struct DataArgs {
     /// NPZ problem with `X` (n x d), `Y` (n x c) and optionally `X_val`, `Y_val`.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["dataset", "data_dir", "classes", "scale", "pca", "val_fraction", "train_limit"])]
     pub data: Option<PathBuf>,
-    /// Dataset kind: fashion-mnist, mnist, cifar10, image-folder[:SIZE], npz, npy or csv[:COLUMN]
+    /// Dataset kind: fashion-mnist, mnist, cifar10, image-folder, image-folder:SIZE, npz, npy, csv or csv:COLUMN
     /// [default when --data is not given: fashion-mnist, classes 2,8, scaled to [0, 1]].
     #[arg(long, value_name = "KIND")]
     pub dataset: Option<DatasetKind>,
@@ -189,7 +189,7 @@ pub struct PredictArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct InfoArgs {
-    /// Dataset kind: fashion-mnist, mnist, cifar10, image-folder[:SIZE], npz, npy or csv[:COLUMN].
+    /// Dataset kind: fashion-mnist, mnist, cifar10, image-folder, image-folder:SIZE, npz, npy, csv or csv:COLUMN.
     pub kind: DatasetKind,
     /// Directory (or file) of the dataset; without it fashion-mnist uses the embedded subset.
     #[arg(long, value_name = "DIR")]

@@ -6,7 +6,7 @@ use cronos_burn::device::{DeviceError, DeviceSpec, Precision};
 /// Backend selection shared by every command that computes.
 #[derive(Debug, Clone, Args)]
 pub struct DeviceArgs {
-    /// Backend and device: flex, ndarray, wgpu[:N] or cuda[:N].
+    /// Backend and device: flex, ndarray, wgpu, wgpu:N, cuda or cuda:N (N: the device's index).
     #[arg(long, default_value = "flex")]
     pub device: DeviceSpec,
     /// Floating-point precision: f32 or f64.

@@ -4,7 +4,7 @@
 //! epoch e over the method's runs.
 //!
 //! The SVG is written by hand (text is SVG text, no fonts needed); the PNG is rasterized here with
-//! the same geometry and the same words in the built-in bitmap font of [`super::glyphs`], so
+//! the same geometry and the same words in the built-in bitmap font of `glyphs.rs`, so
 //! neither needs system font libraries.
 
 use super::glyphs;

@@ -5,7 +5,7 @@
 //!   network the loss is CRONOS's objective per sample, `1/(2 |B|) ||f(X_B) - Y_B||^2 + beta/(2 n)
 //!   ||W||^2`, so every method minimizes the same program; on the deep MLP, MSE;
 //! * CRONOS-AM: the same deep network with a frozen head, re-solved by CRONOS on the features of
-//!   the whole training set every `resolve_every` steps ([`CronosAm::resolve_head`]), the feature
+//!   the whole training set every `resolve_every` steps ([`cronos_burn::am::CronosAm::resolve_head`]), the feature
 //!   layers trained by D-Adapted AdamW (lr 1, the paper's untuned choice);
 //! * CRONOS: the two-layer convex program solved along a regularization path (each solve one
 //!   "epoch"), warm-starting each beta from the previous one; the beta whose network scores best on
