@@ -63,7 +63,6 @@ impl<B: Backend> Problem<B> {
 }
 
 /// A polished point with its objective, violations and certificate (scaled units).
-#[derive(Clone)]
 pub(crate) struct Candidate<B: Backend> {
     pub(crate) v: Tensor<B, 2>,
     pub(crate) objective: f64,
@@ -208,22 +207,27 @@ impl<B: Backend> Admm<B> {
     /// carry the primal error amplified by ||X|| / beta.
     pub(crate) fn certify(&self, p: &Problem<B>) -> DualPoint<B> {
         let prediction = p.op.f_from_xz(self.point.xz.clone());
-        let mu = self
-            .state
-            .cone
-            .as_ref()
-            .map(|(_, nu)| nu.clone() * (-self.rho));
-        tighten(&p.op, &p.y, prediction, mu, p.beta, p.ustep.gram_max())
+        tighten(
+            &p.op,
+            &p.y,
+            prediction,
+            self.cone_multiplier(),
+            p.beta,
+            p.ustep.gram_max(),
+        )
+    }
+
+    /// The cone multiplier mu = -rho nu of the ReLU program's constraints (unscaled), `None` for
+    /// the gated program.
+    fn cone_multiplier(&self) -> Option<Tensor<B, 2>> {
+        let (_, nu) = self.state.cone.as_ref()?;
+        Some(nu.clone() * (-self.rho))
     }
 
     /// The exact optimum on the structure ADMM has found ([`crate::polish`]), with its certificate.
     /// Also returns the polish's estimated floating-point operations.
     pub(crate) fn polished(&self, p: &Problem<B>) -> (Option<Candidate<B>>, f64) {
-        let mu = self
-            .state
-            .cone
-            .as_ref()
-            .map(|(_, nu)| nu.clone() * (-self.rho));
+        let mu = self.cone_multiplier();
         let (polished, flops) = polish(&p.op, &p.y, &self.state.v, mu.as_ref(), p.beta);
         let Some(polished) = polished else {
             return (None, flops);
