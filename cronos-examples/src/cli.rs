@@ -34,7 +34,7 @@ pub enum Command {
     /// Compare CRONOS and CRONOS-AM with tuned gradient optimizers on one task.
     ///
     /// Writes per-epoch records (epochs.csv, epochs.jsonl), finished runs (runs.jsonl),
-    /// summary.md and val_accuracy.{svg,png} under --out; a rerun skips finished runs.
+    /// summary.md, summary.json and plots (val_accuracy, on the two-layer task objective; SVG and PNG) under --out; a rerun skips finished runs.
     Compare(Box<cronos_examples::compare::CompareArgs>),
     /// Inspect datasets.
     Data {

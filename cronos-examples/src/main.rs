@@ -107,7 +107,7 @@ fn run(command: Command) -> Result<ExitCode> {
             let outcome = cronos_examples::compare::run(&args, &stop)?;
             println!("{}", outcome.summary);
             println!(
-                "{} runs done, {} skipped (already finished); records, summary.md and val_accuracy.{{svg,png}} in {}",
+                "{} runs done, {} skipped (already finished); records, summary.md and plots in {}",
                 outcome.ran,
                 outcome.skipped,
                 args.out.display()

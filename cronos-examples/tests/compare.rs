@@ -85,7 +85,9 @@ fn tiny_sweep_writes_records_summary_and_plots_and_a_rerun_skips_finished_runs()
         }
     }
     let csv = std::fs::read_to_string(out_dir.join("epochs.csv")).unwrap();
-    assert!(csv.starts_with("method,lr,seed,epoch,seconds,val_accuracy,val_loss,attempt\n"));
+    assert!(
+        csv.starts_with("method,lr,seed,epoch,seconds,val_accuracy,val_loss,objective,attempt\n")
+    );
     assert_eq!(csv.lines().count(), 4);
 
     let summary = std::fs::read_to_string(out_dir.join("summary.md")).unwrap();
@@ -202,8 +204,21 @@ fn two_layer_task_reports_objectives_against_the_certified_bound() {
     // (their network could use other activation patterns, but not to this effect).
     let adam_objective = adam["objective"].as_f64().unwrap();
     assert!(adam_objective > bound, "{adam}");
+    // Adam's epoch rows carry the objective after each epoch; its run's is the last of them.
+    let adam_epochs: Vec<_> = epochs.iter().filter(|e| e.method == "adam").collect();
+    assert_eq!(adam_epochs.len(), 2, "{epochs:?}");
+    assert_eq!(adam_epochs[1].objective, Some(adam_objective));
+    assert!(adam_epochs.iter().all(|e| e.objective.unwrap() > bound));
     let summary = std::fs::read_to_string(out_dir.join("summary.md")).unwrap();
     assert!(summary.contains("lower bound"), "{summary}");
+    assert!(summary.contains("(objective.svg)"), "{summary}");
+    let svg = std::fs::read_to_string(out_dir.join("objective.svg")).unwrap();
+    assert!(
+        svg.contains("CRONOS&apos;s lower bound") || svg.contains("CRONOS's lower bound"),
+        "{svg}"
+    );
+    let png = std::fs::read(out_dir.join("objective.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
 
     let narrow = run_with("two-layer:4", &narrow_dir);
     assert_eq!(narrow.status.code(), Some(2));
@@ -335,7 +350,7 @@ fn unknown_method_is_rejected_before_training() {
 /// changes only its row), and both axis titles are drawn.
 #[test]
 fn png_legend_and_axis_titles_are_text() {
-    use cronos_examples::compare::summary::{png, Curve};
+    use cronos_examples::compare::plot::{png, Chart, Curve, LEGEND_ROW, LEGEND_TOP_LEFT};
     use image::RgbImage;
 
     let plot = |names: [&str; 3]| {
@@ -358,7 +373,13 @@ fn png_legend_and_axis_titles_are_text() {
                 }
             })
             .collect();
-        png(&curves)
+        let chart = Chart {
+            y_title: "validation accuracy".into(),
+            log_y: false,
+            curves,
+            lines: Vec::new(),
+        };
+        png(&chart).unwrap()
     };
     // Text is black; curves, bands and grid lines are coloured or light.
     let dark = |img: &RgbImage, xs: std::ops::Range<u32>, ys: std::ops::Range<u32>| {
@@ -372,10 +393,16 @@ fn png_legend_and_axis_titles_are_text() {
         }
         pixels
     };
-    // summary.rs's layout: legend text from x = 655, row i's baseline at y = 41 + 20 i (capitals
-    // 14 pixels above, descenders 4 below); the time-axis title under the tick labels; the
-    // accuracy-axis title left of them.
-    let legend_row = |img: &RgbImage, i: u32| dark(img, 650..800, 27 + 20 * i..46 + 20 * i);
+    // Legend row i: its text's top-left corner at LEGEND_TOP_LEFT, LEGEND_ROW pixels per row.
+    let (left, top) = (LEGEND_TOP_LEFT.0 as u32, LEGEND_TOP_LEFT.1 as u32);
+    let row = LEGEND_ROW as u32;
+    let legend_row = |img: &RgbImage, i: u32| {
+        dark(
+            img,
+            left - 2..800,
+            top - 2 + row * i..top + row - 2 + row * i,
+        )
+    };
 
     let img = plot(["cronos-am", "adamw", "dadapt-adamw"]);
     let rows: Vec<_> = (0..3).map(|i| legend_row(&img, i)).collect();
@@ -384,14 +411,20 @@ fn png_legend_and_axis_titles_are_text() {
     }
     let right_end = |row: &[(u32, u32)]| row.iter().map(|p| p.0).max().unwrap();
     assert!(
-        right_end(&rows[2]) > right_end(&rows[1]) + 50,
+        right_end(&rows[2]) > right_end(&rows[1]) + 30,
         "dadapt-adamw is longer than adamw"
     );
-    assert!(!dark(&img, 70..620, 478..500).is_empty(), "time-axis title");
+    // The time-axis title below the tick labels, the accuracy-axis title left of them.
     assert!(
-        !dark(&img, 0..20, 30..450).is_empty(),
+        !dark(&img, 100..600, 470..500).is_empty(),
+        "time-axis title"
+    );
+    assert!(
+        !dark(&img, 0..28, 100..400).is_empty(),
         "accuracy-axis title"
     );
+    let again = plot(["cronos-am", "adamw", "dadapt-adamw"]);
+    assert_eq!(again, img, "the same chart draws the same pixels");
 
     let renamed = plot(["cronos-am", "adaww", "dadapt-adamw"]);
     assert_eq!(legend_row(&renamed, 0), rows[0]);

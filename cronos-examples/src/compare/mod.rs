@@ -11,11 +11,11 @@
 //! * [`sweep`]: the planned runs, run in turn on the chosen backend;
 //! * [`train`]: one run, epoch by epoch;
 //! * [`records`]: per-epoch and per-run records written as they happen, read back to skip runs;
-//! * [`summary`]: the Markdown table, `summary.json` and the accuracy-against-time plot.
+//! * [`summary`]: the Markdown table, `summary.json` and the plots, drawn by [`plot`].
 
 pub mod args;
 pub mod example;
-mod glyphs;
+pub mod plot;
 pub mod records;
 pub mod summary;
 pub mod sweep;

@@ -31,6 +31,10 @@ pub struct EpochRecord {
     pub val_accuracy: f64,
     /// Mean squared error over all target entries.
     pub val_loss: f64,
+    /// Regularized training objective after this epoch, at the run's beta: gradient methods on the
+    /// two-layer network (CRONOS's path solves each have their own beta; its run records the chosen one).
+    #[serde(default)]
+    pub objective: Option<f64>,
     /// The attempt of the run this row belongs to (empty in records written before attempts).
     #[serde(default)]
     pub attempt: String,
@@ -96,7 +100,7 @@ pub struct RecordWriter {
     dir: PathBuf,
 }
 
-const CSV_HEADER: &str = "method,lr,seed,epoch,seconds,val_accuracy,val_loss,attempt\n";
+const CSV_HEADER: &str = "method,lr,seed,epoch,seconds,val_accuracy,val_loss,objective,attempt\n";
 
 /// One row of `epochs.csv`, fields quoted by the csv crate where they need it.
 fn csv_line(r: &EpochRecord) -> Result<String, CliError> {
@@ -108,6 +112,7 @@ fn csv_line(r: &EpochRecord) -> Result<String, CliError> {
         format!("{:.6}", r.seconds),
         format!("{:.6}", r.val_accuracy),
         format!("{:.6e}", r.val_loss),
+        r.objective.map_or_else(String::new, |o| format!("{o:.9e}")),
         r.attempt.clone(),
     ];
     let mut writer = csv::Writer::from_writer(Vec::new());
@@ -280,6 +285,7 @@ mod tests {
             seconds: epoch as f64,
             val_accuracy: 0.5,
             val_loss: 0.25,
+            objective: None,
             attempt: attempt.into(),
         }
     }
@@ -327,7 +333,7 @@ mod tests {
         assert_eq!(epochs, vec![epoch("a", 1), epoch("a", 2)]);
         let csv = std::fs::read_to_string(dir.path().join("epochs.csv")).unwrap();
         assert_eq!(csv.lines().count(), 3, "{csv}");
-        assert!(csv.lines().all(|l| l.split(',').count() == 8), "{csv}");
+        assert!(csv.lines().all(|l| l.split(',').count() == 9), "{csv}");
     }
 
     #[test]

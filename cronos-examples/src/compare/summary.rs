@@ -1,28 +1,15 @@
-//! `summary.md` (a table per method) and `val_accuracy.svg` / `val_accuracy.png`: validation
-//! accuracy against training time, the median across learning rates and seeds with the 5th-95th
-//! percentile band, time on a log scale. Curves are aligned by epoch: the point of epoch e sits at the median time of
-//! epoch e over the method's runs.
-//!
-//! The SVG is written by hand (text is SVG text, no fonts needed); the PNG is rasterized here with
-//! the same geometry and the same words in the built-in bitmap font of `glyphs.rs`, so
-//! neither needs system font libraries.
+//! `summary.md` (a table per method), `summary.json`, and the plots (see [`charts`]): validation
+//! accuracy and, on the two-layer task, the training objective against training time, the median
+//! across learning rates and seeds with the 5th-95th percentile band. Curves are aligned by
+//! epoch: the point of epoch e sits at the median time of epoch e over the method's runs.
 
-use super::glyphs;
+use super::plot::{self, Chart, Curve};
 use super::records::{lr_text, EpochRecord, RunRecord};
 use crate::error::CliError;
-use image::{Rgb, RgbImage};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
-
-/// One method's curve: per epoch, median time, and the 5th, 50th and 95th accuracy percentiles.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Curve {
-    pub method: String,
-    /// `(seconds, p5, median, p95)` per epoch.
-    pub points: Vec<(f64, f64, f64, f64)>,
-}
 
 /// The `q`-quantile (linear interpolation) of `values`, NaNs ignored; NaN when none remain.
 pub fn quantile(values: &[f64], q: f64) -> f64 {
@@ -173,36 +160,100 @@ pub fn coverage(runs: &[RunRecord]) -> String {
     )
 }
 
-/// The curve of every method.
-pub fn curves(runs: &[RunRecord], epochs: &[EpochRecord]) -> Vec<Curve> {
-    methods(runs)
+/// Per method, a curve of `value` from its epoch rows (those where it is `Some`): for each epoch,
+/// the median time and the 5th, 50th and 95th percentiles of the value across runs.
+pub fn curves(epochs: &[EpochRecord], value: impl Fn(&EpochRecord) -> Option<f64>) -> Vec<Curve> {
+    let mut methods: Vec<&str> = Vec::new();
+    for r in epochs.iter().filter(|r| value(r).is_some()) {
+        if !methods.contains(&r.method.as_str()) {
+            methods.push(&r.method);
+        }
+    }
+    methods
         .into_iter()
         .map(|m| {
             let mut by_epoch: BTreeMap<usize, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
             for r in epochs.iter().filter(|r| r.method == m) {
-                let e = by_epoch.entry(r.epoch).or_default();
-                e.0.push(r.seconds);
-                e.1.push(r.val_accuracy);
+                if let Some(v) = value(r) {
+                    let e = by_epoch.entry(r.epoch).or_default();
+                    e.0.push(r.seconds);
+                    e.1.push(v);
+                }
             }
-            let points = by_epoch
-                .values()
-                .map(|(t, a)| {
-                    (
-                        quantile(t, 0.5),
-                        quantile(a, 0.05),
-                        quantile(a, 0.5),
-                        quantile(a, 0.95),
-                    )
-                })
-                .collect();
-            Curve { method: m, points }
+            Curve {
+                method: m.to_string(),
+                points: by_epoch.values().map(|(t, v)| percentiles(t, v)).collect(),
+            }
         })
         .collect()
 }
 
-/// Writes `summary.md`, `summary.json` (one [`MethodSummary`] per method), `val_accuracy.svg` and
-/// `val_accuracy.png` under `dir`; returns the Markdown summary. `kind` names the task (`two-layer`
-/// or `deep`), `task` describes its data and network; what the runs cover is counted from `runs`.
+/// `(median of times, 5th, 50th and 95th percentile of values)`: one point of a curve.
+fn percentiles(times: &[f64], values: &[f64]) -> (f64, f64, f64, f64) {
+    (
+        quantile(times, 0.5),
+        quantile(values, 0.05),
+        quantile(values, 0.5),
+        quantile(values, 0.95),
+    )
+}
+
+/// The plots of a sweep: validation accuracy against time for every task; on the two-layer task
+/// also the training objective against time, the gradient methods per epoch, CRONOS as one point
+/// per run at its total time (each solve of its path has another beta), and its certified lower
+/// bound as a line.
+pub fn charts(
+    methods: &[MethodSummary],
+    runs: &[RunRecord],
+    epochs: &[EpochRecord],
+) -> Vec<(&'static str, Chart)> {
+    let mut charts = vec![(
+        "val_accuracy",
+        Chart {
+            y_title: "validation accuracy".into(),
+            log_y: false,
+            curves: curves(epochs, |r| Some(r.val_accuracy)),
+            lines: Vec::new(),
+        },
+    )];
+    let mut objectives = curves(epochs, |r| r.objective);
+    let cronos: Vec<&RunRecord> = runs
+        .iter()
+        .filter(|r| r.method == "cronos" && r.objective.is_some())
+        .collect();
+    if !cronos.is_empty() {
+        let times: Vec<f64> = cronos.iter().map(|r| r.seconds).collect();
+        let values: Vec<f64> = cronos.iter().filter_map(|r| r.objective).collect();
+        objectives.insert(
+            0,
+            Curve {
+                method: "cronos".into(),
+                points: vec![percentiles(&times, &values)],
+            },
+        );
+    }
+    if !objectives.is_empty() {
+        let bound = methods.iter().find_map(|m| m.lower_bound);
+        charts.push((
+            "objective",
+            Chart {
+                y_title: "regularized training objective (log scale)".into(),
+                log_y: true,
+                curves: objectives,
+                lines: bound
+                    .map(|b| ("CRONOS's lower bound".to_string(), b))
+                    .into_iter()
+                    .collect(),
+            },
+        ));
+    }
+    charts
+}
+
+/// Writes `summary.md`, `summary.json` (one [`MethodSummary`] per method) and every chart of
+/// [`charts`] as SVG and PNG under `dir`; returns the Markdown summary. `kind` names the task
+/// (`two-layer` or `deep`), `task` describes its data and network; what the runs cover is counted
+/// from `runs`.
 pub fn write(
     dir: &Path,
     kind: &str,
@@ -212,290 +263,34 @@ pub fn write(
 ) -> Result<String, CliError> {
     let methods = summarize(kind, runs);
     let objective = if methods.iter().any(|m| m.objective.is_some()) {
-        " Every method trains the same bias-free two-layer ReLU network on the same program, the training objective 1/2 ||relu(X W1) W2 - Y||^2 + beta/2 (||W1||^2 + ||W2||^2) (the baselines on minibatches, scaled by 1/n); CRONOS solves it to a certified gap for each beta of its path (see `--beta`), keeps the beta whose network scores best on validation (its runtime counts the whole path, its curve has one point per beta), and the baselines then train with that beta; its lower bound holds for every network whose hidden neurons use CRONOS's activation patterns (a network that finds other patterns can go below it)."
+        " Every method trains the same bias-free two-layer ReLU network on the same program, the training objective 1/2 ||relu(X W1) W2 - Y||^2 + beta/2 (||W1||^2 + ||W2||^2) (the baselines on minibatches, scaled by 1/n); CRONOS solves it to a certified gap for each beta of its path (see `--beta`), keeps the beta whose network scores best on validation (its runtime counts the whole path, its accuracy curve has one point per beta), and the baselines then train with that beta; its lower bound holds for every network whose hidden neurons use CRONOS's activation patterns (a network that finds other patterns can go below it).\n\n![training objective against time](objective.svg)"
     } else {
         ""
     };
     let summary = format!(
-        "# Optimizer comparison\n\n{task}; {}.\n\nLearning rates of the baselines drawn log-uniformly from [1e-6, 1e-2]; CRONOS and CRONOS-AM have no learning rate. Runtimes exclude evaluation. The plot shows, per method, the median validation accuracy across learning rates and seeds against the median training time of each epoch, with the 5th-95th percentile band.{objective}\n\n{}\n![validation accuracy against time](val_accuracy.svg)\n",
+        "# Optimizer comparison\n\n{task}; {}.\n\nLearning rates of the baselines drawn log-uniformly from [1e-6, 1e-2]; CRONOS and CRONOS-AM have no learning rate. Runtimes exclude evaluation. The plots show, per method, the median across learning rates and seeds against the median training time of each epoch, with the 5th-95th percentile band.{objective}\n\n{}\n![validation accuracy against time](val_accuracy.svg)\n",
         coverage(runs),
         table(&methods)
     );
-    let curves = curves(runs, epochs);
-    let save = |name: &str, bytes: &[u8]| {
+    let save = |name: String, bytes: &[u8]| {
         let path = dir.join(name);
         std::fs::write(&path, bytes).map_err(|e| CliError::io("write", &path, e))
     };
-    save("summary.md", summary.as_bytes())?;
+    save("summary.md".into(), summary.as_bytes())?;
     let json = serde_json::to_string_pretty(&methods).map_err(|e| CliError(e.to_string()))?;
-    save("summary.json", (json + "\n").as_bytes())?;
-    save("val_accuracy.svg", svg(&curves).as_bytes())?;
-    let path = dir.join("val_accuracy.png");
-    png(&curves)
-        .save(&path)
-        .map_err(|e| CliError(format!("cannot write {}: {e}", path.display())))?;
+    save("summary.json".into(), (json + "\n").as_bytes())?;
+    for (name, chart) in charts(&methods, runs, epochs) {
+        save(
+            format!("{name}.svg"),
+            plot::svg(&chart).map_err(CliError)?.as_bytes(),
+        )?;
+        let path = dir.join(format!("{name}.png"));
+        plot::png(&chart)
+            .map_err(CliError)?
+            .save(&path)
+            .map_err(|e| CliError(format!("cannot write {}: {e}", path.display())))?;
+    }
     Ok(summary)
-}
-
-const W: f64 = 800.0;
-const H: f64 = 500.0;
-/// Plot area: left, top, right, bottom.
-const AREA: (f64, f64, f64, f64) = (70.0, 30.0, 620.0, 450.0);
-const COLORS: [[u8; 3]; 8] = [
-    [31, 119, 180],
-    [255, 127, 14],
-    [44, 160, 44],
-    [214, 39, 40],
-    [148, 103, 189],
-    [140, 86, 75],
-    [227, 119, 194],
-    [127, 127, 127],
-];
-
-/// Axis ranges: time (log scale) over whole decades around the median times as
-/// `(log10 t_min, log10 t_max)`, accuracy from the lowest band value (to a tenth) to 1.
-fn ranges(curves: &[Curve]) -> ((f64, f64), f64) {
-    let pts = curves.iter().flat_map(|c| c.points.iter());
-    let times = pts.clone().map(|p| p.0).filter(|t| *t > 0.0);
-    let lo = times.clone().fold(f64::INFINITY, f64::min).max(1e-6);
-    let hi = times.fold(0.0, f64::max).max(lo * 10.0);
-    let lo = if lo.is_finite() { lo } else { 1e-3 };
-    let a_min = pts
-        .map(|p| p.1)
-        .filter(|a| a.is_finite())
-        .fold(1.0, f64::min)
-        .clamp(0.0, 0.95);
-    (
-        (lo.log10().floor(), hi.log10().ceil()),
-        (a_min * 10.0).floor() / 10.0,
-    )
-}
-
-/// Pixel coordinates of `(seconds, accuracy)`.
-fn to_px(t: f64, a: f64, (t0, t1): (f64, f64), a_min: f64) -> (f64, f64) {
-    let (l, top, r, b) = AREA;
-    let lt = t.max(10f64.powf(t0)).log10();
-    let x = l + ((lt - t0) / (t1 - t0)) * (r - l);
-    let y = b - ((a - a_min) / (1.0 - a_min)).clamp(0.0, 1.0) * (b - top);
-    (x, y)
-}
-
-/// Powers of ten across the time axis.
-fn decades((t0, t1): (f64, f64)) -> impl Iterator<Item = f64> {
-    (t0 as i32..=t1 as i32).map(|e| 10f64.powi(e))
-}
-
-fn hex(c: [u8; 3]) -> String {
-    format!("#{:02x}{:02x}{:02x}", c[0], c[1], c[2])
-}
-
-/// The plot as an SVG document.
-pub fn svg(curves: &[Curve]) -> String {
-    let (t_max, a_min) = ranges(curves);
-    let (l, top, r, b) = AREA;
-    let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{W}\" height=\"{H}\" viewBox=\"0 0 {W} {H}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-    );
-    for i in 0..=5 {
-        let a = a_min + (1.0 - a_min) * i as f64 / 5.0;
-        let (_, y) = to_px(0.0, a, t_max, a_min);
-        let _ = writeln!(
-            s,
-            "<line x1=\"{l}\" y1=\"{y:.1}\" x2=\"{r}\" y2=\"{y:.1}\" stroke=\"#ddd\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{a:.2}</text>",
-            l - 6.0,
-            y + 4.0
-        );
-    }
-    for t in decades(t_max) {
-        let (x, _) = to_px(t, a_min, t_max, a_min);
-        let _ = writeln!(
-            s,
-            "<line x1=\"{x:.1}\" y1=\"{top}\" x2=\"{x:.1}\" y2=\"{b}\" stroke=\"#eee\"/><text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{t}</text>",
-            b + 16.0
-        );
-    }
-    let _ = writeln!(
-        s,
-        "<rect x=\"{l}\" y=\"{top}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"black\"/>\n<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{TIME_TITLE}</text>\n<text x=\"16\" y=\"{:.1}\" text-anchor=\"middle\" transform=\"rotate(-90 16 {:.1})\">{ACCURACY_TITLE}</text>",
-        r - l,
-        b - top,
-        (l + r) / 2.0,
-        H - 12.0,
-        (top + b) / 2.0,
-        (top + b) / 2.0
-    );
-    for (i, c) in curves.iter().enumerate() {
-        let color = hex(COLORS[i % COLORS.len()]);
-        let pts: Vec<_> = c.points.iter().filter(|p| p.2.is_finite()).collect();
-        if pts.len() > 1 {
-            let upper = pts.iter().map(|p| to_px(p.0, p.3, t_max, a_min));
-            let lower = pts.iter().rev().map(|p| to_px(p.0, p.1, t_max, a_min));
-            let poly: Vec<String> = upper
-                .chain(lower)
-                .map(|(x, y)| format!("{x:.1},{y:.1}"))
-                .collect();
-            let _ = writeln!(
-                s,
-                "<polygon points=\"{}\" fill=\"{color}\" fill-opacity=\"0.2\" stroke=\"none\"/>",
-                poly.join(" ")
-            );
-        }
-        let line: Vec<String> = pts
-            .iter()
-            .map(|p| {
-                let (x, y) = to_px(p.0, p.2, t_max, a_min);
-                format!("{x:.1},{y:.1}")
-            })
-            .collect();
-        let _ = writeln!(
-            s,
-            "<polyline points=\"{}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"/>",
-            line.join(" ")
-        );
-        for p in &line {
-            let (x, y) = p.split_once(',').unwrap_or(("0", "0"));
-            let _ = writeln!(
-                s,
-                "<circle cx=\"{x}\" cy=\"{y}\" r=\"3\" fill=\"{color}\"/>"
-            );
-        }
-        let ly = top + 10.0 + 20.0 * i as f64;
-        let _ = writeln!(
-            s,
-            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"14\" height=\"10\" fill=\"{color}\"/><text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
-            r + 15.0,
-            ly - 9.0,
-            r + 35.0,
-            ly,
-            c.method
-        );
-    }
-    s.push_str("</svg>\n");
-    s
-}
-
-/// Title of the time axis, shared by the SVG (as text) and the PNG (in the bitmap font).
-const TIME_TITLE: &str = "training time (s, log scale), evaluation excluded";
-/// Title of the accuracy axis, shared like [`TIME_TITLE`].
-const ACCURACY_TITLE: &str = "validation accuracy";
-
-/// Screen pixels per font pixel in the PNG: capitals 14 pixels tall, a little larger than the
-/// SVG's 12-pixel text, so the blocky font stays readable without zooming.
-const TEXT_SCALE: i64 = 2;
-
-/// Draws `text` in black into the PNG, like SVG text: its baseline through `(x, y)`, which sits at
-/// fraction `anchor` of its length (0 start, 0.5 middle, 1 end, as `text-anchor`); `upward` runs it
-/// bottom to top, as the SVG's y-axis title rotated by -90 degrees.
-fn draw_text(img: &mut RgbImage, text: &str, (x, y): (f64, f64), anchor: f64, upward: bool) {
-    let s = TEXT_SCALE;
-    let (x, y) = (x.round() as i64, y.round() as i64);
-    let start = (glyphs::width(text) as f64 * anchor).round() as i64 * s;
-    for (col, row) in glyphs::pixels(text) {
-        let (along, down) = (col * s - start, (row - glyphs::ASCENT) * s);
-        let (px, py) = if upward {
-            (x + down, y - along - s)
-        } else {
-            (x + along, y + down)
-        };
-        for dx in 0..s {
-            for dy in 0..s {
-                let (Ok(px), Ok(py)) = (u32::try_from(px + dx), u32::try_from(py + dy)) else {
-                    continue;
-                };
-                if let Some(p) = img.get_pixel_mut_checked(px, py) {
-                    *p = Rgb([0, 0, 0]);
-                }
-            }
-        }
-    }
-}
-
-/// The same plot as a bitmap, with the SVG's tick labels, axis titles and legend.
-pub fn png(curves: &[Curve]) -> RgbImage {
-    let (t_max, a_min) = ranges(curves);
-    let (l, top, r, b) = AREA;
-    let mut img = RgbImage::from_pixel(W as u32, H as u32, Rgb([255, 255, 255]));
-    let blend = |img: &mut RgbImage, x: i64, y: i64, c: [u8; 3], alpha: f64| {
-        if x >= 0 && y >= 0 && (x as u32) < img.width() && (y as u32) < img.height() {
-            let p = img.get_pixel_mut(x as u32, y as u32);
-            for (v, &target) in p.0.iter_mut().zip(&c) {
-                *v = (*v as f64 * (1.0 - alpha) + target as f64 * alpha).round() as u8;
-            }
-        }
-    };
-    let line = |img: &mut RgbImage, (x0, y0): (f64, f64), (x1, y1): (f64, f64), c, width: i64| {
-        let n = ((x1 - x0).abs().max((y1 - y0).abs()).ceil() as usize).max(1);
-        for i in 0..=n {
-            let f = i as f64 / n as f64;
-            let (x, y) = (x0 + (x1 - x0) * f, y0 + (y1 - y0) * f);
-            for dx in -width / 2..=width / 2 {
-                for dy in -width / 2..=width / 2 {
-                    blend(img, x.round() as i64 + dx, y.round() as i64 + dy, c, 1.0);
-                }
-            }
-        }
-    };
-    for i in 0..=5 {
-        let a = a_min + (1.0 - a_min) * i as f64 / 5.0;
-        let (_, y) = to_px(0.0, a, t_max, a_min);
-        line(&mut img, (l, y), (r, y), [221, 221, 221], 0);
-        // Tick-label baselines sit lower than the SVG's: bitmap digits are 14 pixels tall, not 9.
-        draw_text(&mut img, &format!("{a:.2}"), (l - 8.0, y + 7.0), 1.0, false);
-    }
-    for t in decades(t_max) {
-        let (x, _) = to_px(t, a_min, t_max, a_min);
-        line(&mut img, (x, top), (x, b), [238, 238, 238], 0);
-        draw_text(&mut img, &format!("{t}"), (x, b + 24.0), 0.5, false);
-    }
-    for (i, c) in curves.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        let pts: Vec<_> = c.points.iter().filter(|p| p.2.is_finite()).collect();
-        // Band: between the interpolated 5th and 95th percentiles, column by column.
-        for w in pts.windows(2) {
-            let (p, q) = (w[0], w[1]);
-            let (x0, _) = to_px(p.0, p.2, t_max, a_min);
-            let (x1, _) = to_px(q.0, q.2, t_max, a_min);
-            let (x0, x1) = (x0.round() as i64, x1.round() as i64);
-            for x in x0..=x1 {
-                let f = if x1 > x0 {
-                    (x - x0) as f64 / (x1 - x0) as f64
-                } else {
-                    0.0
-                };
-                let lo = to_px(0.0, p.1 + (q.1 - p.1) * f, t_max, a_min).1;
-                let hi = to_px(0.0, p.3 + (q.3 - p.3) * f, t_max, a_min).1;
-                for y in hi.round() as i64..=lo.round() as i64 {
-                    blend(&mut img, x, y, color, 0.2);
-                }
-            }
-        }
-        let px: Vec<_> = pts.iter().map(|p| to_px(p.0, p.2, t_max, a_min)).collect();
-        for w in px.windows(2) {
-            line(&mut img, w[0], w[1], color, 2);
-        }
-        for &p in &px {
-            line(&mut img, p, p, color, 6);
-        }
-        let ly = top + 10.0 + 20.0 * i as f64;
-        draw_text(&mut img, &c.method, (r + 35.0, ly + 1.0), 0.0, false);
-        for dy in 0..10 {
-            line(
-                &mut img,
-                (r + 15.0, ly - 9.0 + dy as f64),
-                (r + 29.0, ly - 9.0 + dy as f64),
-                color,
-                0,
-            );
-        }
-    }
-    let black = [0, 0, 0];
-    line(&mut img, (l, top), (r, top), black, 0);
-    line(&mut img, (l, b), (r, b), black, 0);
-    line(&mut img, (l, top), (l, b), black, 0);
-    line(&mut img, (r, top), (r, b), black, 0);
-    draw_text(&mut img, TIME_TITLE, ((l + r) / 2.0, H - 6.0), 0.5, false);
-    draw_text(&mut img, ACCURACY_TITLE, (16.0, (top + b) / 2.0), 0.5, true);
-    img
 }
 
 #[cfg(test)]

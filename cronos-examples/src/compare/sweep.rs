@@ -277,6 +277,7 @@ impl BackendTask for SweepTask<'_> {
                     seconds: s.seconds,
                     val_accuracy: s.accuracy,
                     val_loss: s.loss,
+                    objective: s.objective,
                     attempt: self.attempt.clone(),
                 })?;
                 Ok(if stop.load(Ordering::SeqCst) {

@@ -60,6 +60,9 @@ pub struct EpochScore {
     pub seconds: f64,
     pub accuracy: f64,
     pub loss: f64,
+    /// Regularized training objective of the network after this epoch, at the run's beta (gradient
+    /// methods on the two-layer network; CRONOS's solves each have their own beta).
+    pub objective: Option<f64>,
 }
 
 /// Training data as host matrices, with targets in the encoding of the class count.
@@ -218,25 +221,28 @@ fn gradient<B: burn::tensor::backend::AutodiffBackend>(
             seconds: trained.as_secs_f64(),
             accuracy,
             loss,
+            objective: two_layer.then(|| objective(&inner, train, beta, device)),
         };
         scores.push(s);
         if on_epoch(s)?.is_break() && epoch < setup.epochs {
             return Ok(None);
         }
     }
-    let objective = two_layer.then(|| {
-        let inner = model.valid();
-        let pred = inner.forward(train.x.to_tensor(device));
-        let residual = (pred - train.y.to_tensor(device)).square().sum() / 2.0;
-        cronos_core::host::scalar(residual + weight_norm_sq(&inner) * (beta / 2.0))
-    });
     Ok(Some(Finished {
+        objective: scores.last().and_then(|s| s.objective),
         scores,
-        objective,
         lower_bound: None,
         beta: two_layer.then_some(beta),
         head_seconds: cronos_am.then_some(head.as_secs_f64()),
     }))
+}
+
+/// The two-layer program's objective `1/2 ||f(X) - Y||^2 + beta/2 ||W||^2` of `model` on the
+/// whole training set.
+fn objective<B: Backend>(model: &DeepMlp<B>, train: &Data, beta: f64, device: &B::Device) -> f64 {
+    let pred = model.forward(train.x.to_tensor(device));
+    let residual = (pred - train.y.to_tensor(device)).square().sum() / 2.0;
+    cronos_core::host::scalar(residual + weight_norm_sq(model) * (beta / 2.0))
 }
 
 /// `||W1||^2 + ||W2||^2` of the two-layer head (the whole two-layer network).
@@ -292,6 +298,7 @@ fn cronos<B: Backend>(
             seconds: clock.as_secs_f64(),
             accuracy,
             loss,
+            objective: None,
         };
         scores.push(s);
         match on_epoch(s) {
