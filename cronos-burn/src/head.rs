@@ -11,12 +11,30 @@
 //! outputs (every convex group becomes one neuron, zero groups become zero neurons, the rest is
 //! padded with zero neurons), so `m >= 2 P c` is required.
 //!
-//! ```ignore
-//! let head = HeadSolverConfig::new(CronosConfig::new().with_neurons(10));
-//! let h = model.features(x);                          // n x k, on any backend
-//! let report = head.fit_into(h, y, &mut model.fc3, &mut model.fc4)?;
-//! // on an autodiff model, solve on the inner backend without a tape:
-//! let report = head.fit_into_autodiff(h.inner(), y.inner(), &mut model.fc3, &mut model.fc4)?;
+//! ```
+//! use burn::backend::{Autodiff, NdArray};
+//! use burn::nn::LinearConfig;
+//! use burn::prelude::*;
+//! use burn::tensor::Distribution;
+//! use cronos_burn::head::HeadSolverConfig;
+//! use cronos_core::CronosConfig;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! type B = Autodiff<NdArray>;
+//! let device = Default::default();
+//! // Features from the layers below the head (n x k) and targets (n x c).
+//! let h = Tensor::<B, 2>::random([64, 6], Distribution::Normal(0.0, 1.0), &device);
+//! let y = h.clone().sum_dim(1).clamp_min(0.0);
+//! // A head of hidden width m >= 2 P c = 8.
+//! let mut hidden = LinearConfig::new(6, 8).init::<B>(&device);
+//! let mut output = LinearConfig::new(8, 1).init::<B>(&device);
+//! let head = HeadSolverConfig::new(CronosConfig::new().with_neurons(4));
+//! // On an autodiff model the solve runs on the inner backend, without a tape
+//! // (`fit_into` for a model on a plain backend).
+//! let report = head.fit_into_autodiff(h.inner(), y.inner(), &mut hidden, &mut output)?;
+//! println!("objective {:.4}, certified lower bound {:.4}", report.objective, report.lower_bound);
+//! # Ok(())
+//! # }
 //! ```
 
 use burn::module::Param;

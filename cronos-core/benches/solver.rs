@@ -5,6 +5,7 @@
 //! also in f32, on the flex backend. `-- --full` adds the 12,000 x 784 two-class problem (2 vs 8, needs
 //! the Debian package dataset-fashion-mnist) and the embedded 10,000 x 784 ten-class problem, both in
 //! f32 with a 10-minute limit; they have no interior-point reference, so only the certificate speaks.
+//! Further arguments pick problems by part of their name (`-- multi10 raw784`; `FMNIST` for `--full`'s).
 //!
 //! Columns: the u-step path, set-up seconds, iterations and seconds until the certified relative gap
 //! and the relative violation are both within 1e-3 and 1e-6, the true gap to the reference optimum at
@@ -173,6 +174,12 @@ fn bench(p: &Problem, dtype: DType, time_limit: f64) {
 
 fn main() {
     let full = std::env::args().any(|a| a == "--full");
+    // Other arguments select problems by a part of their name (cargo adds `--bench`).
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let chosen = |name: &str| only.is_empty() || only.iter().any(|o| name.contains(o.as_str()));
     println!(
         "flex, {} threads available",
         std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -186,14 +193,14 @@ fn main() {
         "bench_multi10_pca50",
         "bench_binary_raw784",
     ];
-    for (i, name) in names.iter().enumerate() {
+    for (i, name) in names.iter().enumerate().filter(|(_, n)| chosen(n)) {
         let p = fixture(name);
         bench(&p, DType::F64, 60.0);
         if i == 0 {
             bench(&p, DType::F32, 60.0);
         }
     }
-    if full {
+    if full && chosen("FMNIST") {
         let system = Path::new(DEBIAN_FASHION_MNIST_DIR);
         if system.exists() {
             let (train, _) = fashion_mnist(system).expect("system Fashion-MNIST");

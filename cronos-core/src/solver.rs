@@ -205,7 +205,8 @@ impl<'a> Cronos<'a> {
         // X = sx Xs and Y = sy Ys, u = (sy / sx) us solves the original program with beta_s = beta /
         // (sx sy), and objectives scale by sy^2; patterns and cone constraints are unchanged.
         let (sx, sy) = (rms_row_norm(&x), rms_row_norm(&y));
-        let op = ConvexOperator::new(x.clone() / sx, patterns.mask.clone(), cfg.formulation);
+        let op = ConvexOperator::new(x.clone() / sx, patterns.mask.clone(), cfg.formulation)
+            .with_outputs(c);
         let cols = op.blocks() * c;
         let relu = cfg.formulation == Formulation::Relu;
         let warm = warm

@@ -56,6 +56,45 @@ fn adjoint_identities_hold() {
     }
 }
 
+/// The masks spread once for the output count give the products that spreading them in every
+/// product gives, and other output counts still work.
+#[test]
+fn masks_spread_for_the_outputs_change_no_product() {
+    for formulation in [Formulation::Relu, Formulation::Gated] {
+        let (plain, _) = problem(formulation);
+        let spread = plain.clone().with_outputs(3);
+        for c in [3, 2] {
+            let u = gaussian(plain.d(), plain.blocks() * c, 7);
+            let r = gaussian(plain.n(), c, 8);
+            let z = gaussian(plain.n(), plain.blocks() * c, 9);
+            let same = |a: Tensor<B, 2>, b: Tensor<B, 2>| {
+                assert_eq!(a.into_data(), b.into_data(), "{formulation:?}, c = {c}");
+            };
+            let (xu_plain, xu_spread) = (plain.xu(&u), spread.xu(&u));
+            same(
+                plain.f_from_xu(xu_plain.clone()),
+                spread.f_from_xu(xu_spread.clone()),
+            );
+            same(plain.ft(r.clone()), spread.ft(r));
+            same(
+                plain.network_output(xu_plain.clone()),
+                spread.network_output(xu_spread.clone()),
+            );
+            assert_eq!(
+                plain.max_violation(xu_plain.clone()),
+                spread.max_violation(xu_spread.clone())
+            );
+            if formulation == Formulation::Relu {
+                same(
+                    plain.g_from_xu(xu_plain).unwrap(),
+                    spread.g_from_xu(xu_spread).unwrap(),
+                );
+                same(plain.gt(z.clone()).unwrap(), spread.gt(z).unwrap());
+            }
+        }
+    }
+}
+
 #[test]
 fn a_equals_its_definition() {
     let (op, _) = problem(Formulation::Relu);
