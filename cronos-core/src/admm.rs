@@ -117,6 +117,23 @@ impl<B: Backend> Admm<B> {
         }
     }
 
+    /// This run continued at penalty `rho`: the scaled multipliers (unscaled ones over rho) are
+    /// rescaled so that the unscaled ones, and with them the iteration, carry over.
+    pub(crate) fn with_rho(self, problem: &Problem<B>, rho: f64) -> Self {
+        let ratio = self.rho / rho;
+        let state = State {
+            v: self.state.v,
+            lambda: self.state.lambda * ratio,
+            cone: self.state.cone.map(|(s, nu)| (s, nu * ratio)),
+        };
+        Self {
+            iterations: self.iterations,
+            pcg_iterations: self.pcg_iterations,
+            a_products: self.a_products,
+            ..Self::new(problem, state, rho, false)
+        }
+    }
+
     /// One over-relaxed ADMM iteration.
     pub(crate) fn step(&mut self, p: &Problem<B>) -> Measures {
         let (op, rho, z) = (&p.op, self.rho, &self.state);

@@ -40,10 +40,16 @@ impl<B: Backend> Checks<B> {
     }
 
     /// Certifies `run`'s point, and polishes it when a polish is due, if a check is due now or
-    /// `force` (the last iteration) asks for one.
-    pub(crate) fn run(&mut self, run: &Admm<B>, problem: &Problem<B>, m: &Measures, force: bool) {
+    /// `force` (the last iteration) asks for one; whether it checked.
+    pub(crate) fn run(
+        &mut self,
+        run: &Admm<B>,
+        problem: &Problem<B>,
+        m: &Measures,
+        force: bool,
+    ) -> bool {
         if !force && run.iterations < self.next {
-            return;
+            return false;
         }
         self.next = run.iterations + self.every.max(run.iterations / CHECK_SPACING);
         let mut duals = vec![run.certify(problem)];
@@ -71,6 +77,7 @@ impl<B: Backend> Checks<B> {
                 self.dual = Some(dual);
             }
         }
+        true
     }
 
     /// The best lower bound so far (scaled units), minus infinity before the first check.

@@ -298,7 +298,15 @@ impl<'a> Cronos<'a> {
                 )));
             }
             let limit = run.iterations == cfg.max_iters || interrupted();
-            checks.run(&run, &problem, &m, limit);
+            let checked = checks.run(&run, &problem, &m, limit);
+            if checked && problem.ustep.rho_is_free() {
+                let gap = relative_gap(m.objective, checks.bound());
+                let factor = rho::adjustment(gap, m.rel_violation, cfg.tol);
+                if factor != 1.0 {
+                    let rho = run.rho * factor;
+                    run = run.with_rho(&problem, rho);
+                }
+            }
             // Records and the stop test see the point the solve would return now.
             let now = checks.returned(&m);
             let rec = record(&now, &run, checks.bound());
