@@ -207,16 +207,21 @@ pub fn charts(
     runs: &[RunRecord],
     epochs: &[EpochRecord],
 ) -> Vec<(&'static str, Chart)> {
+    // Curves (and legend rows) in the order of the table.
+    let ordered = |mut curves: Vec<Curve>| {
+        curves.sort_by_key(|c| methods.iter().position(|m| m.method == c.method));
+        curves
+    };
     let mut charts = vec![(
         "val_accuracy",
         Chart {
             y_title: "validation accuracy".into(),
             log_y: false,
-            curves: curves(epochs, |r| Some(r.val_accuracy)),
+            curves: ordered(curves(epochs, |r| Some(r.val_accuracy))),
             lines: Vec::new(),
         },
     )];
-    let mut objectives = curves(epochs, |r| r.objective);
+    let mut objectives = ordered(curves(epochs, |r| r.objective));
     let cronos: Vec<&RunRecord> = runs
         .iter()
         .filter(|r| r.method == "cronos" && r.objective.is_some())
