@@ -7,13 +7,13 @@ use image::RgbImage;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use std::ops::Range;
-use std::sync::Once;
+use std::sync::OnceLock;
 
 const W: u32 = 800;
 const H: u32 = 500;
 /// Width of the plot, left of the legend.
 const PLOT_W: u32 = 620;
-/// The legend's first row: its text's top-left corner, relative to the legend's area.
+/// The legend's first row: its text's top-left corner, in pixels of the whole image.
 pub const LEGEND_TOP_LEFT: (i32, i32) = (PLOT_W as i32 + 30, 30);
 /// Height of a legend row.
 pub const LEGEND_ROW: i32 = 20;
@@ -71,16 +71,17 @@ pub fn png(chart: &Chart) -> Result<RgbImage, String> {
     RgbImage::from_raw(W, H, buffer).ok_or_else(|| "bitmap of the wrong size".into())
 }
 
-/// Registers the embedded font under the family name the charts use (once per process).
+/// Registers the embedded font under the family name the charts use (once per process; a failure
+/// is remembered and reported by every chart).
 fn register_font() -> Result<(), String> {
-    static REGISTER: Once = Once::new();
-    let mut result = Ok(());
-    REGISTER.call_once(|| {
-        let bytes = include_bytes!("../../assets/DejaVuSans.ttf");
-        result = plotters::style::register_font(FONT, FontStyle::Normal, bytes)
-            .map_err(|_| "the embedded font cannot be read".to_string());
-    });
-    result
+    static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
+    REGISTERED
+        .get_or_init(|| {
+            let bytes = include_bytes!("../../assets/DejaVuSans.ttf");
+            plotters::style::register_font(FONT, FontStyle::Normal, bytes)
+                .map_err(|_| "the embedded font cannot be read".to_string())
+        })
+        .clone()
 }
 
 fn draw<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, chart: &Chart) -> Result<(), String> {
