@@ -98,16 +98,22 @@ impl<B: Backend> ConvexOperator<B> {
         self
     }
 
-    /// The spread masks for `c` outputs, when formed for that count.
-    fn spread_for(&self, c: usize) -> Option<&Spread<B>> {
-        self.spread.as_ref().filter(|s| s.outputs == c)
-    }
-
-    /// D_i as `n x P c`, for `c` outputs.
-    fn mask_for(&self, c: usize) -> Tensor<B, 2> {
-        match self.spread_for(c) {
-            Some(s) => s.mask.clone(),
-            None => spread(self.mask.clone(), c),
+    /// `m`, one of the per-block matrices, spread over `c` outputs: the copy that
+    /// [`Self::with_outputs`] formed (`formed` picks it) when it was formed for `c`, else spread now.
+    fn spread_over(
+        &self,
+        m: &Tensor<B, 2>,
+        c: usize,
+        formed: impl Fn(&Spread<B>) -> Option<&Tensor<B, 2>>,
+    ) -> Tensor<B, 2> {
+        match self
+            .spread
+            .as_ref()
+            .filter(|s| s.outputs == c)
+            .and_then(formed)
+        {
+            Some(t) => t.clone(),
+            None => spread(m.clone(), c),
         }
     }
 
@@ -171,7 +177,7 @@ impl<B: Backend> ConvexOperator<B> {
     /// F U from X Z, `n x c`.
     pub fn f_from_xz(&self, xz: Tensor<B, 2>) -> Tensor<B, 2> {
         let c = xz.dims()[1] / self.patterns();
-        sum_blocks(xz * self.mask_for(c), c)
+        sum_blocks(xz * self.spread_over(&self.mask, c, |s| Some(&s.mask)), c)
     }
 
     /// F U from X U, `n x c`.
@@ -200,7 +206,8 @@ impl<B: Backend> ConvexOperator<B> {
     /// X^T D R for residuals `r` (`n x c`): the v-part of F^T R, `d x P c`.
     fn ft_half(&self, r: Tensor<B, 2>) -> Tensor<B, 2> {
         let c = r.dims()[1];
-        let weighted = self.mask_for(c) * r.repeat_dim(1, self.patterns());
+        let mask = self.spread_over(&self.mask, c, |s| Some(&s.mask));
+        let weighted = mask * r.repeat_dim(1, self.patterns());
         self.xt.clone().matmul(weighted)
     }
 
@@ -228,11 +235,7 @@ impl<B: Backend> ConvexOperator<B> {
     fn times_cone(&self, z: Tensor<B, 2>) -> Option<Tensor<B, 2>> {
         let e = self.cone.as_ref()?;
         let c = z.dims()[1] / self.blocks();
-        let spread_cone = match self.spread_for(c) {
-            Some(s) => s.cone.clone()?,
-            None => spread(e.clone(), c),
-        };
-        Some(z * spread_cone)
+        Some(z * self.spread_over(e, c, |s| s.cone.as_ref()))
     }
 
     /// A U = U + F^T F U / rho + G^T G U, returned with X Z (which PCG uses to track X z).
@@ -266,10 +269,7 @@ impl<B: Backend> ConvexOperator<B> {
         match self.formulation {
             Formulation::Relu => {
                 let c = xv.dims()[1] / self.blocks();
-                let sigma = match self.spread_for(c) {
-                    Some(s) => s.sigma.clone(),
-                    None => spread(self.sigma.clone(), c),
-                };
+                let sigma = self.spread_over(&self.sigma, c, |s| Some(&s.sigma));
                 sum_blocks(relu(xv) * sigma, c)
             }
             Formulation::Gated => self.f_from_xu(xv),

@@ -160,17 +160,16 @@ pub fn coverage(runs: &[RunRecord]) -> String {
     )
 }
 
-/// Per method, a curve of `value` from its epoch rows (those where it is `Some`): for each epoch,
-/// the median time and the 5th, 50th and 95th percentiles of the value across runs.
-pub fn curves(epochs: &[EpochRecord], value: impl Fn(&EpochRecord) -> Option<f64>) -> Vec<Curve> {
-    let mut methods: Vec<&str> = Vec::new();
-    for r in epochs.iter().filter(|r| value(r).is_some()) {
-        if !methods.contains(&r.method.as_str()) {
-            methods.push(&r.method);
-        }
-    }
+/// For each of `methods` whose epoch rows have `value` (`Some`), in that order, the curve of it: for
+/// each epoch, the median time and the 5th, 50th and 95th percentiles of the value across runs.
+pub fn curves(
+    methods: &[MethodSummary],
+    epochs: &[EpochRecord],
+    value: impl Fn(&EpochRecord) -> Option<f64>,
+) -> Vec<Curve> {
     methods
-        .into_iter()
+        .iter()
+        .map(|m| m.method.as_str())
         .map(|m| {
             let mut by_epoch: BTreeMap<usize, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
             for r in epochs.iter().filter(|r| r.method == m) {
@@ -185,6 +184,7 @@ pub fn curves(epochs: &[EpochRecord], value: impl Fn(&EpochRecord) -> Option<f64
                 points: by_epoch.values().map(|(t, v)| percentiles(t, v)).collect(),
             }
         })
+        .filter(|c| !c.points.is_empty())
         .collect()
 }
 
@@ -201,27 +201,22 @@ fn percentiles(times: &[f64], values: &[f64]) -> (f64, f64, f64, f64) {
 /// The plots of a sweep: validation accuracy against time for every task; on the two-layer task
 /// also the training objective against time, the gradient methods per epoch, CRONOS as one point
 /// per run at its total time (each solve of its path has another beta), and its certified lower
-/// bound as a line.
+/// bound as a line. Curves and legend rows follow the table (`methods`).
 pub fn charts(
     methods: &[MethodSummary],
     runs: &[RunRecord],
     epochs: &[EpochRecord],
 ) -> Vec<(&'static str, Chart)> {
-    // Curves (and legend rows) in the order of the table.
-    let ordered = |mut curves: Vec<Curve>| {
-        curves.sort_by_key(|c| methods.iter().position(|m| m.method == c.method));
-        curves
-    };
     let mut charts = vec![(
         "val_accuracy",
         Chart {
             y_title: "validation accuracy".into(),
             log_y: false,
-            curves: ordered(curves(epochs, |r| Some(r.val_accuracy))),
+            curves: curves(methods, epochs, |r| Some(r.val_accuracy)),
             lines: Vec::new(),
         },
     )];
-    let mut objectives = ordered(curves(epochs, |r| r.objective));
+    let mut objectives = curves(methods, epochs, |r| r.objective);
     let cronos: Vec<&RunRecord> = runs
         .iter()
         .filter(|r| r.method == "cronos" && r.objective.is_some())
