@@ -8,6 +8,7 @@ pub mod device;
 pub mod head;
 pub mod model;
 pub mod optim;
+pub mod shard;
 pub mod solver;
 
 /// The README's Burn snippet, compiled with the doctests so that it stays in step with the API.

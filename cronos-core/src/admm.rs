@@ -9,12 +9,12 @@
 //! 4. lambda += u - v,  nu += G u - s
 
 use crate::certificate::{tighten, DualPoint};
-use crate::host;
 use crate::operator::ConvexOperator;
 use crate::pcg::{self, Iterate};
 use crate::polish::polish;
 use crate::prox::{group_norms, group_soft_threshold, nonnegative};
 use crate::reduce;
+use crate::rows::Rows;
 use crate::state::State;
 use crate::ustep::UStepSolver;
 use burn::prelude::*;
@@ -48,17 +48,47 @@ impl<B: Backend> Problem<B> {
         12.0 * (n * d * self.fty.dims()[1]) as f64
     }
 
-    /// Objective of the network `v` maps to, its largest cone violation and max |X v|, as
-    /// one-element tensors to be read with other scalars.
-    pub(crate) fn point_measures(&self, v: &Tensor<B, 2>) -> [Tensor<B, 1>; 3] {
+    /// The measures of the network `v` maps to, as one-element tensors to be read with other
+    /// scalars ([`PointMeasures::read`]).
+    pub(crate) fn point_measures(&self, v: &Tensor<B, 2>) -> PointMeasures<B> {
         let xv = self.op.xu(v);
-        let fit = reduce::sum_squares(self.op.network_output(xv.clone()) - self.y.clone()) / 2.0;
-        let groups = group_norms(v.clone()).sum();
-        [
-            fit + groups * self.beta,
-            self.op.violation(xv.clone()),
-            xv.abs().max(),
-        ]
+        PointMeasures {
+            fit: reduce::sum_squares(self.op.network_output(xv.clone()) - self.y.clone()) / 2.0,
+            penalty: group_norms(v.clone()).sum() * self.beta,
+            violation: self.op.violation(xv.clone()),
+            xv_max: xv.abs().max(),
+        }
+    }
+}
+
+/// The objective of a point's network in two parts, its largest cone violation and max |X v|, each
+/// over this peer's rows where it sums or maximizes over rows.
+pub(crate) struct PointMeasures<B: Backend> {
+    fit: Tensor<B, 1>,
+    penalty: Tensor<B, 1>,
+    violation: Tensor<B, 1>,
+    xv_max: Tensor<B, 1>,
+}
+
+impl<B: Backend> PointMeasures<B> {
+    /// Objective, largest violation and max |X v| over all rows, read in one transfer with `S`
+    /// further sums over this peer's rows and `K` further values every peer shares ([`Rows::read`]).
+    pub(crate) fn read<const S: usize, const K: usize>(
+        self,
+        rows: &Rows<B>,
+        sums: [Tensor<B, 1>; S],
+        shared: [Tensor<B, 1>; K],
+    ) -> ([f64; 3], [f64; S], [f64; K]) {
+        let (sums, maxima, shared) = rows.read(
+            std::iter::once(self.fit).chain(sums).collect(),
+            vec![self.violation, self.xv_max],
+            std::iter::once(self.penalty).chain(shared).collect(),
+        );
+        (
+            [sums[0] + shared[0], maxima[0], maxima[1]],
+            sums[1..].try_into().expect("S sums"),
+            shared[1..].try_into().expect("K shared values"),
+        )
     }
 }
 
@@ -159,9 +189,12 @@ impl<B: Backend> Admm<B> {
         let u_hat = u.clone() * RELAXATION + z.v.clone() * (1.0 - RELAXATION);
         let v = group_soft_threshold(u_hat.clone() + z.lambda.clone(), p.beta / rho);
         let lambda = z.lambda.clone() + u_hat - v.clone();
-        let mut primal_sq = reduce::sum_squares(u.clone() - v.clone());
-        let mut u_sq = reduce::sum_squares(u.clone());
-        let mut v_sq = reduce::sum_squares(v.clone());
+        // Squared norms in two parts: over u-space (shared by the peers) and over rows (the cone's).
+        let primal_sq = reduce::sum_squares(u.clone() - v.clone());
+        let u_sq = reduce::sum_squares(u.clone());
+        let v_sq = reduce::sum_squares(v.clone());
+        let none = || primal_sq.zeros_like();
+        let (mut cone_primal_sq, mut cone_u_sq, mut cone_v_sq) = (none(), none(), none());
         let mut dual = v.clone() - z.v.clone();
         let mut multiplier_sq = reduce::sum_squares(lambda.clone());
         let xu = op.xu_from_xz(&u, self.point.xz.clone());
@@ -174,30 +207,34 @@ impl<B: Backend> Admm<B> {
                 multiplier_sq = multiplier_sq.max_pair(reduce::sum_squares(
                     op.gt(nu.clone()).expect("cone operator"),
                 ));
-                primal_sq = primal_sq + reduce::sum_squares(gu.clone() - s.clone());
-                u_sq = u_sq + reduce::sum_squares(gu);
-                v_sq = v_sq + reduce::sum_squares(s.clone());
+                cone_primal_sq = reduce::sum_squares(gu.clone() - s.clone());
+                cone_u_sq = reduce::sum_squares(gu);
+                cone_v_sq = reduce::sum_squares(s.clone());
                 Some((s, nu))
             }
             _ => None,
         };
         self.state = State { v, lambda, cone };
-        let [objective, violation, xv_max] = p.point_measures(&self.state.v);
-        let values = host::to_vec(Tensor::cat(
-            vec![
-                objective,
-                violation,
-                xv_max,
+        let (
+            [objective, max_violation, xv_max],
+            [cone_primal_sq, cone_u_sq, cone_v_sq],
+            [primal_sq, u_sq, v_sq, dual_sq, multiplier_sq],
+        ) = p.point_measures(&self.state.v).read(
+            op.rows(),
+            [cone_primal_sq, cone_u_sq, cone_v_sq],
+            [
                 primal_sq,
                 u_sq,
                 v_sq,
                 reduce::sum_squares(dual),
                 multiplier_sq,
             ],
-            0,
-        ));
-        let [objective, max_violation, xv_max, primal_sq, u_sq, v_sq, dual_sq, multiplier_sq] =
-            values[..].try_into().expect("eight measures");
+        );
+        let (primal_sq, u_sq, v_sq) = (
+            primal_sq + cone_primal_sq,
+            u_sq + cone_u_sq,
+            v_sq + cone_v_sq,
+        );
         let primal = primal_sq.sqrt();
         let dual = rho * dual_sq.sqrt();
         let dual_scale = rho * multiplier_sq.sqrt().max(p.fty_norm / rho);
@@ -249,8 +286,8 @@ impl<B: Backend> Admm<B> {
         let Some(polished) = polished else {
             return (None, flops);
         };
-        let [objective, violation, xv_max] = p.point_measures(&polished.v);
-        let values = host::to_vec(Tensor::cat(vec![objective, violation, xv_max], 0));
+        let ([objective, violation, xv_max], [], []) =
+            p.point_measures(&polished.v).read(p.op.rows(), [], []);
         let prediction = p.op.f_from_xu(p.op.xu(&polished.v));
         let dual = tighten(
             &p.op,
@@ -262,9 +299,9 @@ impl<B: Backend> Admm<B> {
         );
         let candidate = Candidate {
             v: polished.v,
-            objective: values[0],
-            max_violation: values[1],
-            rel_violation: values[1] / values[2].max(f64::MIN_POSITIVE),
+            objective,
+            max_violation: violation,
+            rel_violation: violation / xv_max.max(f64::MIN_POSITIVE),
             dual,
         };
         (Some(candidate), flops)

@@ -57,9 +57,12 @@ pub(crate) fn tighten<B: Backend>(
     let h_max = h.square().sum_dim(0).reshape([blocks, c]).max_dim(0);
     let zy = (z.clone() * y.clone()).sum_dim(0);
     let zz = z.clone().square().sum_dim(0);
-    let stats = host::to_vec(Tensor::cat(vec![h_max, zy, zz], 1));
-    let (h_max, rest) = stats.split_at(c);
-    let (zy, zz) = rest.split_at(c);
+    let (sums, _, h_max) = op.rows().read(
+        vec![zy.reshape([c]), zz.reshape([c])],
+        vec![],
+        vec![h_max.reshape([c])],
+    );
+    let (zy, zz) = sums.split_at(c);
     let mut bound = 0.0;
     let scales: Vec<f64> = (0..c)
         .map(|k| {
@@ -131,6 +134,16 @@ pub struct Certificate {
 }
 
 impl Certificate {
+    /// Appends the rows of `next`, the certificate of the next block of rows of the same sharded
+    /// solve (see [`crate::Cronos::fit_shard`]): z and mu gain its rows, the rest is shared.
+    pub fn append_rows(&mut self, next: &Certificate) {
+        self.z.extend_from_slice(&next.z);
+        if let (Some(mu), Some(more)) = (&mut self.mu, &next.mu) {
+            mu.extend_from_slice(more);
+        }
+        self.shape[0] += next.shape[0];
+    }
+
     /// The certificate of `dual` (scaled units) in the caller's units: z and mu scale with the targets
     /// (`sy`), mu also with the scale of G (`cone_scale`).
     pub(crate) fn new<B: Backend>(

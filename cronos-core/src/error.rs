@@ -60,6 +60,10 @@ pub enum CronosError {
         /// The part that needs the most and its size, as a phrase.
         largest: String,
     },
+    /// A peer of a sharded solve failed, or the collective between the peers did; every peer
+    /// stops with the message of the first failure.
+    #[error("sharded solve stopped: {0}")]
+    Peer(String),
     /// The iteration produced non-finite numbers (diverged).
     #[error("numerical breakdown: {0}")]
     Numerical(String),

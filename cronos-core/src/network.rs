@@ -41,10 +41,21 @@ impl<B: Backend> TwoLayerNet<B> {
 
     /// The training objective 1/2 ||f(X) - Y||_F^2 + beta/2 (||W1||_F^2 + ||W2||_F^2).
     pub fn objective(&self, x: Tensor<B, 2>, y: Tensor<B, 2>, beta: f64) -> f64 {
-        let loss = host::scalar(reduce::sum_squares(self.forward(x) - y)) / 2.0;
-        let weights = host::scalar(reduce::sum_squares(self.w1.clone()))
-            + host::scalar(reduce::sum_squares(self.w2.clone()));
-        loss + beta / 2.0 * weights
+        let [loss, penalty] = self.objective_terms(x, y, beta);
+        host::scalar(loss) + host::scalar(penalty)
+    }
+
+    /// The objective's two terms as one-element tensors: the loss (a sum over the rows of `x`) and
+    /// the weight decay.
+    pub(crate) fn objective_terms(
+        &self,
+        x: Tensor<B, 2>,
+        y: Tensor<B, 2>,
+        beta: f64,
+    ) -> [Tensor<B, 1>; 2] {
+        let loss = reduce::sum_squares(self.forward(x) - y) / 2.0;
+        let weights = reduce::sum_squares(self.w1.clone()) + reduce::sum_squares(self.w2.clone());
+        [loss, weights * (beta / 2.0)]
     }
 
     /// Neurons with a nonzero first-layer column.
@@ -62,16 +73,22 @@ impl<B: Backend> TwoLayerNet<B> {
 /// Classification accuracy of predictions against targets: sign agreement for one output (targets
 /// +-1), argmax agreement for several (one-hot targets).
 pub fn accuracy<B: Backend>(pred: Tensor<B, 2>, targets: Tensor<B, 2>) -> f64 {
-    let [n, c] = pred.dims();
+    let n = pred.dims()[0];
     if n == 0 {
         return f64::NAN;
     }
-    let hits = if c == 1 {
+    host::scalar(hits(pred, targets)) / n as f64
+}
+
+/// The number of rows of `pred` that [`accuracy`] counts as correct, as a one-element tensor.
+pub(crate) fn hits<B: Backend>(pred: Tensor<B, 2>, targets: Tensor<B, 2>) -> Tensor<B, 1> {
+    let dtype = pred.dtype();
+    let hits = if pred.dims()[1] == 1 {
         (pred * targets).greater_elem(0.0).int().sum()
     } else {
         pred.argmax(1).equal(targets.argmax(1)).int().sum()
     };
-    host::to_vec(hits.float())[0] / n as f64
+    hits.float().cast(dtype)
 }
 
 /// Maps a convex point `v` (`d x B c`, see [`crate::operator`]) to network weights (Pilanci & Ergen

@@ -20,6 +20,7 @@
 
 use crate::host;
 use crate::reduce;
+use crate::rows::Rows;
 use crate::Formulation;
 use burn::prelude::*;
 use burn::tensor::activation::relu;
@@ -42,6 +43,8 @@ pub struct ConvexOperator<B: Backend> {
     formulation: Formulation,
     /// The per-block masks spread over the solve's outputs, formed once ([`Self::with_outputs`]).
     spread: Option<Spread<B>>,
+    /// Where the rows are: every product with X^T and every sum over rows goes through it.
+    rows: Rows<B>,
 }
 
 /// `mask`, `cone` and `sigma` of a [`ConvexOperator`] with each column repeated for `outputs`
@@ -58,6 +61,16 @@ struct Spread<B: Backend> {
 impl<B: Backend> ConvexOperator<B> {
     /// Builds the operators for data `x` (`n x d`) and 0/1 patterns `mask` (`n x P`).
     pub fn new(x: Tensor<B, 2>, mask: Tensor<B, 2>, formulation: Formulation) -> Self {
+        Self::on_rows(x, mask, formulation, Rows::whole())
+    }
+
+    /// The operators of a program whose rows `x` and `mask` are one block of (`rows`).
+    pub(crate) fn on_rows(
+        x: Tensor<B, 2>,
+        mask: Tensor<B, 2>,
+        formulation: Formulation,
+        rows: Rows<B>,
+    ) -> Self {
         let [_, p] = mask.dims();
         let cone = (formulation == Formulation::Relu).then(|| {
             let e = mask.clone() * 2.0 - 1.0;
@@ -66,13 +79,14 @@ impl<B: Backend> ConvexOperator<B> {
         let blocks = if cone.is_some() { 2 * p } else { p };
         let signs = (0..blocks).map(|b| if b < p { 1.0 } else { -1.0 });
         let sigma = host::upload(signs.collect(), [1, blocks], &x);
-        let [rows, d] = x.dims();
-        let rms = (host::scalar(reduce::sum_squares(x.clone())) / rows as f64).sqrt();
+        let [local, d] = x.dims();
+        let n = rows.total(local, &x);
+        let rms = (host::scalar(rows.sum(reduce::sum_squares(x.clone()))) / n as f64).sqrt();
         let cone_scale = if rms > 0.0 { 1.0 / rms } else { 1.0 };
         // A contiguous copy of X^T: products with a transposed view run at half speed on CPU backends.
         let xt = Tensor::from_data(x.clone().transpose().into_data(), (&x.device(), x.dtype()));
-        let cone_gram = (cone.is_some() && d <= rows)
-            .then(|| xt.clone().matmul(x.clone()) * cone_scale.powi(2));
+        let cone_gram = (cone.is_some() && d <= n)
+            .then(|| rows.sum(xt.clone().matmul(x.clone())) * cone_scale.powi(2));
         Self {
             sigma,
             cone_scale,
@@ -83,6 +97,7 @@ impl<B: Backend> ConvexOperator<B> {
             cone,
             formulation,
             spread: None,
+            rows,
         }
     }
 
@@ -117,7 +132,12 @@ impl<B: Backend> ConvexOperator<B> {
         }
     }
 
-    /// Samples n.
+    /// Where the rows are.
+    pub(crate) fn rows(&self) -> &Rows<B> {
+        &self.rows
+    }
+
+    /// Samples n (this peer's, in a sharded solve).
     pub fn n(&self) -> usize {
         self.x.dims()[0]
     }
@@ -208,7 +228,7 @@ impl<B: Backend> ConvexOperator<B> {
         let c = r.dims()[1];
         let mask = self.spread_over(&self.mask, c, |s| Some(&s.mask));
         let weighted = mask * r.repeat_dim(1, self.patterns());
-        self.xt.clone().matmul(weighted)
+        self.rows.sum(self.xt.clone().matmul(weighted))
     }
 
     /// F^T R for residuals `r` (`n x c`), `d x B c`.
@@ -228,7 +248,7 @@ impl<B: Backend> ConvexOperator<B> {
     /// G^T Z for `z` (`n x B c`), `d x B c` (ReLU program only).
     pub fn gt(&self, z: Tensor<B, 2>) -> Option<Tensor<B, 2>> {
         self.times_cone(z)
-            .map(|t| self.xt.clone().matmul(t) * self.cone_scale)
+            .map(|t| self.rows.sum(self.xt.clone().matmul(t)) * self.cone_scale)
     }
 
     /// (2 D_b - I) z_b for every block of `z` (`n x B c`), unscaled; `None` for the gated program.
@@ -278,10 +298,12 @@ impl<B: Backend> ConvexOperator<B> {
 
     /// Largest violation max(0, -(2 D_b - I) (X V)_b) of any cone constraint, unscaled (0 for gated).
     pub fn max_violation(&self, xv: Tensor<B, 2>) -> f64 {
-        host::scalar(self.violation(xv))
+        let (_, maxima, _) = self.rows.read(vec![], vec![self.violation(xv)], vec![]);
+        maxima[0]
     }
 
-    /// [`ConvexOperator::max_violation`] as a one-element tensor, to be read with other scalars.
+    /// [`ConvexOperator::max_violation`] over this peer's rows as a one-element tensor, to be read
+    /// with other scalars as a maximum ([`Rows::read`]).
     pub(crate) fn violation(&self, xv: Tensor<B, 2>) -> Tensor<B, 1> {
         match self.times_cone(xv.clone()) {
             Some(t) => relu(t.neg()).max(),
@@ -298,7 +320,11 @@ impl<B: Backend> ConvexOperator<B> {
     pub fn gram(&self, w: Tensor<B, 2>) -> Tensor<B, 2> {
         match &self.cone_gram {
             Some(gram) => gram.clone().matmul(w),
-            None => self.xt.clone().matmul(self.x.clone().matmul(w)) * self.cone_scale.powi(2),
+            None => {
+                self.rows
+                    .sum(self.xt.clone().matmul(self.x.clone().matmul(w)))
+                    * self.cone_scale.powi(2)
+            }
         }
     }
 

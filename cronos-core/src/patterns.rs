@@ -2,6 +2,7 @@
 
 use crate::error::{CronosError, Result};
 use crate::host;
+use crate::rows::Rows;
 use burn::prelude::*;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -32,6 +33,17 @@ impl<B: Backend> Patterns<B> {
     /// With `filter`, duplicate patterns and the all-zero pattern are dropped (as scnn does): a duplicate
     /// only adds a redundant copy of a group, and D_i = 0 contributes nothing to the model.
     pub fn new(x: &Tensor<B, 2>, gates: Tensor<B, 2>, filter: bool) -> Result<Self> {
+        Self::on_rows(x, gates, filter, &Rows::whole())
+    }
+
+    /// [`Patterns::new`] for one block of rows (`rows`): the filter compares the columns over the
+    /// rows of every peer.
+    pub(crate) fn on_rows(
+        x: &Tensor<B, 2>,
+        gates: Tensor<B, 2>,
+        filter: bool,
+        rows: &Rows<B>,
+    ) -> Result<Self> {
         let [_, d] = x.dims();
         let [gd, count] = gates.dims();
         if gd != d {
@@ -44,15 +56,23 @@ impl<B: Backend> Patterns<B> {
         if count == 0 {
             return Err(CronosError::Empty("no gate vectors (neurons = 0)".into()));
         }
-        let mask_bool = x.clone().matmul(gates.clone()).greater_equal_elem(0.0);
-        let mask = mask_bool.clone().float().cast(x.dtype());
+        let mask = x
+            .clone()
+            .matmul(gates.clone())
+            .greater_equal_elem(0.0)
+            .float()
+            .cast(x.dtype());
         if !filter {
             return Ok(Self { gates, mask });
         }
-        let keep = distinct_nonzero_columns(
-            &mask_bool.into_data().iter::<bool>().collect::<Vec<_>>(),
-            count,
-        );
+        // Counts over rows: ones per column, and rows where columns i and j differ.
+        let ones = rows.sum(mask.clone().sum_dim(0));
+        let complement = mask.clone().neg() + 1.0;
+        let mt = mask.clone().transpose();
+        let differ =
+            mt.clone().matmul(complement.clone()) + complement.transpose().matmul(mask.clone());
+        let differ = rows.sum(differ);
+        let keep = distinct_nonzero_columns(&host::to_vec(ones), &host::to_vec(differ), count);
         if keep.is_empty() {
             return Err(CronosError::Empty(
                 "every gate vector gives the all-zero pattern on this data".into(),
@@ -89,14 +109,12 @@ impl<B: Backend> Patterns<B> {
     }
 }
 
-/// Indices of the columns of a row-major `n x count` 0/1 matrix that are not all zero and not equal to
-/// an earlier column.
-fn distinct_nonzero_columns(mask: &[bool], count: usize) -> Vec<usize> {
-    let n = mask.len() / count.max(1);
-    let column = |j: usize| (0..n).map(move |i| mask[i * count + j]);
-    let mut seen = std::collections::HashSet::new();
+/// Indices of the columns of a 0/1 matrix that are not all zero and not equal to an earlier column,
+/// from the ones in each of its `count` columns and the row-major `count x count` numbers of rows
+/// where two columns differ.
+fn distinct_nonzero_columns(ones: &[f64], differ: &[f64], count: usize) -> Vec<usize> {
     (0..count)
-        .filter(|&j| column(j).any(|b| b) && seen.insert(column(j).collect::<Vec<_>>()))
+        .filter(|&j| ones[j] > 0.0 && (0..j).all(|i| differ[i * count + j] > 0.0))
         .collect()
 }
 
@@ -107,12 +125,14 @@ mod tests {
     #[test]
     fn distinct_columns_drop_zero_and_duplicates() {
         // 3 x 4: columns (1,0,1), (0,0,0), (1,0,1), (0,1,0)
-        let m = [
-            true, false, true, false, //
-            false, false, false, true, //
-            true, false, true, false,
+        let ones = [2.0, 0.0, 2.0, 1.0];
+        let differ = [
+            0.0, 2.0, 0.0, 3.0, //
+            2.0, 0.0, 2.0, 1.0, //
+            0.0, 2.0, 0.0, 3.0, //
+            3.0, 1.0, 3.0, 0.0,
         ];
-        assert_eq!(distinct_nonzero_columns(&m, 4), vec![0, 3]);
+        assert_eq!(distinct_nonzero_columns(&ones, &differ, 4), vec![0, 3]);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use crate::config::CronosConfig;
 use crate::error::{CronosError, Result};
 use crate::host;
 use crate::memory::Footprint;
-use crate::network::{accuracy, map_to_network, TwoLayerNet};
+use crate::network::{hits, map_to_network, TwoLayerNet};
 use crate::observer::{IterationRecord, Observer};
 use crate::operator::ConvexOperator;
 use crate::patterns::{gaussian_gates, Patterns};
@@ -20,6 +20,7 @@ use crate::prox::group_norms;
 use crate::reduce;
 use crate::report::{SolveReport, Status};
 use crate::rho;
+use crate::rows::{Collective, Rows};
 use crate::state::{State, WarmStart};
 use crate::ustep::UStepSolver;
 use crate::Formulation;
@@ -112,8 +113,9 @@ fn check_rows<B: Backend>(x: &Tensor<B, 2>, y: &Tensor<B, 2>) -> Result<()> {
     }
 }
 
-fn check_finite<B: Backend>(t: &Tensor<B, 2>, what: &'static str) -> Result<()> {
-    let count = host::scalar(t.clone().is_finite().bool_not().int().sum().float()) as usize;
+fn check_finite<B: Backend>(t: &Tensor<B, 2>, what: &'static str, rows: &Rows<B>) -> Result<()> {
+    let bad = t.clone().is_finite().bool_not().int().sum().float();
+    let count = host::scalar(rows.sum(bad.cast(t.dtype()))) as usize;
     if count == 0 {
         Ok(())
     } else {
@@ -121,9 +123,9 @@ fn check_finite<B: Backend>(t: &Tensor<B, 2>, what: &'static str) -> Result<()> 
     }
 }
 
-/// Root-mean-square row norm ||T||_F / sqrt(rows), or 1 for a zero matrix.
-fn rms_row_norm<B: Backend>(t: &Tensor<B, 2>) -> f64 {
-    let r = host::scalar(reduce::sum_squares(t.clone())).sqrt() / (t.dims()[0] as f64).sqrt();
+/// Root-mean-square row norm ||T||_F / sqrt(rows), or 1 for a zero matrix; `n` rows in all.
+fn rms_row_norm<B: Backend>(t: &Tensor<B, 2>, n: usize, rows: &Rows<B>) -> f64 {
+    let r = (host::scalar(rows.sum(reduce::sum_squares(t.clone()))) / n as f64).sqrt();
     if r > 0.0 && r.is_finite() {
         r
     } else {
@@ -146,13 +148,44 @@ impl<'a> Cronos<'a> {
 
     /// Fits data `x` (`n x d`) to targets `y` (`n x c`) with Gaussian gates drawn from the seed.
     pub fn fit<B: Backend>(self, x: Tensor<B, 2>, y: Tensor<B, 2>) -> Result<Solution<B>> {
+        self.fit_on(x, y, Rows::whole())
+    }
+
+    /// Fits this peer's block of rows `x` (`n_k x d`) and `y` (`n_k x c`) of a problem sharded over
+    /// the peers of `collective` (see [`Collective`]), with `gates` (`d x P`) or Gaussian gates drawn
+    /// from the seed; every peer calls this with the same configuration and gates. Each peer's
+    /// solution holds the same network and report (`n` counts every row), and the certificate's
+    /// rows and the warm start's cone state of its own rows.
+    ///
+    /// Polishing and the sample-space core do not shard (both couple the rows of every peer): the
+    /// u-step core is in pattern space and the certificate comes from ADMM's own dual point.
+    pub fn fit_shard<B: Backend>(
+        self,
+        x: Tensor<B, 2>,
+        y: Tensor<B, 2>,
+        gates: Option<Tensor<B, 2>>,
+        collective: std::sync::Arc<dyn Collective<B>>,
+    ) -> Result<Solution<B>> {
+        let rows = Rows::shard(collective);
+        match gates {
+            Some(gates) => self.solve(x, y, gates, None, rows),
+            None => self.fit_on(x, y, rows),
+        }
+    }
+
+    fn fit_on<B: Backend>(
+        self,
+        x: Tensor<B, 2>,
+        y: Tensor<B, 2>,
+        rows: Rows<B>,
+    ) -> Result<Solution<B>> {
         let [n, d] = x.dims();
         let p = self.config.neurons;
         self.config.validate()?;
         // Checked before the gates are drawn: d x P of them is already too many for some requests.
         Footprint::within_budget(&self.config, [n, d, y.dims()[1]], p, x.dtype().size())?;
         let gates = host::upload(gaussian_gates(d, p, self.config.seed), [d, p], &x);
-        self.solve(x, y, gates, None)
+        self.solve(x, y, gates, None, rows)
     }
 
     /// Fits with user-supplied gate vectors (`d x P`).
@@ -162,7 +195,7 @@ impl<'a> Cronos<'a> {
         y: Tensor<B, 2>,
         gates: Tensor<B, 2>,
     ) -> Result<Solution<B>> {
-        self.solve(x, y, gates, None)
+        self.solve(x, y, gates, None, Rows::whole())
     }
 
     /// Continues from `from` (an earlier [`Solution::warm_start`]) with its gates and rho; the
@@ -173,7 +206,7 @@ impl<'a> Cronos<'a> {
         y: Tensor<B, 2>,
         from: &WarmStart<B>,
     ) -> Result<Solution<B>> {
-        self.solve(x, y, from.gates.clone(), Some(from))
+        self.solve(x, y, from.gates.clone(), Some(from), Rows::whole())
     }
 
     fn solve<B: Backend>(
@@ -182,6 +215,7 @@ impl<'a> Cronos<'a> {
         y: Tensor<B, 2>,
         gates: Tensor<B, 2>,
         warm: Option<&WarmStart<B>>,
+        rows: Rows<B>,
     ) -> Result<Solution<B>> {
         let start = Instant::now();
         let cfg = self.config.clone();
@@ -196,17 +230,26 @@ impl<'a> Cronos<'a> {
         check_rows(&x, &y)?;
         let footprint =
             Footprint::within_budget(&cfg, [n, d, c], gates.dims()[1], x.dtype().size())?;
-        check_finite(&x, "X")?;
-        check_finite(&y, "Y")?;
-        check_finite(&gates, "gate vectors")?;
-        let patterns = Patterns::new(&x, gates, cfg.filter_patterns)?;
+        check_finite(&x, "X", &rows)?;
+        check_finite(&y, "Y", &rows)?;
+        check_finite(&gates, "gate vectors", &Rows::whole())?;
+        let patterns = Patterns::on_rows(&x, gates, cfg.filter_patterns, &rows)?;
+        let total_rows = rows.total(n, &x);
         // Work in units where rows of X and of Y have unit root-mean-square norm, so that rho, the
         // tolerances and f32 arithmetic behave the same for pixels in [0, 255] or in [0, 1]. With
         // X = sx Xs and Y = sy Ys, u = (sy / sx) us solves the original program with beta_s = beta /
         // (sx sy), and objectives scale by sy^2; patterns and cone constraints are unchanged.
-        let (sx, sy) = (rms_row_norm(&x), rms_row_norm(&y));
-        let op = ConvexOperator::new(x.clone() / sx, patterns.mask.clone(), cfg.formulation)
-            .with_outputs(c);
+        let (sx, sy) = (
+            rms_row_norm(&x, total_rows, &rows),
+            rms_row_norm(&y, total_rows, &rows),
+        );
+        let op = ConvexOperator::on_rows(
+            x.clone() / sx,
+            patterns.mask.clone(),
+            cfg.formulation,
+            rows.clone(),
+        )
+        .with_outputs(c);
         let cols = op.blocks() * c;
         let relu = cfg.formulation == Formulation::Relu;
         let warm = warm
@@ -222,7 +265,10 @@ impl<'a> Cronos<'a> {
             cfg.time_limit
                 .is_some_and(|t| start.elapsed().as_secs_f64() >= t)
         };
-        let interrupted = || stopped() || out_of_time();
+        // This peer's own test, for waiting on its factorizations, and the one the peers agree on,
+        // for every decision of the solve.
+        let interrupted_here = || stopped() || out_of_time();
+        let interrupted = || rows.agreed(interrupted_here(), &x);
 
         let initial_rho = warm
             .as_ref()
@@ -232,7 +278,8 @@ impl<'a> Cronos<'a> {
         let core_budget = cfg.memory_budget_gb * 1e9 - footprint.total();
         // A short solve's set-up is most of its time: it gets the cheaper factorization.
         let long = cfg.max_iters >= rho::SWEEP_MIN_BUDGET;
-        let ustep = UStepSolver::new(&op, initial_rho, long, core_budget, &interrupted)?;
+        let ustep = UStepSolver::new(&op, initial_rho, long, core_budget, &interrupted_here)?;
+        rows.check()?;
         // Stopped or out of time during set-up: one cheap iteration from the cold start, no race.
         let cut_short = interrupted();
         let ys = y.clone() / sy;
@@ -285,12 +332,14 @@ impl<'a> Cronos<'a> {
             }
             (None, None) => rho::race(&problem, cold, record, interrupted),
         };
+        rows.check()?;
 
         let mut checks = Checks::new(cfg.check_every, cfg.tol);
         let mut status = Status::MaxIterations;
         let mut last: Option<Measures> = None;
         while run.iterations < cfg.max_iters {
             let m = run.step(&problem);
+            rows.check()?;
             if !(m.objective.is_finite() && m.primal.is_finite() && m.dual.is_finite()) {
                 return Err(CronosError::Numerical(format!(
                     "non-finite iterate at ADMM iteration {} (objective {}, residuals {}, {})",
@@ -318,9 +367,9 @@ impl<'a> Cronos<'a> {
             last = Some(m);
             let ended = if checks.certifies(&now) {
                 Some(Status::Optimal)
-            } else if observer_stop || stopped() {
+            } else if rows.agreed(observer_stop || stopped(), &x) {
                 Some(Status::Stopped)
-            } else if out_of_time() {
+            } else if rows.agreed(out_of_time(), &x) {
                 Some(Status::TimeLimit)
             } else {
                 None
@@ -340,9 +389,15 @@ impl<'a> Cronos<'a> {
         let v = point * (sy / sx);
         let network = map_to_network(op, &patterns.gates, &v, None).expect("unpadded mapping");
         let xv = x.clone().matmul(v.clone());
-        let max_violation = op.max_violation(xv.clone());
-        let scale_xv = host::scalar(xv.abs().max()).max(f64::MIN_POSITIVE);
-        let objective = network.objective(x.clone(), y.clone(), cfg.beta);
+        let [loss, penalty] = network.objective_terms(x.clone(), y.clone(), cfg.beta);
+        let (sums, maxima, shared) = rows.read(
+            vec![loss, hits(network.forward(x), y)],
+            vec![op.violation(xv.clone()), xv.abs().max()],
+            vec![penalty],
+        );
+        let (objective, train_accuracy) = (sums[0] + shared[0], sums[1] / total_rows as f64);
+        let max_violation = maxima[0];
+        let scale_xv = maxima[1].max(f64::MIN_POSITIVE);
         let best_dual = match checks.dual {
             Some(dual) => dual,
             None => run.certify(&problem),
@@ -371,16 +426,17 @@ impl<'a> Cronos<'a> {
             setup_seconds,
             seconds: start.elapsed().as_secs_f64(),
             active_neurons: network.active_neurons(),
-            train_accuracy: accuracy(network.forward(x), y),
+            train_accuracy,
             patterns: patterns.len(),
             rho: run.rho,
             status,
             formulation: cfg.formulation,
             beta: cfg.beta,
-            n,
+            n: total_rows,
             d,
             outputs: c,
         };
+        rows.check()?;
         Ok(Solution {
             network,
             warm_start: WarmStart {

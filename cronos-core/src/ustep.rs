@@ -27,6 +27,7 @@ use crate::background::unless_interrupted;
 use crate::error::{CronosError, Result};
 use crate::host;
 use crate::operator::{spread, sum_blocks, ConvexOperator};
+use crate::rows::Rows;
 use crate::Formulation;
 use burn::prelude::*;
 use faer::{Mat, Side};
@@ -110,6 +111,10 @@ impl<B: Backend> UStepSolver<B> {
     /// of set-up and, while a factorization runs (on a thread of its own, see
     /// [`crate::background`]), every few milliseconds: once it says so, set-up ends at once with the
     /// PCG path.
+    ///
+    /// In a sharded solve the core is always in pattern space (a sum over rows, where the sample-space
+    /// core couples the rows of all peers), every factorization runs on peer 0 and its result is
+    /// shared, and `interrupted` (this peer's own test) is agreed between the peers at every stage.
     pub(crate) fn new(
         op: &ConvexOperator<B>,
         rho: f64,
@@ -121,7 +126,9 @@ impl<B: Backend> UStepSolver<B> {
         let [n, d] = x.dims();
         let p = op.patterns();
         let relu = op.formulation() == Formulation::Relu;
-        let sample = n <= d * p;
+        let rows = op.rows();
+        let sample = n <= d * p && !rows.is_sharded();
+        let agreed_interrupted = || rows.agreed(interrupted(), x);
         let mut solver = Self {
             t: None,
             z: x.clone(),
@@ -137,12 +144,17 @@ impl<B: Backend> UStepSolver<B> {
             // The trace bounds the largest eigenvalue, which is all the certificate needs of it
             // (a step size) when set-up is cut short.
             solver.gram_max = (0..d).map(|i| gram[(i, i)]).sum::<f64>().max(0.0);
-            let Some(scaling) = unless_interrupted(move || block_scaling(&gram), interrupted)
-            else {
+            let scaling = on_first(rows, move || block_scaling(&gram), interrupted)?;
+            let Some(scaling) = shared(rows, scaling, x, |(t, gram_max)| {
+                vec![
+                    host::upload_faer(&t, x),
+                    host::upload(vec![gram_max], [1, 1], x),
+                ]
+            }) else {
                 return Ok(solver);
             };
-            let (t, gram_max) = scaling?;
-            let t = host::upload_faer(&t, x);
+            let [t, gram_max] = <[Tensor<B, 2>; 2]>::try_from(scaling).expect("two tensors");
+            let gram_max = host::scalar(gram_max);
             solver.z = x.clone().matmul(t.clone());
             solver.t = Some(t);
             solver.gram_max = gram_max;
@@ -152,10 +164,10 @@ impl<B: Backend> UStepSolver<B> {
             (&x.device(), x.dtype()),
         );
         let m = if sample { n } else { d * p };
-        if core_bytes(m, x.dtype().size()) > memory_budget || interrupted() {
+        if core_bytes(m, x.dtype().size()) > memory_budget || agreed_interrupted() {
             return Ok(solver);
         }
-        let Some(s) = solver.core_matrix(interrupted) else {
+        let Some(s) = solver.core_matrix(rows, &agreed_interrupted) else {
             return Ok(solver);
         };
         let alpha = rho / solver.gamma;
@@ -166,15 +178,20 @@ impl<B: Backend> UStepSolver<B> {
                 shifted_inverse(&s, alpha).map(Factor::Inverse)
             }
         };
-        solver.core = match unless_interrupted(factor, interrupted).transpose()? {
-            Some(Factor::Eigen(q, s)) => Core::Eigen {
-                q: host::upload_faer(&q, x),
-                s,
+        let factor = on_first(rows, factor, interrupted)?;
+        let factor = shared(rows, factor, x, |factor| match factor {
+            Factor::Eigen(q, s) => vec![host::upload_faer(&q, x), host::upload(s, [1, m], x)],
+            Factor::Inverse(inverse) => vec![host::upload_faer(&inverse, x)],
+        });
+        solver.core = match factor.as_deref() {
+            Some([q, s]) => Core::Eigen {
+                q: q.clone(),
+                s: host::to_vec(s.clone()),
             },
-            Some(Factor::Inverse(inverse)) => Core::Cholesky {
-                inverse: host::upload_faer(&inverse, x),
+            Some([inverse]) => Core::Cholesky {
+                inverse: inverse.clone(),
             },
-            None => Core::Identity,
+            _ => Core::Identity,
         };
         Ok(solver)
     }
@@ -203,25 +220,28 @@ impl<B: Backend> UStepSolver<B> {
     /// The core S on the host: (Z Z^T) o (D D^T) in sample space, Phi^T Phi in pattern space. It is
     /// built a block of rows at a time (about [`BLOCK_FLOPS`] each), so that `interrupted` is heard
     /// between blocks; `None` once it is.
-    fn core_matrix(&self, interrupted: &dyn Fn() -> bool) -> Option<Mat<f64>> {
+    fn core_matrix(&self, rows: &Rows<B>, interrupted: &dyn Fn() -> bool) -> Option<Mat<f64>> {
         let phi = (!self.sample).then(|| self.phi());
         let (m, inner) = match &phi {
             None => (self.z.dims()[0], self.z.dims()[1] + self.mask.dims()[1]),
             Some(phi) => (phi.dims()[1], phi.dims()[0]),
         };
-        let rows_of = |start: usize, rows: usize| match &phi {
+        let rows_of = |start: usize, count: usize| match &phi {
             None => {
                 let k = self
                     .z
                     .clone()
-                    .narrow(0, start, rows)
+                    .narrow(0, start, count)
                     .matmul(self.zt.clone());
                 let mask = self.mask.clone();
-                k * mask.clone().narrow(0, start, rows).matmul(mask.transpose())
+                k * mask
+                    .clone()
+                    .narrow(0, start, count)
+                    .matmul(mask.transpose())
             }
             Some(phi) => {
-                let columns = phi.clone().narrow(1, start, rows).transpose();
-                columns.matmul(phi.clone())
+                let columns = phi.clone().narrow(1, start, count).transpose();
+                rows.sum(columns.matmul(phi.clone()))
             }
         };
         let block = ((BLOCK_FLOPS / (2.0 * (inner * m) as f64)) as usize).clamp(1, m);
@@ -230,8 +250,7 @@ impl<B: Backend> UStepSolver<B> {
             if interrupted() {
                 return None;
             }
-            let rows = block.min(m - start);
-            let values = host::to_vec(rows_of(start, rows));
+            let values = host::to_vec(rows_of(start, block.min(m - start)));
             for (i, row) in values.chunks_exact(m).enumerate() {
                 for (j, &v) in row.iter().enumerate() {
                     s[(start + i, j)] = v;
@@ -323,6 +342,58 @@ fn shifted_solve<B: Backend>(core: &Core<B>, alpha: f64, w: Tensor<B, 2>) -> Ten
     }
 }
 
+/// The result of `work` on the first peer (the only one unless sharded), run on a thread of its
+/// own and abandoned once `interrupted`; `None` on the other peers and when abandoned.
+fn on_first<B: Backend, T: Send + 'static>(
+    rows: &Rows<B>,
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+    interrupted: &dyn Fn() -> bool,
+) -> Result<Option<T>> {
+    if rows.is_first() {
+        unless_interrupted(work, interrupted).transpose()
+    } else {
+        Ok(None)
+    }
+}
+
+/// Most tensors one [`shared`] result holds.
+const MAX_SHARED: usize = 2;
+
+/// The first peer's `result` on every peer, as the tensors `upload` makes of it (their shapes,
+/// which only the first peer knows, are shared first); `None` everywhere when it has none.
+fn shared<B: Backend, T>(
+    rows: &Rows<B>,
+    result: Option<T>,
+    like: &Tensor<B, 2>,
+    upload: impl FnOnce(T) -> Vec<Tensor<B, 2>>,
+) -> Option<Vec<Tensor<B, 2>>> {
+    let tensors = result.map(upload);
+    if !rows.is_sharded() {
+        return tensors;
+    }
+    let shapes: Vec<f64> = tensors
+        .iter()
+        .flatten()
+        .flat_map(|t| t.dims().map(|d| d as f64))
+        .chain(std::iter::repeat(0.0))
+        .take(2 * MAX_SHARED)
+        .collect();
+    let shapes = host::to_vec(rows.from_first(host::upload(shapes, [1, 2 * MAX_SHARED], like)));
+    let mut own = tensors.into_iter().flatten();
+    let shared: Vec<_> = shapes
+        .chunks_exact(2)
+        .map(|c| [c[0] as usize, c[1] as usize])
+        .take_while(|dims| dims[0] > 0)
+        .map(|dims| {
+            let local = own
+                .next()
+                .unwrap_or_else(|| Tensor::zeros(dims, (&like.device(), like.dtype())));
+            rows.from_first(local)
+        })
+        .collect();
+    (!shared.is_empty()).then_some(shared)
+}
+
 /// A factored core on the host, before upload.
 enum Factor {
     /// Eigenvectors and eigenvalues.
@@ -404,7 +475,7 @@ mod tests {
                     );
                     // The same core through a Cholesky factor.
                     if let Core::Eigen { .. } = solver.core {
-                        let s = solver.core_matrix(&|| false).unwrap();
+                        let s = solver.core_matrix(&Rows::whole(), &|| false).unwrap();
                         let inverse = shifted_inverse(&s, rho / solver.gamma).unwrap();
                         solver.core = Core::Cholesky {
                             inverse: host::upload_faer(&inverse, &u),

@@ -3,3 +3,4 @@
 
 mod backends;
 mod fixtures;
+mod shards;

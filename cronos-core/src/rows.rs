@@ -1,0 +1,179 @@
+//! Where the rows of X live: all on this device, or one block of them on each peer of a sharded solve.
+//!
+//! A sharded solve gives every peer a block of rows of X and Y (and so of the patterns, the cone
+//! slacks and their multipliers); the point u, its multipliers and everything in `d`-space are
+//! replicated. Row-separable work (X u, masks, slacks, residuals) stays local, and every sum over rows
+//! (X^T R products, the Gram and pattern-space matrices, norms and objective terms) is one sum over
+//! the peers through a [`Collective`]. All control decisions are taken from summed values (or from
+//! flags the peers agree on, [`Rows::agreed`]), so every peer takes the same path through the solve
+//! and calls the collective the same number of times.
+//!
+//! What does not shard, and runs on one peer only: the factorizations (peer 0 factors, the others
+//! receive the factor, so that every peer applies bit-identical inverses) and never the sample-space
+//! core, which couples all rows (`n x n`). Polishing needs the active rows of every peer on one
+//! host and is skipped; the sharded solve is certified by ADMM's own dual point.
+
+use crate::error::{CronosError, Result};
+use crate::host;
+use burn::prelude::*;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+/// The sum over peers that a sharded solve is built on; one value per peer, on that peer's thread.
+///
+/// Every peer calls [`Collective::sum`] the same number of times with tensors of the same shapes.
+pub trait Collective<B: Backend>: Send + Sync {
+    /// This peer's index, `0..peers`.
+    fn peer(&self) -> usize;
+    /// Number of peers.
+    fn peers(&self) -> usize;
+    /// The element-wise sum of `t` over all peers, or what went wrong (naming the peer that failed).
+    fn sum(&self, t: Tensor<B, 2>) -> std::result::Result<Tensor<B, 2>, String>;
+}
+
+/// The rows of one solve: [`Rows::whole`] or a peer's block. The first failure of the collective is
+/// kept (the operation returns its input unchanged, so that shapes hold) and ends the solve at its
+/// next [`Rows::check`].
+#[derive(Clone)]
+pub(crate) struct Rows<B: Backend> {
+    collective: Option<Arc<dyn Collective<B>>>,
+    failure: Arc<Mutex<Option<String>>>,
+}
+
+impl<B: Backend> fmt::Debug for Rows<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.collective {
+            None => write!(f, "Rows::Whole"),
+            Some(c) => write!(f, "Rows::Shard({} of {})", c.peer(), c.peers()),
+        }
+    }
+}
+
+impl<B: Backend> Rows<B> {
+    /// Every row on this device.
+    pub(crate) fn whole() -> Self {
+        Self {
+            collective: None,
+            failure: Arc::default(),
+        }
+    }
+
+    /// This peer's block of rows.
+    pub(crate) fn shard(collective: Arc<dyn Collective<B>>) -> Self {
+        Self {
+            collective: Some(collective),
+            failure: Arc::default(),
+        }
+    }
+
+    /// Whether the rows are split over several peers.
+    pub(crate) fn is_sharded(&self) -> bool {
+        self.collective.is_some()
+    }
+
+    /// Whether this is the peer that factors (peer 0, or the only one).
+    pub(crate) fn is_first(&self) -> bool {
+        self.collective.as_ref().is_none_or(|c| c.peer() == 0)
+    }
+
+    /// The sum over peers of `t`, a sum over this peer's rows.
+    pub(crate) fn sum<const D: usize>(&self, t: Tensor<B, D>) -> Tensor<B, D> {
+        let Some(collective) = &self.collective else {
+            return t;
+        };
+        let shape = t.shape();
+        let flat: Tensor<B, 2> = t.clone().reshape([1, shape.num_elements()]);
+        match collective.sum(flat) {
+            Ok(summed) => summed.reshape(shape),
+            Err(message) => {
+                self.fail(message);
+                t
+            }
+        }
+    }
+
+    /// `t` as peer 0 has it, on every peer (the others pass a tensor of the same shape, ignored).
+    pub(crate) fn from_first<const D: usize>(&self, t: Tensor<B, D>) -> Tensor<B, D> {
+        if self.is_first() {
+            self.sum(t)
+        } else {
+            self.sum(t.zeros_like())
+        }
+    }
+
+    /// Whether any peer's `flag` is set, the same answer on every peer.
+    pub(crate) fn agreed(&self, flag: bool, like: &Tensor<B, 2>) -> bool {
+        if !self.is_sharded() {
+            return flag;
+        }
+        let value = host::upload(vec![f64::from(u8::from(flag))], [1], like);
+        host::scalar(self.sum(value)) > 0.0
+    }
+
+    /// The number of rows over all peers, from this peer's `local` count.
+    pub(crate) fn total(&self, local: usize, like: &Tensor<B, 2>) -> usize {
+        if !self.is_sharded() {
+            return local;
+        }
+        host::scalar(self.sum(host::upload(vec![local as f64], [1], like))).round() as usize
+    }
+
+    fn fail(&self, message: String) {
+        let mut failure = self.failure.lock().unwrap_or_else(|e| e.into_inner());
+        failure.get_or_insert(message);
+    }
+
+    /// Fails with [`CronosError::Peer`] once the collective has failed.
+    pub(crate) fn check(&self) -> Result<()> {
+        let failure = self.failure.lock().unwrap_or_else(|e| e.into_inner());
+        match &*failure {
+            Some(message) => Err(CronosError::Peer(message.clone())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl<B: Backend> Rows<B> {
+    /// Vectors read in one transfer (and, sharded, one sum), their values in order: `sums` over
+    /// this peer's rows and `maxima` over them, both completed over the peers, and `shared` values
+    /// every peer already holds (computed from summed tensors or replicated ones), not summed again.
+    pub(crate) fn read(
+        &self,
+        sums: Vec<Tensor<B, 1>>,
+        maxima: Vec<Tensor<B, 1>>,
+        shared: Vec<Tensor<B, 1>>,
+    ) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
+        let elements = |t: &[Tensor<B, 1>]| t.iter().map(|t| t.dims()[0]).sum::<usize>();
+        let (s, m) = (elements(&sums), elements(&maxima));
+        let peers = self.collective.as_ref().map_or(1, |c| c.peers());
+        let mut reduced = sums;
+        match &self.collective {
+            Some(collective) if m > 0 => {
+                let local = Tensor::cat(maxima, 0);
+                let slots = Tensor::<B, 1>::zeros([peers * m], (&local.device(), local.dtype()));
+                let at = collective.peer() * m;
+                reduced.push(slots.slice_assign([at..at + m], local));
+            }
+            _ => reduced.extend(maxima),
+        }
+        let mut parts = Vec::new();
+        if !reduced.is_empty() {
+            parts.push(self.sum(Tensor::cat(reduced, 0)));
+        }
+        parts.extend(shared);
+        let values = if parts.is_empty() {
+            Vec::new()
+        } else {
+            host::to_vec(Tensor::cat(parts, 0))
+        };
+        let maxima = (0..m)
+            .map(|j| {
+                (0..peers)
+                    .map(|p| values[s + p * m + j])
+                    .fold(f64::NEG_INFINITY, f64::max)
+            })
+            .collect();
+        let shared = values[s + peers * m..].to_vec();
+        (values[..s].to_vec(), maxima, shared)
+    }
+}

@@ -1,0 +1,163 @@
+//! Sharded solves (rows split over local peers that sum through burn-collective) against the
+//! unsharded solve and the interior-point optimum, and a peer that dies mid-solve.
+
+use burn::prelude::*;
+use burn::tensor::DType;
+use cronos_burn::shard::{fit_sharded, Peers};
+use cronos_core::{Collective, CronosConfig, CronosError, Formulation, Solution, Status};
+use cronos_tests::{independent_bound, Fixture};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+type B = burn::backend::Flex;
+
+fn config(fx: &Fixture) -> CronosConfig {
+    CronosConfig::new()
+        .with_beta(fx.beta)
+        .with_formulation(if fx.gated {
+            Formulation::Gated
+        } else {
+            Formulation::Relu
+        })
+        .with_filter_patterns(false)
+}
+
+fn sharded(fx: &Fixture, config: &CronosConfig, peers: usize) -> Solution<B> {
+    let device = Default::default();
+    let [x, y, gates] = fx.tensors::<B>(&device, DType::F64);
+    fit_sharded(config, x, y, Some(gates), &vec![device; peers], None).unwrap()
+}
+
+/// A fixed number of iterations from the same start: 1, 2 and 4 peers run the same iteration (their
+/// sums only add rows in another order), so their objectives agree far below any tolerance.
+#[test]
+fn peers_follow_the_same_iterates() {
+    for name in ["relu_binary.npz", "relu_multi.npz", "gated_binary.npz"] {
+        let fx = Fixture::load(name);
+        let config = config(&fx).with_max_iters(60).with_rho(Some(0.03));
+        let reports = [1, 2, 4].map(|peers| (peers, sharded(&fx, &config, peers).report));
+        let one = &reports[0].1;
+        for (peers, r) in &reports[1..] {
+            let diff = (r.objective - one.objective).abs() / one.objective;
+            println!(
+                "{name}: {peers} peers' objective {} vs 1 peer's {} ({diff:.1e})",
+                r.objective, one.objective
+            );
+            assert!(diff <= 1e-9, "{name}: {r:?} vs {one:?}");
+            assert_eq!(r.iterations, one.iterations);
+            assert_eq!(r.n, fx.x.rows);
+        }
+    }
+}
+
+/// Solved to a certified 1e-7, 1, 2 and 4 peers reach the unsharded solve's objective to 1e-6, and
+/// the assembled certificate (rows of every peer) proves its bound when recomputed independently.
+#[test]
+fn sharded_solves_match_the_unsharded_one() {
+    for name in ["relu_binary.npz", "gated_binary.npz"] {
+        let fx = Fixture::load(name);
+        let config = config(&fx).with_tol(1e-7).with_max_iters(20_000);
+        let [x, y, gates] = fx.tensors::<B>(&Default::default(), DType::F64);
+        let whole = config.solver().fit_with_gates(x, y, gates).unwrap().report;
+        for peers in [1, 2, 4] {
+            let sol = sharded(&fx, &config, peers);
+            let r = &sol.report;
+            let diff = (r.objective - whole.objective).abs() / whole.objective;
+            let bound = independent_bound(&fx, &sol.certificate);
+            println!(
+                "{name}, {peers} peers: objective {} vs unsharded {} ({diff:.1e}), bound {bound} (reported {}), {} iterations ({} unsharded), {:.2}s",
+                r.objective, whole.objective, r.lower_bound, r.iterations, whole.iterations, r.seconds
+            );
+            assert_eq!(r.status, Status::Optimal, "{name}, {peers} peers: {r:?}");
+            assert!(diff <= 1e-6, "{name}, {peers} peers: {diff:.2e}");
+            assert_eq!(sol.certificate.shape[0], fx.x.rows);
+            assert!(
+                (bound - r.lower_bound).abs() <= 1e-6 * fx.objective,
+                "{name}, {peers} peers: recomputed bound {bound} vs reported {}",
+                r.lower_bound
+            );
+        }
+    }
+}
+
+/// A collective that panics on its `fatal`-th sum: a peer that dies in the middle of a solve.
+struct Dying {
+    inner: Arc<dyn Collective<B>>,
+    sums: AtomicUsize,
+    fatal: usize,
+}
+
+impl Collective<B> for Dying {
+    fn peer(&self) -> usize {
+        self.inner.peer()
+    }
+    fn peers(&self) -> usize {
+        self.inner.peers()
+    }
+    fn sum(&self, t: Tensor<B, 2>) -> Result<Tensor<B, 2>, String> {
+        if self.sums.fetch_add(1, Ordering::SeqCst) + 1 == self.fatal {
+            panic!("injected failure");
+        }
+        self.inner.sum(t)
+    }
+}
+
+/// Peer 1 of 3 dies in the middle of ADMM: every peer returns within seconds with an error that
+/// names peer 1, none waits forever in an all-reduce.
+#[test]
+fn a_peer_that_dies_stops_every_peer_naming_it() {
+    let fx = Fixture::load("relu_binary.npz");
+    let config = config(&fx).with_max_iters(5_000).with_tol(1e-12);
+    let (send, receive) = mpsc::channel();
+    std::thread::spawn(move || {
+        let device = Default::default();
+        let [x, y, gates] = fx.tensors::<B>(&device, DType::F64);
+        let n = fx.x.rows;
+        let peers = Peers::<B>::new(3);
+        let results: Vec<_> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..3)
+                .map(|peer| {
+                    let (start, end) = (peer * n / 3, (peer + 1) * n / 3);
+                    let xk = x.clone().narrow(0, start, end - start);
+                    let yk = y.clone().narrow(0, start, end - start);
+                    let (gates, config, peers) = (gates.clone(), config.clone(), &peers);
+                    scope.spawn(move || {
+                        peers.run(peer, Default::default(), |collective| {
+                            let collective: Arc<dyn Collective<B>> = if peer == 1 {
+                                Arc::new(Dying {
+                                    inner: collective,
+                                    sums: AtomicUsize::new(0),
+                                    fatal: 200,
+                                })
+                            } else {
+                                collective
+                            };
+                            config.solver().fit_shard(xk, yk, Some(gates), collective)
+                        })
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap().map(|s| s.report))
+                .collect()
+        });
+        send.send(results).unwrap();
+    });
+    let results = receive
+        .recv_timeout(Duration::from_secs(120))
+        .expect("the peers still wait after 120 s");
+    for (peer, result) in results.iter().enumerate() {
+        match result {
+            Err(CronosError::Peer(message)) => {
+                println!("peer {peer}: {message}");
+                assert!(
+                    message.contains("peer 1 panicked: injected failure"),
+                    "{message}"
+                );
+            }
+            other => panic!("peer {peer} did not fail with the dead peer: {other:?}"),
+        }
+    }
+}
