@@ -1,7 +1,7 @@
 //! Sharded solves: the rows of X and Y split over peers, one thread per device, whose sums over rows
 //! are all-reduces of Burn's collective operations (`burn-collective`).
 //!
-//! [`fit_sharded`] is the whole job: it splits the rows, runs [`Cronos::fit_shard`] on every peer
+//! [`fit_sharded`] is the whole job: it splits the rows, runs [`cronos_core::Cronos::fit_shard`] on every peer
 //! and assembles one [`Solution`]. [`Peers`] is the machinery beneath it, for callers that run
 //! peers of their own: it registers each peer with the collective and makes a failing peer
 //! (an error or a panic) stop every other peer with an error that names it, instead of leaving
@@ -10,7 +10,7 @@
 //! What runs sharded is the pattern-space solve: products with X and X^T, the pattern-space core
 //! (a sum over rows, factored on peer 0 and shared), residuals, objective and certificate. The
 //! sample-space core (`n x n`, coupling every pair of rows) and polishing (the active rows of every
-//! peer on one host) do not shard; see [`Cronos::fit_shard`].
+//! peer on one host) do not shard; see [`cronos_core::Cronos::fit_shard`].
 
 use burn::prelude::*;
 use burn::tensor::TensorPrimitive;
@@ -18,7 +18,9 @@ use burn_collective::{
     all_reduce, finish_collective, register, reset_collective, CollectiveConfig, PeerId,
     ReduceOperation,
 };
-use cronos_core::{Collective, CronosConfig, CronosError, Result, Solution};
+use cronos_core::{
+    Collective, CronosConfig, CronosError, IterationRecord, Observer, Result, Solution,
+};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -154,7 +156,8 @@ impl<B: Backend> Collective<B> for PeerCollective<B> {
 /// gates drawn from the configuration's seed, with the rows split into one
 /// contiguous block per device in `devices` (several peers may share a device), each peer on a
 /// thread of its own. The solution is peer 0's, with the certificate of every row (its warm start
-/// holds peer 0's rows only). `stop`, when set, stops every peer.
+/// holds peer 0's rows only). `stop`, when set, stops every peer; `observer` sees peer 0's records
+/// (every peer's are the same).
 pub fn fit_sharded<B: Backend>(
     config: &CronosConfig,
     x: Tensor<B, 2>,
@@ -162,6 +165,7 @@ pub fn fit_sharded<B: Backend>(
     gates: Option<Tensor<B, 2>>,
     devices: &[B::Device],
     stop: Option<Arc<AtomicBool>>,
+    mut observer: Option<&mut (dyn Observer + Send)>,
 ) -> Result<Solution<B>> {
     let [n, _] = x.dims();
     let count = devices.len();
@@ -183,13 +187,17 @@ pub fn fit_sharded<B: Backend>(
                 let yk = y.clone().narrow(0, start, end - start).to_device(device);
                 let gates = gates.clone().map(|g| g.to_device(device));
                 let (peers, stop) = (&peers, stop.clone());
+                let observer = if peer == 0 { observer.take() } else { None };
                 scope.spawn(move || {
                     peers.run(peer, device.clone(), |collective| {
-                        let solver = config.solver();
-                        let solver = match stop {
-                            Some(flag) => solver.with_stop_flag(flag),
-                            None => solver,
-                        };
+                        let mut solver = config.solver();
+                        if let Some(flag) = stop {
+                            solver = solver.with_stop_flag(flag);
+                        }
+                        if let Some(observer) = observer {
+                            solver =
+                                solver.with_observer(|r: &IterationRecord| observer.observe(r));
+                        }
                         solver.fit_shard(xk, yk, gates, collective)
                     })
                 })

@@ -50,6 +50,11 @@ pub struct SolveReport {
     pub setup_seconds: f64,
     /// Wall-clock seconds of the whole solve.
     pub seconds: f64,
+    /// Peers the rows were split over (1 unsharded) and the seconds this peer spent in sums over
+    /// the peers, waiting for the slowest included (0 unsharded).
+    pub peers: usize,
+    /// See `peers`.
+    pub collective_seconds: f64,
     /// Neurons of the returned network with nonzero weights.
     pub active_neurons: usize,
     /// Accuracy on the training data (sign agreement for one output, argmax for several).

@@ -17,7 +17,9 @@ use crate::error::{CronosError, Result};
 use crate::host;
 use burn::prelude::*;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 /// The sum over peers that a sharded solve is built on; one value per peer, on that peer's thread.
 ///
@@ -38,6 +40,8 @@ pub trait Collective<B: Backend>: Send + Sync {
 pub(crate) struct Rows<B: Backend> {
     collective: Option<Arc<dyn Collective<B>>>,
     failure: Arc<Mutex<Option<String>>>,
+    /// Nanoseconds spent in [`Collective::sum`].
+    waited: Arc<AtomicU64>,
 }
 
 impl<B: Backend> fmt::Debug for Rows<B> {
@@ -55,6 +59,7 @@ impl<B: Backend> Rows<B> {
         Self {
             collective: None,
             failure: Arc::default(),
+            waited: Arc::default(),
         }
     }
 
@@ -63,7 +68,18 @@ impl<B: Backend> Rows<B> {
         Self {
             collective: Some(collective),
             failure: Arc::default(),
+            waited: Arc::default(),
         }
+    }
+
+    /// Number of peers (1 unsharded).
+    pub(crate) fn peers(&self) -> usize {
+        self.collective.as_ref().map_or(1, |c| c.peers())
+    }
+
+    /// Seconds spent in sums over the peers so far.
+    pub(crate) fn collective_seconds(&self) -> f64 {
+        self.waited.load(Ordering::Relaxed) as f64 * 1e-9
     }
 
     /// Whether the rows are split over several peers.
@@ -83,7 +99,11 @@ impl<B: Backend> Rows<B> {
         };
         let shape = t.shape();
         let flat: Tensor<B, 2> = t.clone().reshape([1, shape.num_elements()]);
-        match collective.sum(flat) {
+        let start = Instant::now();
+        let summed = collective.sum(flat);
+        let nanos = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.waited.fetch_add(nanos, Ordering::Relaxed);
+        match summed {
             Ok(summed) => summed.reshape(shape),
             Err(message) => {
                 self.fail(message);
@@ -93,7 +113,7 @@ impl<B: Backend> Rows<B> {
     }
 
     /// `t` as peer 0 has it, on every peer (the others pass a tensor of the same shape, ignored).
-    pub(crate) fn from_first<const D: usize>(&self, t: Tensor<B, D>) -> Tensor<B, D> {
+    pub(crate) fn broadcast<const D: usize>(&self, t: Tensor<B, D>) -> Tensor<B, D> {
         if self.is_first() {
             self.sum(t)
         } else {
@@ -145,14 +165,14 @@ impl<B: Backend> Rows<B> {
     ) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
         let elements = |t: &[Tensor<B, 1>]| t.iter().map(|t| t.dims()[0]).sum::<usize>();
         let (s, m) = (elements(&sums), elements(&maxima));
-        let peers = self.collective.as_ref().map_or(1, |c| c.peers());
+        let peers = self.peers();
         let mut reduced = sums;
         match &self.collective {
             Some(collective) if m > 0 => {
                 let local = Tensor::cat(maxima, 0);
                 let slots = Tensor::<B, 1>::zeros([peers * m], (&local.device(), local.dtype()));
                 let at = collective.peer() * m;
-                reduced.push(slots.slice_assign([at..at + m], local));
+                reduced.push(slots.slice_assign(at..at + m, local));
             }
             _ => reduced.extend(maxima),
         }

@@ -425,6 +425,8 @@ impl<'a> Cronos<'a> {
             u_step: problem.ustep.path(),
             setup_seconds,
             seconds: start.elapsed().as_secs_f64(),
+            peers: rows.peers(),
+            collective_seconds: rows.collective_seconds(),
             active_neurons: network.active_neurons(),
             train_accuracy,
             patterns: patterns.len(),

@@ -378,7 +378,7 @@ fn shared<B: Backend, T>(
         .chain(std::iter::repeat(0.0))
         .take(2 * MAX_SHARED)
         .collect();
-    let shapes = host::to_vec(rows.from_first(host::upload(shapes, [1, 2 * MAX_SHARED], like)));
+    let shapes = host::to_vec(rows.broadcast(host::upload(shapes, [1, 2 * MAX_SHARED], like)));
     let mut own = tensors.into_iter().flatten();
     let shared: Vec<_> = shapes
         .chunks_exact(2)
@@ -388,7 +388,7 @@ fn shared<B: Backend, T>(
             let local = own
                 .next()
                 .unwrap_or_else(|| Tensor::zeros(dims, (&like.device(), like.dtype())));
-            rows.from_first(local)
+            rows.broadcast(local)
         })
         .collect();
     (!shared.is_empty()).then_some(shared)

@@ -11,6 +11,7 @@ use crate::progress::Progress;
 use burn::prelude::*;
 use cronos_burn::device::{run_on, BackendTask, Precision};
 use cronos_burn::model::{config_path, TwoLayerMlp};
+use cronos_burn::shard::fit_sharded;
 use cronos_core::{
     accuracy, CronosConfig, IterationRecord, JsonLinesTrace, Observer, Solution, SolveReport,
     TwoLayerNet,
@@ -229,17 +230,34 @@ impl<T: Real> BackendTask for FitTask<'_, T> {
         let y = self.problem.train.y.to_tensor::<B>(&device);
         let mut progress = Progress::new(self.args.quiet);
         let mut trace = self.trace.map(JsonLinesTrace::new);
-        let mut solver = self
-            .config
-            .solver()
-            .with_stop_flag(self.stop)
-            .with_observer(|r: &IterationRecord| progress.observe(r));
-        if let Some(trace) = trace.as_mut() {
-            solver = solver.with_observer(|r: &IterationRecord| trace.observe(r));
-        }
-        let solution = match self.gates {
-            Some(g) => solver.fit_with_gates(x, y, g.to_tensor::<B>(&device)),
-            None => solver.fit(x, y),
+        let mut observe = |r: &IterationRecord| {
+            if let Some(trace) = trace.as_mut() {
+                let _ = trace.observe(r);
+            }
+            progress.observe(r)
+        };
+        let gates = self.gates.map(|g| g.to_tensor::<B>(&device));
+        let solution = match self.args.shards as usize {
+            1 => {
+                let solver = self
+                    .config
+                    .solver()
+                    .with_stop_flag(self.stop)
+                    .with_observer(observe);
+                match gates {
+                    Some(g) => solver.fit_with_gates(x, y, g),
+                    None => solver.fit(x, y),
+                }
+            }
+            shards => fit_sharded(
+                self.config,
+                x,
+                y,
+                gates,
+                &vec![device.clone(); shards],
+                Some(self.stop),
+                Some(&mut observe),
+            ),
         };
         progress.finish();
         let solution = solution?;

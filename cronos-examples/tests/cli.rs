@@ -1070,3 +1070,50 @@ fn fit_twice_with_the_same_seed_and_threads_gives_the_same_bits() {
         );
     }
 }
+
+/// `--shards 3` splits the fixture's 300 rows over three peers: the same certified objective as the
+/// unsharded fit, and a certificate with every row whose bound is the reported one.
+#[test]
+fn fit_sharded_over_three_peers_matches_the_unsharded_fit() {
+    let problem = fixture("relu_binary.npz");
+    let beta = read_npz_matrix::<f64>(&problem, "beta").unwrap().data[0].to_string();
+    let fit = |shards: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let certificate = dir.path().join("cert.npz");
+        let report = fit_report(
+            dir.path(),
+            &[
+                "--data",
+                path(&problem),
+                "--gates",
+                path(&problem),
+                "--beta",
+                &beta,
+                "--precision",
+                "f64",
+                "--tol",
+                "1e-7",
+                "--max-iters",
+                "20000",
+                "--shards",
+                shards,
+                "--certificate",
+                path(&certificate),
+            ],
+        );
+        let z_rows = read_npz_matrix::<f64>(&certificate, "z").unwrap().rows;
+        let bound = read_npz_matrix::<f64>(&certificate, "lower_bound")
+            .unwrap()
+            .data[0];
+        (report, z_rows, bound)
+    };
+    let (whole, _, _) = fit("1");
+    let (sharded, z_rows, bound) = fit("3");
+    let (a, b) = (num(&whole, "objective"), num(&sharded, "objective"));
+    assert_eq!(sharded["status"], "optimal");
+    assert!((a - b).abs() <= 1e-6 * a, "{b} sharded vs {a}");
+    assert_eq!(num(&sharded, "peers"), 3.0);
+    assert_eq!(num(&sharded, "n"), 300.0);
+    assert_eq!(z_rows, 300);
+    assert_eq!(bound, num(&sharded, "lower_bound"));
+}

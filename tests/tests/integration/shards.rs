@@ -26,7 +26,7 @@ fn config(fx: &Fixture) -> CronosConfig {
 fn sharded(fx: &Fixture, config: &CronosConfig, peers: usize) -> Solution<B> {
     let device = Default::default();
     let [x, y, gates] = fx.tensors::<B>(&device, DType::F64);
-    fit_sharded(config, x, y, Some(gates), &vec![device; peers], None).unwrap()
+    fit_sharded(config, x, y, Some(gates), &vec![device; peers], None, None).unwrap()
 }
 
 /// A fixed number of iterations from the same start: 1, 2 and 4 peers run the same iteration (their
