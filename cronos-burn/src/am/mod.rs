@@ -12,7 +12,23 @@
 //! * [`run`]: [`train_deep_mlp`], one call that trains the MLP by CRONOS-AM or end to end (the
 //!   baselines) on a labeled set.
 //!
-//! ```ignore
+//! ```no_run
+//! # use burn::backend::{Autodiff, Flex};
+//! # use burn::data::dataloader::DataLoaderBuilder;
+//! # use burn::record::CompactRecorder;
+//! # use burn::train::metric::{AccuracyMetric, LossMetric};
+//! # use burn::train::{Learner, SupervisedTraining, TrainingStrategy};
+//! # use cronos_burn::am::{CronosAmConfig, DeepMlpConfig, QuietRenderer};
+//! # use cronos_burn::optim::DAdaptAdamWConfig;
+//! # use cronos_core::CronosConfig;
+//! # use cronos_datasets::{ClassificationBatcher, LabeledSet};
+//! # use std::sync::Arc;
+//! # type B = Autodiff<Flex>;
+//! # fn train(train: LabeledSet, valid: LabeledSet, dir: &str) {
+//! # let device = Default::default();
+//! # let batcher = ClassificationBatcher::for_set(&train);
+//! # let dl_train = DataLoaderBuilder::<B, _, _>::new(batcher).batch_size(64).build(train);
+//! # let dl_valid = DataLoaderBuilder::<Flex, _, _>::new(batcher).batch_size(64).build(valid);
 //! let strategy = CronosAmConfig::new(CronosConfig::new().with_neurons(10)).init::<B>(&device);
 //! let model = DeepMlpConfig::for_cronos(784, 1, 10).init::<B>(&device).with_frozen_head();
 //! let result = SupervisedTraining::new(dir, dl_train, dl_valid)
@@ -22,6 +38,7 @@
 //!     .renderer(QuietRenderer)
 //!     .with_training_strategy(TrainingStrategy::Custom(Arc::new(strategy.clone())))
 //!     .launch(Learner::new(model, DAdaptAdamWConfig::new().init(), 1.0));
+//! # }
 //! ```
 
 pub mod model;
