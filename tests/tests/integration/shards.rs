@@ -161,3 +161,38 @@ fn a_peer_that_dies_stops_every_peer_naming_it() {
         }
     }
 }
+
+/// The same sharded code on wgpu: two peers on one device follow the unsharded wgpu solve (f32, a
+/// fixed penalty) for 20 iterations.
+#[cfg(feature = "wgpu")]
+#[test]
+fn two_peers_on_wgpu_follow_one() {
+    use burn::backend::Wgpu;
+    let fx = Fixture::load("relu_binary.npz");
+    let config = config(&fx).with_max_iters(20).with_rho(Some(0.03));
+    let device = Default::default();
+    let [x, y, gates] = fx.tensors::<Wgpu>(&device, DType::F32);
+    let one = config
+        .solver()
+        .fit_with_gates(x.clone(), y.clone(), gates.clone())
+        .unwrap()
+        .report;
+    let two = fit_sharded(
+        &config,
+        x,
+        y,
+        Some(gates),
+        &[device.clone(), device],
+        None,
+        None,
+    )
+    .unwrap()
+    .report;
+    let diff = (two.objective - one.objective).abs() / one.objective;
+    println!(
+        "wgpu, 20 iterations: 2 peers {} vs 1 peer {} ({diff:.1e})",
+        two.objective, one.objective
+    );
+    assert!(diff <= 1e-5, "{two:?}\nvs {one:?}");
+    assert_eq!(two.peers, 2);
+}
