@@ -350,9 +350,8 @@ impl<'a> Cronos<'a> {
             let checked = checks.run(&run, &problem, &m, limit);
             if checked && problem.ustep.rho_is_free() {
                 let gap = relative_gap(m.objective, checks.bound());
-                let factor = rho::adjustment(gap, m.rel_violation, cfg.tol);
-                if factor != 1.0 {
-                    let rho = run.rho * factor;
+                let rho = rho::adjusted(run.rho, gap, m.rel_violation, cfg.tol);
+                if rho != run.rho {
                     run = run.with_rho(&problem, rho);
                 }
             }
