@@ -71,7 +71,7 @@ fn output_norms<B: Backend>(r: &Tensor<B, 2>, blocks: usize) -> Vec<f64> {
 
 /// Solves A(rho) U = `rhs` from the warm start `start` until every output's residual norm is at most
 /// `tol` or `max_iters` iterations have run. Without `tol` exactly `max_iters` iterations run and
-/// nothing is read back to the host (refinement steps of an exact preconditioner).
+/// nothing is read back to the host (a step with an exact preconditioner).
 pub(crate) fn solve<B: Backend>(
     op: &ConvexOperator<B>,
     precond: &UStepSolver<B>,

@@ -25,7 +25,6 @@ use crate::state::{State, WarmStart};
 use crate::ustep::UStepSolver;
 use crate::Formulation;
 use burn::prelude::*;
-use burn::tensor::DType;
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -284,13 +283,12 @@ impl<'a> Cronos<'a> {
         let cut_short = interrupted();
         let ys = y.clone() / sy;
         let fty = op.ft(ys.clone());
-        let exact = ustep.path().is_exact();
         let problem = Problem {
             fty_norm: host::scalar(reduce::sum_squares(fty.clone())).sqrt(),
             fty,
             y: ys,
             beta: cfg.beta / (sx * sy),
-            refinement: exact.then_some(if x.dtype() == DType::F64 { 1 } else { 2 }),
+            exact: ustep.path().is_exact(),
             pcg_max_iters: if cut_short { 1 } else { cfg.pcg_max_iters },
             ustep,
             op,

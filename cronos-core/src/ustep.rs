@@ -20,8 +20,7 @@
 //!
 //! Factorizations run on the host in f64 with faer (blocked, multi-threaded); products stay on the backend.
 //! The u-step itself is preconditioned conjugate gradients with this inverse as preconditioner
-//! ([`crate::pcg`]): with an exact core one step solves the system, and further steps refine an f32
-//! solve to working precision.
+//! ([`crate::pcg`]): with an exact core one step, from the last u-step's point, solves the system.
 
 use crate::background::unless_interrupted;
 use crate::error::{CronosError, Result};
@@ -145,16 +144,11 @@ impl<B: Backend> UStepSolver<B> {
             // (a step size) when set-up is cut short.
             solver.gram_max = (0..d).map(|i| gram[(i, i)]).sum::<f64>().max(0.0);
             let scaling = on_first(rows, move || block_scaling(&gram), interrupted)?;
-            let Some(scaling) = shared(rows, scaling, x, |(t, gram_max)| {
-                vec![
-                    host::upload_faer(&t, x),
-                    host::upload(vec![gram_max], [1, 1], x),
-                ]
-            }) else {
+            let scaling = scaling.map(|(t, gram_max)| SetUp::upload(&t, vec![gram_max], x));
+            let Some(SetUp { matrix: t, values }) = shared(rows, scaling, x) else {
                 return Ok(solver);
             };
-            let [t, gram_max] = <[Tensor<B, 2>; 2]>::try_from(scaling).expect("two tensors");
-            let gram_max = host::scalar(gram_max);
+            let gram_max = values[0];
             solver.z = x.clone().matmul(t.clone());
             solver.t = Some(t);
             solver.gram_max = gram_max;
@@ -178,20 +172,19 @@ impl<B: Backend> UStepSolver<B> {
                 shifted_inverse(&s, alpha).map(Factor::Inverse)
             }
         };
-        let factor = on_first(rows, factor, interrupted)?;
-        let factor = shared(rows, factor, x, |factor| match factor {
-            Factor::Eigen(q, s) => vec![host::upload_faer(&q, x), host::upload(s, [1, m], x)],
-            Factor::Inverse(inverse) => vec![host::upload_faer(&inverse, x)],
+        let factor = on_first(rows, factor, interrupted)?.map(|factor| match factor {
+            Factor::Eigen(q, s) => SetUp::upload(&q, s, x),
+            Factor::Inverse(inverse) => SetUp::upload(&inverse, Vec::new(), x),
         });
-        solver.core = match factor.as_deref() {
-            Some([q, s]) => Core::Eigen {
-                q: q.clone(),
-                s: host::to_vec(s.clone()),
+        solver.core = match shared(rows, factor, x) {
+            Some(SetUp { matrix, values }) if values.is_empty() => {
+                Core::Cholesky { inverse: matrix }
+            }
+            Some(SetUp { matrix, values }) => Core::Eigen {
+                q: matrix,
+                s: values,
             },
-            Some([inverse]) => Core::Cholesky {
-                inverse: inverse.clone(),
-            },
-            _ => Core::Identity,
+            None => Core::Identity,
         };
         Ok(solver)
     }
@@ -356,42 +349,57 @@ fn on_first<B: Backend, T: Send + 'static>(
     }
 }
 
-/// Most tensors one [`shared`] result holds.
-const MAX_SHARED: usize = 2;
+/// What the first peer's set-up produced: a matrix on the device and values kept on the host in f64.
+struct SetUp<B: Backend> {
+    matrix: Tensor<B, 2>,
+    values: Vec<f64>,
+}
 
-/// The first peer's `result` on every peer, as the tensors `upload` makes of it (their shapes,
-/// which only the first peer knows, are shared first); `None` everywhere when it has none.
-fn shared<B: Backend, T>(
-    rows: &Rows<B>,
-    result: Option<T>,
-    like: &Tensor<B, 2>,
-    upload: impl FnOnce(T) -> Vec<Tensor<B, 2>>,
-) -> Option<Vec<Tensor<B, 2>>> {
-    let tensors = result.map(upload);
-    if !rows.is_sharded() {
-        return tensors;
+impl<B: Backend> SetUp<B> {
+    /// `matrix` uploaded like `like`, with `values`.
+    fn upload(matrix: &Mat<f64>, values: Vec<f64>, like: &Tensor<B, 2>) -> Self {
+        Self {
+            matrix: host::upload_faer(matrix, like),
+            values,
+        }
     }
-    let shapes: Vec<f64> = tensors
-        .iter()
-        .flatten()
-        .flat_map(|t| t.dims().map(|d| d as f64))
-        .chain(std::iter::repeat(0.0))
-        .take(2 * MAX_SHARED)
-        .collect();
-    let shapes = host::to_vec(rows.broadcast(host::upload(shapes, [1, 2 * MAX_SHARED], like)));
-    let mut own = tensors.into_iter().flatten();
-    let shared: Vec<_> = shapes
-        .chunks_exact(2)
-        .map(|c| [c[0] as usize, c[1] as usize])
-        .take_while(|dims| dims[0] > 0)
-        .map(|dims| {
-            let local = own
-                .next()
-                .unwrap_or_else(|| Tensor::zeros(dims, (&like.device(), like.dtype())));
-            rows.broadcast(local)
-        })
-        .collect();
-    (!shared.is_empty()).then_some(shared)
+}
+
+/// The first peer's set-up on every peer; `None` everywhere when it has none. Unsharded this is
+/// `result` itself. Sharded, the sizes (which only the first peer knows) are shared first, then
+/// the matrix, then the values as one row (rounded to the device's dtype, the same on every
+/// peer, so that all apply the same factor).
+fn shared<B: Backend>(
+    rows: &Rows<B>,
+    result: Option<SetUp<B>>,
+    like: &Tensor<B, 2>,
+) -> Option<SetUp<B>> {
+    if !rows.is_sharded() {
+        return result;
+    }
+    let sizes = result.as_ref().map_or(vec![0.0; 3], |r| {
+        let [m, k] = r.matrix.dims();
+        vec![m as f64, k as f64, r.values.len() as f64]
+    });
+    let sizes = host::to_vec(rows.broadcast(host::upload(sizes, [1, 3], like)));
+    let [m, k, count] = [0, 1, 2].map(|i| sizes[i] as usize);
+    if m == 0 {
+        return None;
+    }
+    let (matrix, values) = match result {
+        Some(r) => (r.matrix, r.values),
+        None => (
+            Tensor::zeros([m, k], (&like.device(), like.dtype())),
+            vec![0.0; count],
+        ),
+    };
+    let matrix = rows.broadcast(matrix);
+    let values = if count == 0 {
+        values
+    } else {
+        host::to_vec(rows.broadcast(host::upload(values, [1, count], like)))
+    };
+    Some(SetUp { matrix, values })
 }
 
 /// A factored core on the host, before upload.
