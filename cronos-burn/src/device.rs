@@ -109,19 +109,6 @@ fn not_compiled(spec: DeviceSpec, feature: &str) -> DeviceError {
     ))
 }
 
-/// Makes floats of `precision` the default on `device`. Every backend is one type whose tensors carry
-/// their dtype at run time, so precision is a device setting rather than a second instantiation of
-/// all generic code.
-fn use_precision<B: Backend>(device: &B::Device, precision: Precision) -> Result<(), DeviceError> {
-    use burn::tensor::backend::set_default_dtypes;
-    use burn::tensor::{FloatDType, IntDType};
-    match precision {
-        Precision::F32 => Ok(()),
-        Precision::F64 => set_default_dtypes::<B>(device, FloatDType::F64, IntDType::I64)
-            .map_err(|e| DeviceError(format!("cannot use f64 on {device:?}: {e}"))),
-    }
-}
-
 /// Runs `task` on the backend and device named by `spec`, with floats of `precision`.
 ///
 /// Burn fixes the default float type of a device at its first use in a process, so a process
@@ -131,12 +118,29 @@ pub fn run_on<T: BackendTask>(
     precision: Precision,
     task: T,
 ) -> Result<T::Output, DeviceError> {
+    /// Makes floats of `precision` the default on `device` and runs `task` there. Every backend is
+    /// one type whose tensors carry their dtype at run time, so precision is a device setting
+    /// rather than a second instantiation of all generic code.
+    #[cfg_attr(
+        not(any(
+            feature = "flex",
+            feature = "ndarray",
+            feature = "wgpu",
+            feature = "cuda"
+        )),
+        allow(dead_code)
+    )]
     fn on<B: Backend, T: BackendTask>(
         device: B::Device,
         precision: Precision,
         task: T,
     ) -> Result<T::Output, DeviceError> {
-        use_precision::<B>(&device, precision)?;
+        use burn::tensor::backend::set_default_dtypes;
+        use burn::tensor::{FloatDType, IntDType};
+        if let Precision::F64 = precision {
+            set_default_dtypes::<B>(&device, FloatDType::F64, IntDType::I64)
+                .map_err(|e| DeviceError(format!("cannot use f64 on {device:?}: {e}")))?;
+        }
         Ok(task.run::<B>(device))
     }
     match spec {
@@ -159,15 +163,19 @@ pub fn run_on<T: BackendTask>(
             on::<Cuda, _>(CudaDevice::new(index), precision, task)
         }
         #[allow(unreachable_patterns)]
-        other => Err(not_compiled(
-            other,
-            match other {
-                DeviceSpec::Flex => "flex",
-                DeviceSpec::NdArray => "ndarray",
-                DeviceSpec::Wgpu(_) => "wgpu",
-                DeviceSpec::Cuda(_) => "cuda",
-            },
-        )),
+        other => {
+            // Without any backend feature this arm is all there is.
+            let _ = (precision, task);
+            Err(not_compiled(
+                other,
+                match other {
+                    DeviceSpec::Flex => "flex",
+                    DeviceSpec::NdArray => "ndarray",
+                    DeviceSpec::Wgpu(_) => "wgpu",
+                    DeviceSpec::Cuda(_) => "cuda",
+                },
+            ))
+        }
     }
 }
 

@@ -143,7 +143,18 @@ impl<B: Backend> Collective<B> for PeerCollective<B> {
         }
         let primitive = t.into_primitive().tensor();
         match all_reduce::<B>(self.id, primitive, ReduceOperation::Sum) {
-            Ok(sum) => Ok(Tensor::from_primitive(TensorPrimitive::Float(sum))),
+            Ok(sum) => {
+                // burn-collective 0.21 hands every peer of a device the same buffer, which the
+                // peers' threads then use and free independently. On wgpu that corrupts results:
+                // two peers on one device saw the first element of a shared 20 x 20 matrix
+                // overwritten by the next all-reduce's value, and their solve drifted 3.4x from
+                // the unsharded one in 20 iterations. A copy through the host gives each peer a
+                // buffer of its own (a memcpy on CPU backends; sums are d x B c or smaller per
+                // iteration, so small next to an iteration on a GPU).
+                let sum: Tensor<B, 2> = Tensor::from_primitive(TensorPrimitive::Float(sum));
+                let options = (&sum.device(), sum.dtype());
+                Ok(Tensor::from_data(sum.into_data(), options))
+            }
             Err(e) => {
                 Err(failed()
                     .unwrap_or_else(|| format!("all-reduce failed on peer {}: {e:?}", self.id)))
