@@ -339,3 +339,51 @@ fn cone_product<B: Backend>(op: &ConvexOperator<B>, t: &Tensor<B, 2>) -> Tensor<
 pub(crate) fn relative_gap(objective: f64, bound: f64) -> f64 {
     (objective - bound) / objective.abs().max(f64::MIN_POSITIVE)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host;
+    use crate::test_support::{gaussian, operator};
+    use crate::Formulation;
+
+    /// After a change of rho, which rescales nu, the G^T s and G^T nu that the next iteration uses
+    /// equal fresh products (every iteration recomputes them; only the change of rho carries them).
+    #[test]
+    fn cone_products_follow_a_change_of_rho() {
+        let (n, rho) = (40, 0.05);
+        let op = operator(n, Formulation::Relu);
+        let y = gaussian(n, 1, 3);
+        let fty = op.ft(y.clone());
+        let problem = Problem {
+            ustep: UStepSolver::new(&op, rho, false, 1e9, &|| false).unwrap(),
+            fty_norm: host::scalar(reduce::sum_squares(fty.clone())).sqrt(),
+            fty,
+            y,
+            beta: 1e-2,
+            exact: true,
+            pcg_max_iters: 10,
+            op,
+        };
+        let zeros = |rows| Tensor::zeros([rows, problem.op.blocks()], &Default::default());
+        let cold = State {
+            v: zeros(problem.op.d()),
+            lambda: zeros(problem.op.d()),
+            cone: Some((zeros(n), zeros(n))),
+        };
+        let mut run = Admm::new(&problem, cold, rho, true);
+        for _ in 0..10 {
+            run.step(&problem);
+        }
+        let run = run.with_rho(&problem, 4.0 * rho);
+        let (s, nu) = run.state.cone.clone().unwrap();
+        let (gts, gtnu) = run.cone_products.clone().unwrap();
+        for (what, carried, t) in [("G^T s", gts, s), ("G^T nu", gtnu, nu)] {
+            let fresh = cone_product(&problem.op, &t);
+            let scale = host::scalar(fresh.clone().abs().max());
+            assert!(scale > 0.0, "{what} is zero: nothing to compare");
+            let err = host::scalar((carried - fresh).abs().max()) / scale;
+            assert!(err < 1e-12, "{what}: carried differs from fresh by {err:e}");
+        }
+    }
+}
