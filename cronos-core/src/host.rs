@@ -47,10 +47,10 @@ pub fn to_faer<B: Backend>(t: Tensor<B, 2>) -> faer::Mat<f64> {
 
 /// Uploads a faer matrix as a tensor with the dtype and device of `like`.
 pub fn upload_faer<B: Backend>(m: &faer::Mat<f64>, like: &Tensor<B, 2>) -> Tensor<B, 2> {
-    // faer stores columns; the columns of the transpose are the rows the tensor needs.
-    let rows = m.transpose().to_owned();
-    let values = (0..rows.ncols())
-        .flat_map(|i| rows.col_as_slice(i).iter().copied())
-        .collect();
-    upload(values, [m.nrows(), m.ncols()], like)
+    let (rows, cols) = (m.nrows(), m.ncols());
+    let mut values = Vec::with_capacity(rows * cols);
+    for i in 0..rows {
+        values.extend((0..cols).map(|j| m[(i, j)]));
+    }
+    upload(values, [rows, cols], like)
 }
