@@ -165,25 +165,23 @@ impl<B: Backend> UStepSolver<B> {
             return Ok(solver);
         };
         let alpha = rho / solver.gamma;
+        // Every peer knows the sizes, so every peer knows which factor peer 0 computes.
+        let by_eigen = long && m <= EIGEN_LIMIT;
         let factor = move || {
-            if long && m <= EIGEN_LIMIT {
-                eigen(&s).map(|(q, s)| Factor::Eigen(q, s))
+            if by_eigen {
+                eigen(&s)
             } else {
-                shifted_inverse(&s, alpha).map(Factor::Inverse)
+                shifted_inverse(&s, alpha).map(|inverse| (inverse, Vec::new()))
             }
         };
-        let factor = on_first(rows, factor, interrupted)?.map(|factor| match factor {
-            Factor::Eigen(q, s) => SetUp::upload(&q, s, x),
-            Factor::Inverse(inverse) => SetUp::upload(&inverse, Vec::new(), x),
-        });
+        let factor = on_first(rows, factor, interrupted)?
+            .map(|(matrix, values)| SetUp::upload(&matrix, values, x));
         solver.core = match shared(rows, factor, x) {
-            Some(SetUp { matrix, values }) if values.is_empty() => {
-                Core::Cholesky { inverse: matrix }
-            }
-            Some(SetUp { matrix, values }) => Core::Eigen {
+            Some(SetUp { matrix, values }) if by_eigen => Core::Eigen {
                 q: matrix,
                 s: values,
             },
+            Some(SetUp { matrix, .. }) => Core::Cholesky { inverse: matrix },
             None => Core::Identity,
         };
         Ok(solver)
@@ -400,14 +398,6 @@ fn shared<B: Backend>(
         host::to_vec(rows.broadcast(host::upload(values, [1, count], like)))
     };
     Some(SetUp { matrix, values })
-}
-
-/// A factored core on the host, before upload.
-enum Factor {
-    /// Eigenvectors and eigenvalues.
-    Eigen(Mat<f64>, Vec<f64>),
-    /// (alpha I + S)^-1.
-    Inverse(Mat<f64>),
 }
 
 /// T = V L^-1/2 for the eigendecomposition V L V^T of I + `gram` (so that (I + gram)^-1 = T T^T),
