@@ -2,7 +2,8 @@
 //! rule. `cargo bench -p cronos-core --bench rho` solves every fixture of `tests/fixtures/` in f64 at a
 //! grid of fixed penalties and prints, per problem and rho, the iterations until the certified gap and
 //! the relative violation are within 1e-3 and 1e-6 ("-" if not within the cap), and what the solver's own
-//! choice (no `rho` set) took. `-- --cap K` sets the iteration cap (default 3000).
+//! choice (no `rho` set) took. `-- --cap K` sets the iteration cap (default 3000); `-- --chosen` prints
+//! only the solver's own choice, to measure a change of the rule.
 
 use burn::backend::Flex;
 use burn::tensor::DType;
@@ -74,16 +75,21 @@ fn main() {
         "bench_multi10_pca50",
         "bench_binary_raw784",
     ];
+    let grid = if args.iter().any(|a| a == "--chosen") {
+        &[]
+    } else {
+        GRID
+    };
     let cell = |h: Option<usize>| h.map_or("-".to_string(), |i| i.to_string());
     print!("| problem |");
-    for rho in GRID {
+    for rho in grid {
         print!(" {rho:e} |");
     }
     println!(" chosen (rho, sweep iters) |");
-    println!("|---|{}---|", "---|".repeat(GRID.len()));
+    println!("|---|{}---|", "---|".repeat(grid.len()));
     for name in fixtures {
         print!("| {name} |");
-        for &rho in GRID {
+        for &rho in grid {
             let ([a, b], _) = solve(name, Some(rho), cap);
             print!(" {} / {} |", cell(a), cell(b));
         }

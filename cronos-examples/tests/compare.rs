@@ -63,10 +63,13 @@ fn tiny_sweep_writes_records_summary_and_plots_and_a_rerun_skips_finished_runs()
     let stdout = succeeded(&run(env!("CARGO_BIN_EXE_cronos"), &args));
     assert!(stdout.contains("3 runs done, 0 skipped"), "{stdout}");
     assert!(stdout.contains("wall time"), "{stdout}");
+    // A deep network is the deep task's, whose records and plots have a folder of their own.
+    let task_dir = out_dir.join("deep");
+    assert!(!out_dir.join("two-layer").exists());
 
-    let runs = lines(&out_dir.join("runs.jsonl"));
+    let runs = lines(&task_dir.join("runs.jsonl"));
     assert_eq!(runs.len(), 3);
-    let epochs = lines(&out_dir.join("epochs.jsonl"));
+    let epochs = lines(&task_dir.join("epochs.jsonl"));
     assert_eq!(epochs.len(), 3);
     for e in &epochs {
         assert_eq!(e["epoch"], 1);
@@ -84,7 +87,7 @@ fn tiny_sweep_writes_records_summary_and_plots_and_a_rerun_skips_finished_runs()
             }
         }
     }
-    let csv = std::fs::read_to_string(out_dir.join("epochs.csv")).unwrap();
+    let csv = std::fs::read_to_string(task_dir.join("epochs.csv")).unwrap();
     assert!(
         csv.starts_with("method,lr,seed,epoch,seconds,val_accuracy,val_loss,objective,attempt\n")
     );
@@ -94,16 +97,16 @@ fn tiny_sweep_writes_records_summary_and_plots_and_a_rerun_skips_finished_runs()
     for method in ["cronos-am", "adam", "sgd"] {
         assert!(summary.contains(&format!("| {method} | 1 |")), "{summary}");
     }
-    let svg = std::fs::read_to_string(out_dir.join("val_accuracy.svg")).unwrap();
+    let svg = std::fs::read_to_string(task_dir.join("val_accuracy.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("<polyline"));
-    let png = std::fs::read(out_dir.join("val_accuracy.png")).unwrap();
+    let png = std::fs::read(task_dir.join("val_accuracy.png")).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
 
     // The rerun finds every run finished and only rewrites the summary.
     let stdout = succeeded(&run(env!("CARGO_BIN_EXE_cronos"), &args));
     assert!(stdout.contains("0 runs done, 3 skipped"), "{stdout}");
-    assert_eq!(lines(&out_dir.join("runs.jsonl")).len(), 3);
-    assert_eq!(lines(&out_dir.join("epochs.jsonl")).len(), 3);
+    assert_eq!(lines(&task_dir.join("runs.jsonl")).len(), 3);
+    assert_eq!(lines(&task_dir.join("epochs.jsonl")).len(), 3);
 
     // One more learning-rate draw adds only the new runs.
     let mut more = args.to_vec();
@@ -128,6 +131,87 @@ fn tiny_sweep_writes_records_summary_and_plots_and_a_rerun_skips_finished_runs()
     assert!(stderr.contains("holds runs of other settings"), "{stderr}");
 }
 
+/// Without --arch a comparison runs both tasks, each into its folder with its own methods (cronos on
+/// the two-layer network of ten classes, cronos-am on the deep one of two), and summarizes both;
+/// asking for cronos-am alone runs the deep task only.
+#[test]
+fn default_comparison_runs_the_two_layer_and_the_deep_task() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().join("compare");
+    let args = |methods: &'static str| {
+        [
+            "compare",
+            "--methods",
+            methods,
+            "--lr-draws",
+            "1",
+            "--epochs",
+            "1",
+            "--train-limit",
+            "100",
+            "--val-limit",
+            "50",
+            "--cronos-time-limit",
+            "5",
+            "--quiet",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ]
+        .map(String::from)
+    };
+    let cronos = env!("CARGO_BIN_EXE_cronos");
+    let stdout = succeeded(&run(
+        cronos,
+        &args("cronos,cronos-am,adam").each_ref().map(String::as_str),
+    ));
+    assert!(stdout.contains("4 runs done, 0 skipped"), "{stdout}");
+    let text = std::fs::read_to_string(out_dir.join("summary.json")).unwrap();
+    let methods: Vec<Value> = serde_json::from_str(&text).unwrap();
+    let rows: Vec<(&str, &str)> = methods
+        .iter()
+        .map(|m| (m["task"].as_str().unwrap(), m["method"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("two-layer", "cronos"),
+            ("two-layer", "adam"),
+            ("deep", "cronos-am"),
+            ("deep", "adam")
+        ],
+        "{text}"
+    );
+    let summary = std::fs::read_to_string(out_dir.join("summary.md")).unwrap();
+    for task in ["two-layer", "deep"] {
+        assert!(summary.contains(&format!("## Task {task}")), "{summary}");
+        assert!(
+            summary.contains(&format!("]({task}/val_accuracy.svg)")),
+            "{summary}"
+        );
+        assert!(out_dir.join(task).join("val_accuracy.png").exists());
+    }
+    assert!(
+        summary.contains("classes [], first 50 principal components: 100 training"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("classes [0, 6]: 100 training"),
+        "{summary}"
+    );
+    let settings = std::fs::read_to_string(out_dir.join("two-layer/settings.json")).unwrap();
+    let settings: Value = serde_json::from_str(&settings).unwrap();
+    // Ten classes, P = 3: CRONOS's width 2 P c.
+    assert_eq!(settings["arch"], "two-layer, width 60");
+
+    let only_deep = dir.path().join("deep-only");
+    let mut am = args("cronos-am");
+    am[15] = only_deep.to_str().unwrap().to_string();
+    let stdout = succeeded(&run(cronos, &am.each_ref().map(String::as_str)));
+    assert!(stdout.contains("1 runs done"), "{stdout}");
+    assert!(only_deep.join("deep/runs.jsonl").exists());
+    assert!(!only_deep.join("two-layer").exists());
+}
+
 /// On the two-layer network every method reports the training objective CRONOS solves: CRONOS picks
 /// beta on validation along its path (one epoch row per beta, as many as its time limit allows; the
 /// largest beta wins on this data), its objective is certified within 1e-3 of its lower bound, and the baselines' is the same formula, with the beta CRONOS chose, evaluated
@@ -135,7 +219,8 @@ fn tiny_sweep_writes_records_summary_and_plots_and_a_rerun_skips_finished_runs()
 #[test]
 fn two_layer_task_reports_objectives_against_the_certified_bound() {
     let dir = tempfile::tempdir().unwrap();
-    let out_dir = dir.path().join("two-layer");
+    let top_dir = dir.path().join("compare");
+    let out_dir = top_dir.join("two-layer");
     let narrow_dir = dir.path().join("narrow");
     let args = |width: &'static str, out: &Path| {
         [
@@ -150,6 +235,8 @@ fn two_layer_task_reports_objectives_against_the_certified_bound() {
             "100",
             "--val-limit",
             "50",
+            "--classes",
+            "0,6",
             "--neurons",
             "4",
             "--cronos-time-limit",
@@ -169,8 +256,9 @@ fn two_layer_task_reports_objectives_against_the_certified_bound() {
             &args.each_ref().map(String::as_str),
         )
     };
-    succeeded(&run_with("two-layer:8", &out_dir));
-    let text = std::fs::read_to_string(out_dir.join("summary.json")).unwrap();
+    succeeded(&run_with("two-layer:8", &top_dir));
+    assert!(!top_dir.join("deep").exists());
+    let text = std::fs::read_to_string(top_dir.join("summary.json")).unwrap();
     let methods: Vec<Value> = serde_json::from_str(&text).unwrap();
     assert_eq!(methods.len(), 2, "{text}");
     let cronos = &methods[0];
@@ -190,7 +278,7 @@ fn two_layer_task_reports_objectives_against_the_certified_bound() {
         .filter(|e| e.method == "cronos")
         .map(|e| e.val_accuracy)
         .collect();
-    // Solves at small beta on 100 images of 784 pixels are slow: the time limit ends the path.
+    // The time limit may end the path early.
     assert!((1..=PATH_BETAS).contains(&path.len()), "{epochs:?}");
     let best = path.iter().copied().fold(f64::MIN, f64::max);
     assert_eq!(cronos["peak_val_accuracy"].as_f64(), Some(best));
@@ -263,12 +351,13 @@ fn ctrl_c_ends_a_sweep_after_the_current_epoch_and_a_rerun_redoes_the_unfinished
         ]
         .map(String::from)
     };
-    let epochs_file = out_dir.join("epochs.jsonl");
+    let task_dir = out_dir.join("two-layer");
+    let epochs_file = task_dir.join("epochs.jsonl");
     let args = sweep("1000");
     let args = args.each_ref().map(String::as_str);
     let code = common::ctrl_c_after_lines(&args, &epochs_file, 4, Duration::from_secs(120));
     assert_eq!(code, Some(130));
-    let finished = lines(&out_dir.join("runs.jsonl")).len();
+    let finished = lines(&task_dir.join("runs.jsonl")).len();
     assert!((1..1000).contains(&finished), "{finished} runs finished");
     let summary = std::fs::read_to_string(out_dir.join("summary.md")).unwrap();
     assert!(
@@ -289,7 +378,7 @@ fn ctrl_c_ends_a_sweep_after_the_current_epoch_and_a_rerun_redoes_the_unfinished
         stdout.contains(&format!("1 runs done, {finished} skipped")),
         "{stdout}"
     );
-    let (runs, epochs) = cronos_examples::compare::records::load(&out_dir).unwrap();
+    let (runs, epochs) = cronos_examples::compare::records::load(&task_dir).unwrap();
     assert_eq!(runs.len(), finished + 1);
     assert_eq!(epochs.len(), 3 * runs.len());
     for e in &epochs {

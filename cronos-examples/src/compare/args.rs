@@ -1,6 +1,7 @@
 //! The flags of `cronos compare`, the methods it runs and the network they share.
 
 use crate::device::DeviceArgs;
+use crate::error::CliError;
 use clap::{Args, ValueEnum};
 use cronos_burn::am::OptimizerConfig;
 use std::fmt;
@@ -19,6 +20,63 @@ pub enum Dataset {
     /// One sub-directory of images per class under --data-dir.
     ImageFolder,
 }
+
+/// The two tasks of a comparison. Each has its own defaults for the flags that shape it (classes,
+/// network, methods, gate vectors, PCA); a flag given on the command line applies to every task run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TaskKind {
+    /// The paper's Fashion-MNIST table: every method trains CRONOS's two-layer network on ten
+    /// classes, CRONOS by its certified regularization path.
+    TwoLayer,
+    /// CRONOS-AM against the baselines on a deep MLP (T-shirt vs shirt).
+    Deep,
+}
+
+impl TaskKind {
+    /// The name of the task's output folder and of its rows in `summary.json`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::TwoLayer => "two-layer",
+            Self::Deep => "deep",
+        }
+    }
+
+    /// Whether `method` trains this task's network: CRONOS only the two-layer one, CRONOS-AM only
+    /// the deep one, the baselines both.
+    fn runs(self, method: &Method) -> bool {
+        match method {
+            Method::Cronos => self == Self::TwoLayer,
+            Method::CronosAm => self == Self::Deep,
+            Method::Baseline(_) => true,
+        }
+    }
+
+    fn default_classes(self) -> Classes {
+        match self {
+            Self::TwoLayer => Classes(Vec::new()),
+            Self::Deep => Classes(vec![0, 6]),
+        }
+    }
+
+    fn default_neurons(self) -> usize {
+        match self {
+            Self::TwoLayer => TWO_LAYER_NEURONS,
+            Self::Deep => 10,
+        }
+    }
+
+    fn default_pca(self) -> usize {
+        match self {
+            Self::TwoLayer => TWO_LAYER_PCA,
+            Self::Deep => 0,
+        }
+    }
+}
+
+/// Gate vectors P of the two-layer task: its network has width 2 P c.
+pub const TWO_LAYER_NEURONS: usize = 3;
+/// Principal components the two-layer task's methods see.
+pub const TWO_LAYER_PCA: usize = 50;
 
 /// The network the gradient-trained methods share.
 #[derive(Debug, Clone, PartialEq)]
@@ -105,29 +163,36 @@ pub struct CompareArgs {
     /// Directory of the dataset; without it fashion-mnist uses the embedded subset.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// Classes to keep, in order (two give +-1 targets, more one-hot targets), or `all`.
-    #[arg(long, value_name = "I,J,...|all", default_value = "0,6", value_parser = parse_classes)]
-    pub classes: Classes,
+    /// Tasks to run, in order, each into its own folder under --out [default: two-layer,deep, or
+    /// the task of --arch when given].
+    #[arg(long, value_delimiter = ',', value_enum)]
+    pub tasks: Option<Vec<TaskKind>>,
+    /// Classes to keep, in order (two give +-1 targets, more one-hot targets), or `all`
+    /// [default: all for two-layer, 0,6 for deep].
+    #[arg(long, value_name = "I,J,...|all", value_parser = parse_classes)]
+    pub classes: Option<Classes>,
     /// Side of the square images of an image folder.
     #[arg(long, default_value_t = 171)]
     pub image_size: u32,
+    /// Project the features on their first K principal components (fitted on the training set)
+    /// before any method sees them; 0 keeps the pixels [default: 50 for two-layer, 0 for deep].
+    #[arg(long, value_name = "K")]
+    pub pca: Option<usize>,
     /// Keep at most N training samples (stratified) [0: all].
     #[arg(long, value_name = "N", default_value_t = 2000)]
     pub train_limit: usize,
     /// Keep at most N validation samples (stratified) [0: all].
     #[arg(long, value_name = "N", default_value_t = 500)]
     pub val_limit: usize,
-    /// Methods to run, from cronos, cronos-am, adam, adamw, sgd, yogi, shampoo, dadapt-adamw.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "cronos-am,adam,adamw,sgd,yogi,shampoo,dadapt-adamw"
-    )]
-    pub methods: Vec<String>,
+    /// Methods to run, from cronos, cronos-am, adam, adamw, sgd, yogi, shampoo, dadapt-adamw; each
+    /// task runs those that train its network (cronos two-layer, cronos-am deep) [default: all].
+    #[arg(long, value_delimiter = ',')]
+    pub methods: Option<Vec<String>>,
     /// Network of the gradient-trained methods: feature widths of the deep MLP, or `two-layer:W`
-    /// for one hidden layer of width W.
-    #[arg(long, default_value = "256,256", value_parser = parse_arch)]
-    pub arch: Arch,
+    /// for one hidden layer of width W; runs that network's task only [default: two-layer of
+    /// CRONOS's width 2 P c, and 256,256].
+    #[arg(long, value_parser = parse_arch)]
+    pub arch: Option<Arch>,
     /// Learning rates drawn per baseline (log-uniform over [1e-6, 1e-2]).
     #[arg(long, default_value_t = 10)]
     pub lr_draws: usize,
@@ -145,9 +210,10 @@ pub struct CompareArgs {
     /// validation (its time counts all ten), and the baselines train with the beta it kept.
     #[arg(long, default_value = "path", value_parser = parse_beta)]
     pub beta: Beta,
-    /// Gate vectors P of CRONOS and of CRONOS-AM's head (head width 2 P c).
-    #[arg(long, default_value_t = 10)]
-    pub neurons: usize,
+    /// Gate vectors P of CRONOS and of CRONOS-AM's head (width 2 P c) [default: 3 for two-layer, 10
+    /// for deep].
+    #[arg(long)]
+    pub neurons: Option<usize>,
     /// ADMM iterations at most of each two-layer CRONOS solve, which stops once its certified
     /// relative gap is within 1e-3.
     #[arg(long, value_name = "K", default_value_t = 10_000)]
@@ -155,7 +221,7 @@ pub struct CompareArgs {
     /// Seconds at most of the two-layer CRONOS run, its whole path (its clock counts as its training
     /// time); a solve stopped by the limit reports its objective and the bound certified so far, and
     /// the path ends there.
-    #[arg(long, value_name = "S", default_value_t = 120.0)]
+    #[arg(long, value_name = "S", default_value_t = 300.0)]
     pub cronos_time_limit: f64,
     /// Gradient steps between CRONOS-AM head solves.
     #[arg(long, default_value_t = 10)]
@@ -172,6 +238,107 @@ pub struct CompareArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// One task of a comparison: the flags with the task's defaults filled in.
+pub struct Task<'a> {
+    pub kind: TaskKind,
+    pub args: &'a CompareArgs,
+    pub classes: Classes,
+    pub methods: Vec<Method>,
+    pub neurons: usize,
+    pub pca: usize,
+    /// The network given by --arch (see [`Task::network`] for the default).
+    arch: Option<Arch>,
+    /// The task's folder under --out.
+    pub out: PathBuf,
+}
+
+impl Task<'_> {
+    /// The network every method of the task trains, for `outputs` targets: --arch, or the deep
+    /// 256-256 MLP, or the two-layer network of CRONOS's width 2 P c.
+    pub fn network(&self, outputs: usize) -> Arch {
+        match (&self.arch, self.kind) {
+            (Some(arch), _) => arch.clone(),
+            (None, TaskKind::TwoLayer) => Arch::TwoLayer {
+                width: 2 * self.neurons * outputs,
+            },
+            (None, TaskKind::Deep) => Arch::Deep {
+                feature_widths: vec![256, 256],
+            },
+        }
+    }
+}
+
+impl CompareArgs {
+    /// The tasks to run, in order, each with the methods that train its network. A task none of
+    /// whose methods was asked for is left out; a method asked for that fits no task run is an
+    /// error.
+    pub fn tasks(&self) -> Result<Vec<Task<'_>>, CliError> {
+        let arch_kind = self.arch.as_ref().map(|arch| match arch {
+            Arch::TwoLayer { .. } => TaskKind::TwoLayer,
+            Arch::Deep { .. } => TaskKind::Deep,
+        });
+        let kinds = match (&self.tasks, arch_kind) {
+            (Some(kinds), Some(arch)) if kinds.iter().any(|&k| k != arch) => {
+                return Err(CliError(format!(
+                    "--arch {} is the network of the {} task only; drop --arch or --tasks",
+                    self.arch.as_ref().map_or(String::new(), Arch::to_string),
+                    arch.name()
+                )))
+            }
+            (Some(kinds), _) => kinds.clone(),
+            (None, Some(arch)) => vec![arch],
+            (None, None) => vec![TaskKind::TwoLayer, TaskKind::Deep],
+        };
+        let all: Vec<String> = ["cronos", "cronos-am"]
+            .into_iter()
+            .chain(BASELINES)
+            .map(String::from)
+            .collect();
+        let names = self.methods.as_ref().unwrap_or(&all);
+        for name in names {
+            let method = Method::from_name(name.trim()).ok_or_else(|| {
+                CliError(format!(
+                    "unknown method `{name}` (expected cronos, cronos-am or one of {})",
+                    BASELINES.join(", ")
+                ))
+            })?;
+            if self.methods.is_some() && !kinds.iter().any(|k| k.runs(&method)) {
+                return Err(CliError(match method {
+                    Method::Cronos => "cronos fits a two-layer network, not the deep MLP the \
+                                       others train; compare it on the same network with --arch \
+                                       two-layer:W, or use cronos-am"
+                        .into(),
+                    _ => format!(
+                        "{name} trains a deep MLP; use --arch with feature widths, or drop {name}"
+                    ),
+                }));
+            }
+        }
+        let tasks = kinds
+            .into_iter()
+            .map(|kind| Task {
+                kind,
+                args: self,
+                classes: self
+                    .classes
+                    .clone()
+                    .unwrap_or_else(|| kind.default_classes()),
+                methods: names
+                    .iter()
+                    .filter_map(|name| Method::from_name(name.trim()))
+                    .filter(|m| kind.runs(m))
+                    .collect(),
+                neurons: self.neurons.unwrap_or_else(|| kind.default_neurons()),
+                pca: self.pca.unwrap_or_else(|| kind.default_pca()),
+                arch: self.arch.clone(),
+                out: self.out.join(kind.name()),
+            })
+            .filter(|task| !task.methods.is_empty())
+            .collect();
+        Ok(tasks)
+    }
 }
 
 /// Class indices to keep; empty keeps every class.

@@ -250,8 +250,17 @@ pub fn charts(
     charts
 }
 
+/// What a task's summary says, kept for the summary of every task.
+pub struct TaskSummary {
+    /// The task's name, also its folder under `--out`.
+    kind: String,
+    /// The task's Markdown section; its plots are linked relative to the task's folder.
+    markdown: String,
+    methods: Vec<MethodSummary>,
+}
+
 /// Writes `summary.md`, `summary.json` (one [`MethodSummary`] per method) and every chart of
-/// [`charts`] as SVG and PNG under `dir`; returns the Markdown summary. `kind` names the task
+/// [`charts`] as SVG and PNG under `dir`; returns what they say. `kind` names the task
 /// (`two-layer` or `deep`), `task` describes its data and network; what the runs cover is counted
 /// from `runs`.
 pub fn write(
@@ -260,28 +269,24 @@ pub fn write(
     task: &str,
     runs: &[RunRecord],
     epochs: &[EpochRecord],
-) -> Result<String, CliError> {
+) -> Result<TaskSummary, CliError> {
     let methods = summarize(kind, runs);
     let objective = if methods.iter().any(|m| m.objective.is_some()) {
         " Every method trains the same bias-free two-layer ReLU network on the same program, the training objective 1/2 ||relu(X W1) W2 - Y||^2 + beta/2 (||W1||^2 + ||W2||^2) (the baselines on minibatches, scaled by 1/n); CRONOS solves it to a certified gap for each beta of its path (see `--beta`), keeps the beta whose network scores best on validation (its runtime counts the whole path, its accuracy curve has one point per beta), and the baselines then train with that beta; its lower bound holds for every network whose hidden neurons use CRONOS's activation patterns (a network that finds other patterns can go below it).\n\n![training objective against time](objective.svg)"
     } else {
         ""
     };
-    let summary = format!(
-        "# Optimizer comparison\n\n{task}; {}.\n\nLearning rates of the baselines drawn log-uniformly from [1e-6, 1e-2]; CRONOS and CRONOS-AM have no learning rate. Runtimes exclude evaluation. The plots show, per method, the median across learning rates and seeds against the median training time of each epoch, with the 5th-95th percentile band.{objective}\n\n{}\n![validation accuracy against time](val_accuracy.svg)\n",
+    let markdown = format!(
+        "## Task {kind}\n\n{task}; {}.\n\nLearning rates of the baselines drawn log-uniformly from [1e-6, 1e-2]; CRONOS and CRONOS-AM have no learning rate. Runtimes exclude evaluation. The plots show, per method, the median across learning rates and seeds against the median training time of each epoch, with the 5th-95th percentile band.{objective}\n\n{}\n![validation accuracy against time](val_accuracy.svg)\n",
         coverage(runs),
         table(&methods)
     );
-    let save = |name: String, bytes: &[u8]| {
-        let path = dir.join(name);
-        std::fs::write(&path, bytes).map_err(|e| CliError::io("write", &path, e))
-    };
-    save("summary.md".into(), summary.as_bytes())?;
-    let json = serde_json::to_string_pretty(&methods).map_err(|e| CliError(e.to_string()))?;
-    save("summary.json".into(), (json + "\n").as_bytes())?;
+    save(dir, "summary.md", markdown.as_bytes())?;
+    save(dir, "summary.json", json(&methods)?.as_bytes())?;
     for (name, chart) in charts(&methods, runs, epochs) {
         save(
-            format!("{name}.svg"),
+            dir,
+            &format!("{name}.svg"),
             plot::svg(&chart).map_err(CliError)?.as_bytes(),
         )?;
         let path = dir.join(format!("{name}.png"));
@@ -290,7 +295,37 @@ pub fn write(
             .save(&path)
             .map_err(|e| CliError(format!("cannot write {}: {e}", path.display())))?;
     }
-    Ok(summary)
+    Ok(TaskSummary {
+        kind: kind.to_string(),
+        markdown,
+        methods,
+    })
+}
+
+/// Writes `summary.md` and `summary.json` of every task under `dir`, the tasks' folders; returns
+/// the Markdown.
+pub fn write_all(dir: &Path, tasks: &[TaskSummary]) -> Result<String, CliError> {
+    let mut markdown = String::from("# Optimizer comparison\n");
+    for task in tasks {
+        // The task's plots lie in its folder.
+        let section = task.markdown.replace("](", &format!("]({}/", task.kind));
+        write!(markdown, "\n{section}").expect("writing to a String");
+    }
+    let methods: Vec<MethodSummary> = tasks.iter().flat_map(|t| t.methods.clone()).collect();
+    std::fs::create_dir_all(dir).map_err(|e| CliError::io("create", dir, e))?;
+    save(dir, "summary.md", markdown.as_bytes())?;
+    save(dir, "summary.json", json(&methods)?.as_bytes())?;
+    Ok(markdown)
+}
+
+fn json(methods: &[MethodSummary]) -> Result<String, CliError> {
+    let json = serde_json::to_string_pretty(methods).map_err(|e| CliError(e.to_string()))?;
+    Ok(json + "\n")
+}
+
+fn save(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), CliError> {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).map_err(|e| CliError::io("write", &path, e))
 }
 
 #[cfg(test)]

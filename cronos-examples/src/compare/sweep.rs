@@ -1,7 +1,7 @@
 //! The sweep: every planned run (method, learning rate, seed) not already recorded, run in turn on
 //! the chosen backend, then the summary of all recorded runs.
 
-use super::args::{Arch, Beta, CompareArgs, Method, BASELINES};
+use super::args::{Arch, Beta, CompareArgs, Method, Task, TaskKind};
 use super::records::{self, EpochRecord, RecordWriter, RunRecord};
 use super::task::{check_settings, load_task};
 use super::{summary, train};
@@ -52,59 +52,66 @@ pub struct Outcome {
     pub seconds: f64,
 }
 
-/// Runs the comparison `args` describes, writing records, `summary.md` and the plots under `--out`.
-/// Once `stop` is set, the sweep ends after the epoch in progress (its record is written; the
-/// unfinished run is redone by a rerun) and the summary covers the runs finished so far.
+/// Runs the comparison `args` describes, task by task, writing each task's records, summary and
+/// plots under its folder of `--out` and the summary of every task (`summary.md`, `summary.json`)
+/// under `--out`. Once `stop` is set, the sweep ends after the epoch in progress (its record is
+/// written; the unfinished run is redone by a rerun) and the summary covers the runs finished so far.
 pub fn run(args: &CompareArgs, stop: &AtomicBool) -> Result<Outcome, CliError> {
     let start = Instant::now();
-    let methods = args
-        .methods
-        .iter()
-        .map(|name| {
-            Method::from_name(name.trim()).ok_or_else(|| {
-                CliError(format!(
-                    "unknown method `{name}` (expected cronos, cronos-am or one of {})",
-                    BASELINES.join(", ")
-                ))
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    if matches!(args.arch, Arch::TwoLayer { .. })
-        && methods.iter().any(|m| matches!(m, Method::CronosAm))
-    {
-        return Err(CliError(
-            "cronos-am trains a deep MLP; use --arch with feature widths, or drop cronos-am".into(),
-        ));
+    if args.epochs == 0 || args.seeds == 0 {
+        return Err(CliError("--epochs and --seeds must be at least 1".into()));
     }
+    let tasks = args.tasks()?;
+    let mut outcome = Outcome {
+        ran: 0,
+        skipped: 0,
+        interrupted: false,
+        summary: String::new(),
+        seconds: 0.0,
+    };
+    let mut summaries = Vec::new();
+    for task in &tasks {
+        let (ran, skipped, summary) = run_task(task, stop)?;
+        outcome.ran += ran;
+        outcome.skipped += skipped;
+        summaries.push(summary);
+        if stop.load(Ordering::SeqCst) {
+            outcome.interrupted = true;
+            break;
+        }
+    }
+    outcome.summary = summary::write_all(&args.out, &summaries)?;
+    outcome.seconds = start.elapsed().as_secs_f64();
+    Ok(outcome)
+}
+
+/// Runs one task: its runs not yet recorded, then its summary; (runs done, runs skipped, summary).
+fn run_task(
+    task: &Task,
+    stop: &AtomicBool,
+) -> Result<(usize, usize, summary::TaskSummary), CliError> {
+    let args = task.args;
+    let methods = &task.methods;
     let with_cronos = methods.iter().any(|m| matches!(m, Method::Cronos));
-    if matches!(args.arch, Arch::Deep { .. }) && with_cronos {
-        return Err(CliError(
-            "cronos fits a two-layer network, not the deep MLP the others train; compare it on the \
-             same network with --arch two-layer:W, or use cronos-am"
-                .into(),
-        ));
-    }
-    if matches!(args.arch, Arch::TwoLayer { .. }) && args.beta == Beta::Path && !with_cronos {
+    if task.kind == TaskKind::TwoLayer && args.beta == Beta::Path && !with_cronos {
         return Err(CliError(
             "--beta path takes the two-layer program's beta from CRONOS's path: add cronos to \
              --methods, or give --beta a number"
                 .into(),
         ));
     }
-    if args.epochs == 0 || args.seeds == 0 {
-        return Err(CliError("--epochs and --seeds must be at least 1".into()));
-    }
-    let (train, valid) = load_task(args)?;
-    if let Arch::TwoLayer { width } = args.arch {
+    let (train, valid) = load_task(task)?;
+    let classes = train.num_classes();
+    let outputs = TargetEncoding::for_classes(classes).width(classes);
+    let arch = task.network(outputs);
+    if let Arch::TwoLayer { width } = arch {
         // CRONOS's network must not be wider than everyone else's.
-        let classes = train.num_classes();
-        let c = TargetEncoding::for_classes(classes).width(classes);
-        let cronos_width = 2 * args.neurons * c;
+        let cronos_width = 2 * task.neurons * outputs;
         if with_cronos && width < cronos_width {
             return Err(CliError(format!(
                 "the two-layer network has width {width}, below CRONOS's 2 P c = {cronos_width} \
-                 (P = {}, c = {c}): use --arch two-layer:{cronos_width} or more, or fewer --neurons",
-                args.neurons
+                 (P = {}, c = {outputs}): use --arch two-layer:{cronos_width} or more, or fewer --neurons",
+                task.neurons
             )));
         }
     }
@@ -130,9 +137,9 @@ pub fn run(args: &CompareArgs, stop: &AtomicBool) -> Result<Outcome, CliError> {
     }
     // CRONOS first: a path's beta is the baselines' of the same seed.
     plans.sort_by_key(|p| !matches!(methods[p.method], Method::Cronos));
-    check_settings(args, &train, &valid)?;
-    let mut writer = RecordWriter::open(&args.out)?;
-    let (finished, _) = records::load(&args.out)?;
+    check_settings(task, &arch, &train, &valid)?;
+    let mut writer = RecordWriter::open(&task.out)?;
+    let (finished, _) = records::load(&task.out)?;
     let done: HashSet<_> = finished
         .iter()
         .map(|r| records::key(&r.method, r.lr, r.seed))
@@ -148,9 +155,10 @@ pub fn run(args: &CompareArgs, stop: &AtomicBool) -> Result<Outcome, CliError> {
         .filter_map(|r| Some((r.seed, r.beta?)))
         .collect();
 
-    let task = SweepTask {
-        args,
-        methods: &methods,
+    let sweep = SweepTask {
+        task,
+        arch: &arch,
+        methods,
         todo: &todo,
         train: &train,
         valid: &valid,
@@ -159,37 +167,32 @@ pub fn run(args: &CompareArgs, stop: &AtomicBool) -> Result<Outcome, CliError> {
         chosen_betas,
         stop,
     };
-    let ran = run_on(args.device.device, args.device.precision, task)??;
+    let ran = run_on(args.device.device, args.device.precision, sweep)??;
 
     // Seeds and learning rates are counted from the records, which may hold runs of earlier
     // invocations with other --seeds, --lr-draws or --methods; the task itself is fixed by
     // `settings.json`.
-    let task = format!(
-        "{:?}, classes {:?}: {} training / {} validation samples, {} epochs, network {}",
+    let description = format!(
+        "{:?}, classes {:?}{}: {} training / {} validation samples, {} epochs, network {arch}",
         args.dataset,
-        args.classes.0,
+        task.classes.0,
+        if task.pca > 0 {
+            format!(", first {} principal components", task.pca)
+        } else {
+            String::new()
+        },
         train.len(),
         valid.len(),
         args.epochs,
-        args.arch,
     );
-    let (runs, epochs) = records::load(&args.out)?;
-    let kind = match args.arch {
-        Arch::TwoLayer { .. } => "two-layer",
-        Arch::Deep { .. } => "deep",
-    };
-    let summary = summary::write(&args.out, kind, &task, &runs, &epochs)?;
-    Ok(Outcome {
-        ran,
-        skipped,
-        interrupted: ran < todo.len(),
-        summary,
-        seconds: start.elapsed().as_secs_f64(),
-    })
+    let (runs, epochs) = records::load(&task.out)?;
+    let summary = summary::write(&task.out, task.kind.name(), &description, &runs, &epochs)?;
+    Ok((ran, skipped, summary))
 }
 
 struct SweepTask<'a> {
-    args: &'a CompareArgs,
+    task: &'a Task<'a>,
+    arch: &'a Arch,
     methods: &'a [Method],
     todo: &'a [&'a Plan],
     train: &'a LabeledSet,
@@ -206,10 +209,10 @@ impl SweepTask<'_> {
     /// beta of the two-layer program for a run of `method` and `seed`; 0 where none is used: CRONOS
     /// brings its own (fixed or its path's), and the deep network's loss is MSE, without weight decay.
     fn beta(&self, method: &Method, seed: u64) -> Result<f64, CliError> {
-        if matches!(method, Method::Cronos) || matches!(self.args.arch, Arch::Deep { .. }) {
+        if matches!(method, Method::Cronos) || matches!(self.arch, Arch::Deep { .. }) {
             return Ok(0.0);
         }
-        match self.args.beta {
+        match self.task.args.beta {
             Beta::Fixed(beta) => Ok(beta),
             Beta::Path => self.chosen_betas.get(&seed).copied().ok_or_else(|| {
                 CliError(format!(
@@ -225,19 +228,19 @@ impl BackendTask for SweepTask<'_> {
     type Output = Result<usize, CliError>;
 
     fn run<B: burn::prelude::Backend>(mut self, device: B::Device) -> Self::Output {
-        let args = self.args;
+        let args = self.task.args;
         let setup = train::RunSetup {
             train: self.train,
             valid: self.valid,
-            arch: &args.arch,
+            arch: self.arch,
             epochs: args.epochs,
             batch_size: args.batch_size,
             cronos: cronos_burn::am::DeepTrainingConfig::paper_head()
-                .with_neurons(args.neurons)
+                .with_neurons(self.task.neurons)
                 .with_max_iters(args.cronos_max_iters)
                 .with_time_limit(Some(args.cronos_time_limit)),
             beta: args.beta,
-            head: cronos_burn::am::DeepTrainingConfig::paper_head().with_neurons(args.neurons),
+            head: cronos_burn::am::DeepTrainingConfig::paper_head().with_neurons(self.task.neurons),
             resolve_every: args.resolve_every,
             head_warm_start: args.head_warm_start,
         };

@@ -1,12 +1,15 @@
 //! The task of a comparison: its training and validation data, and the settings its records belong to.
 
-use super::args::{Arch, CompareArgs, Dataset};
+use super::args::{Arch, Dataset, Task};
 use crate::error::CliError;
 use cronos_datasets::preprocess::{Granularity, Scaler, Scaling};
+use cronos_datasets::projection::Projection;
 use cronos_datasets::LabeledSet;
 
-/// Training and validation sets of the task, pixels scaled to [0, 1] by the training range.
-pub fn load_task(args: &CompareArgs) -> Result<(LabeledSet, LabeledSet), CliError> {
+/// Training and validation sets of the task, pixels scaled to [0, 1] by the training range, then
+/// projected on the training set's first principal components if the task asks for them.
+pub fn load_task(task: &Task) -> Result<(LabeledSet, LabeledSet), CliError> {
+    let args = task.args;
     if let Some(dir) = &args.data_dir {
         if !dir.exists() {
             return Err(CliError(format!(
@@ -30,10 +33,10 @@ pub fn load_task(args: &CompareArgs) -> Result<(LabeledSet, LabeledSet), CliErro
         }
     };
     let pick = |set: LabeledSet, limit: usize| -> Result<LabeledSet, CliError> {
-        let set = if args.classes.0.is_empty() {
+        let set = if task.classes.0.is_empty() {
             set
         } else {
-            set.select_classes(&args.classes.0)?
+            set.select_classes(&task.classes.0)?
         };
         Ok(if limit > 0 && limit < set.len() {
             set.stratified_split(limit as f64 / set.len() as f64, 0)?.1
@@ -46,27 +49,45 @@ pub fn load_task(args: &CompareArgs) -> Result<(LabeledSet, LabeledSet), CliErro
     let scaler = Scaler::fit(&train.x, Scaling::UnitRange, Granularity::Scalar)?;
     scaler.apply(&mut train.x)?;
     scaler.apply(&mut valid.x)?;
+    if task.pca > 0 {
+        if task.pca > train.dim() {
+            return Err(CliError(format!(
+                "invalid value {} for --pca: must be at most the {} features",
+                task.pca,
+                train.dim()
+            )));
+        }
+        let projection = Projection::pca(&train.x, task.pca)?;
+        for set in [&mut train, &mut valid] {
+            set.x = projection.apply(&set.x)?;
+            set.image_shape = None;
+        }
+    }
     Ok((train, valid))
 }
 
-/// Records only compare when the task is the same: the first sweep writes `settings.json` under
-/// `--out`, later sweeps there must match it (methods, seeds and learning-rate draws may change).
+/// Records only compare when the task is the same: the first sweep writes `settings.json` in the
+/// task's folder, later sweeps there must match it (methods, seeds and learning-rate draws may
+/// change).
 pub(crate) fn check_settings(
-    args: &CompareArgs,
+    task: &Task,
+    arch: &Arch,
     train: &LabeledSet,
     valid: &LabeledSet,
 ) -> Result<(), CliError> {
+    let args = task.args;
     let mut settings = serde_json::json!({
         "dataset": format!("{:?}", args.dataset),
         "data_dir": args.data_dir,
-        "classes": args.classes.0,
+        "classes": task.classes.0,
         "image_size": args.image_size,
+        "pca": task.pca,
         "train_samples": train.len(),
         "valid_samples": valid.len(),
-        "arch": args.arch.to_string(),
+        "arch": arch.to_string(),
         "epochs": args.epochs,
         "batch_size": args.batch_size,
-        "neurons": args.neurons,
+        "neurons": task.neurons,
         "cronos_max_iters": args.cronos_max_iters,
         "cronos_time_limit": args.cronos_time_limit,
         "resolve_every": args.resolve_every,
@@ -74,10 +95,10 @@ pub(crate) fn check_settings(
         "precision": format!("{:?}", args.device.precision),
     });
     // beta only shapes the two-layer program; deep runs recorded before it was a setting still match.
-    if matches!(args.arch, Arch::TwoLayer { .. }) {
+    if matches!(arch, Arch::TwoLayer { .. }) {
         settings["beta"] = args.beta.to_string().into();
     }
-    let path = args.out.join("settings.json");
+    let path = task.out.join("settings.json");
     match std::fs::read_to_string(&path) {
         Ok(text) => {
             let previous: serde_json::Value = serde_json::from_str(&text)
@@ -85,13 +106,13 @@ pub(crate) fn check_settings(
             if previous != settings {
                 return Err(CliError(format!(
                     "{} holds runs of other settings ({previous}); choose another --out",
-                    args.out.display()
+                    task.out.display()
                 )));
             }
             Ok(())
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(&args.out).map_err(|e| CliError::io("create", &args.out, e))?;
+            std::fs::create_dir_all(&task.out).map_err(|e| CliError::io("create", &task.out, e))?;
             let text =
                 serde_json::to_string_pretty(&settings).map_err(|e| CliError(e.to_string()))?;
             std::fs::write(&path, text + "\n").map_err(|e| CliError::io("write", &path, e))
