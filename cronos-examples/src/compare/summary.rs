@@ -272,7 +272,7 @@ pub fn write(
 ) -> Result<TaskSummary, CliError> {
     let methods = summarize(kind, runs);
     let objective = if methods.iter().any(|m| m.objective.is_some()) {
-        " Every method trains the same bias-free two-layer ReLU network on the same program, the training objective 1/2 ||relu(X W1) W2 - Y||^2 + beta/2 (||W1||^2 + ||W2||^2) (the baselines on minibatches, scaled by 1/n); CRONOS solves it to a certified gap for each beta of its path (see `--beta`), keeps the beta whose network scores best on validation (its runtime counts the whole path, its accuracy curve has one point per beta), and the baselines then train with that beta; its lower bound holds for every network whose hidden neurons use CRONOS's activation patterns (a network that finds other patterns can go below it).\n\n![training objective against time](objective.svg)"
+        " Every method trains the same bias-free two-layer ReLU network on the same program, the training objective 1/2 ||relu(X W1) W2 - Y||^2 + beta/2 (||W1||^2 + ||W2||^2) (the baselines on minibatches, scaled by 1/n); CRONOS solves it to a certified gap for each beta of its path (see `--beta`), keeps the beta whose network scores best on validation (its runtime counts the whole path, its accuracy curve has one point per beta), and the baselines then train with that beta; its lower bound holds for every network whose hidden neurons use CRONOS's sampled activation patterns and each feed one output (a network of the same width that chooses its own patterns, or shares its neurons among several outputs, can go below it).\n\n![training objective against time](objective.svg)"
     } else {
         ""
     };
