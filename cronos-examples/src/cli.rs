@@ -31,10 +31,12 @@ pub enum Command {
     /// the model in MODEL.preprocess.json, is applied to them first. A model without that file
     /// takes inputs as they are.
     Predict(PredictArgs),
-    /// Compare CRONOS and CRONOS-AM with tuned gradient optimizers on one task.
+    /// Compare CRONOS (two-layer task) and CRONOS-AM (deep task) with tuned gradient optimizers.
     ///
-    /// Writes per-epoch records (epochs.csv, epochs.jsonl), finished runs (runs.jsonl),
-    /// summary.md, summary.json and plots (val_accuracy, on the two-layer task objective; SVG and PNG) under --out; a rerun skips finished runs.
+    /// Writes, per task under --out/<task>, per-epoch records (epochs.csv, epochs.jsonl), finished
+    /// runs (runs.jsonl), summary.md, summary.json and plots (val_accuracy, on the two-layer task
+    /// objective; SVG and PNG), and summary.md and summary.json of every task under --out; a rerun
+    /// skips finished runs.
     Compare(Box<cronos_examples::compare::CompareArgs>),
     /// Inspect datasets.
     Data {

@@ -1,17 +1,18 @@
-//! `cronos compare`: CRONOS (two-layer) and CRONOS-AM (deep MLP) against Adam, AdamW, SGD with
-//! momentum, Yogi, Shampoo and D-Adapted AdamW on one task, following the protocol of Feng,
+//! `cronos compare`: CRONOS (two-layer task) and CRONOS-AM (deep task) against Adam, AdamW, SGD with
+//! momentum, Yogi, Shampoo and D-Adapted AdamW, following the protocol of Feng,
 //! Frangella & Pilanci (2024): every baseline's learning rate is drawn by random search,
 //! log-uniform over [1e-6, 1e-2], over several seeds; CRONOS has no learning rate, and on the
 //! two-layer network its beta (the program's, which the baselines then share) is chosen on
 //! validation along a regularization path; CRONOS-AM is not tuned. All methods share the data, the
 //! network and the epochs, and their clocks exclude evaluation.
 //!
-//! * [`args`]: the flags, the methods and the network;
-//! * [`task`]: the data of the task and the settings a sweep's records belong to;
-//! * [`sweep`]: the planned runs, run in turn on the chosen backend;
+//! * [`args`]: the flags, the tasks with their defaults, the methods and the network;
+//! * [`task`]: the data of a task and the settings its records belong to;
+//! * [`sweep`]: task by task, the planned runs, run in turn on the chosen backend;
 //! * [`train`]: one run, epoch by epoch;
 //! * [`records`]: per-epoch and per-run records written as they happen, read back to skip runs;
-//! * [`summary`]: the Markdown table, `summary.json` and the plots, drawn by [`plot`].
+//! * [`summary`]: per task the Markdown table, `summary.json` and the plots, drawn by [`plot`], and
+//!   the summary of every task.
 
 pub mod args;
 pub mod example;
@@ -22,7 +23,7 @@ pub mod sweep;
 pub mod task;
 pub mod train;
 
-pub use args::{Arch, Beta, Classes, CompareArgs, Dataset, Method, BASELINES};
+pub use args::{Arch, Beta, Classes, CompareArgs, Dataset, Method, Task, TaskKind, BASELINES};
 pub use sweep::{lr_draws, run, Outcome, LR_RANGE};
 pub use task::load_task;
 
