@@ -191,7 +191,7 @@ fn default_comparison_runs_the_two_layer_and_the_deep_task() {
         assert!(out_dir.join(task).join("val_accuracy.png").exists());
     }
     assert!(
-        summary.contains("classes [], first 50 principal components: 100 training"),
+        summary.contains("all classes, first 50 principal components: 100 training"),
         "{summary}"
     );
     assert!(

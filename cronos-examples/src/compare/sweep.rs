@@ -173,9 +173,13 @@ fn run_task(
     // invocations with other --seeds, --lr-draws or --methods; the task itself is fixed by
     // `settings.json`.
     let description = format!(
-        "{:?}, classes {:?}{}: {} training / {} validation samples, {} epochs, network {arch}",
+        "{:?}, {}{}: {} training / {} validation samples, {} epochs, network {arch}",
         args.dataset,
-        task.classes.0,
+        if task.classes.0.is_empty() {
+            "all classes".to_string()
+        } else {
+            format!("classes {:?}", task.classes.0)
+        },
         if task.pca > 0 {
             format!(", first {} principal components", task.pca)
         } else {
