@@ -116,7 +116,7 @@ fn parse_beta(s: &str) -> Result<Beta, String> {
 }
 
 /// A method of the comparison.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Method {
     /// Two-layer convex solve (untuned).
     Cronos,
@@ -297,14 +297,20 @@ impl CompareArgs {
             .map(String::from)
             .collect();
         let names = self.methods.as_ref().unwrap_or(&all);
-        for name in names {
-            let method = Method::from_name(name.trim()).ok_or_else(|| {
-                CliError(format!(
-                    "unknown method `{name}` (expected cronos, cronos-am or one of {})",
-                    BASELINES.join(", ")
-                ))
-            })?;
-            if self.methods.is_some() && !kinds.iter().any(|k| k.runs(&method)) {
+        let methods = names
+            .iter()
+            .map(|name| {
+                Method::from_name(name.trim()).ok_or_else(|| {
+                    CliError(format!(
+                        "unknown method `{name}` (expected cronos, cronos-am or one of {})",
+                        BASELINES.join(", ")
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        for method in &methods {
+            let name = method.name();
+            if self.methods.is_some() && !kinds.iter().any(|k| k.runs(method)) {
                 return Err(CliError(match method {
                     Method::Cronos => "cronos fits a two-layer network, not the deep MLP the \
                                        others train; compare it on the same network with --arch \
@@ -325,11 +331,7 @@ impl CompareArgs {
                     .classes
                     .clone()
                     .unwrap_or_else(|| kind.default_classes()),
-                methods: names
-                    .iter()
-                    .filter_map(|name| Method::from_name(name.trim()))
-                    .filter(|m| kind.runs(m))
-                    .collect(),
+                methods: methods.iter().filter(|m| kind.runs(m)).cloned().collect(),
                 neurons: self.neurons.unwrap_or_else(|| kind.default_neurons()),
                 pca: self.pca.unwrap_or_else(|| kind.default_pca()),
                 arch: self.arch.clone(),

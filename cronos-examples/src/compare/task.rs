@@ -50,14 +50,8 @@ pub fn load_task(task: &Task) -> Result<(LabeledSet, LabeledSet), CliError> {
     scaler.apply(&mut train.x)?;
     scaler.apply(&mut valid.x)?;
     if task.pca > 0 {
-        if task.pca > train.dim() {
-            return Err(CliError(format!(
-                "invalid value {} for --pca: must be at most the {} features",
-                task.pca,
-                train.dim()
-            )));
-        }
-        let projection = Projection::pca(&train.x, task.pca)?;
+        let projection = Projection::pca(&train.x, task.pca)
+            .map_err(|e| CliError(format!("invalid value {} for --pca: {e}", task.pca)))?;
         for set in [&mut train, &mut valid] {
             set.x = projection.apply(&set.x)?;
             set.image_shape = None;
