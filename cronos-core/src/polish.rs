@@ -15,7 +15,11 @@
 //! Stationarity then gives the active rows' multipliers by least squares,
 //! c C_b^T mu_J = beta v_b / ||v_b|| - sigma_b X^T D_i z, so F^T z + G^T mu = beta v_b / ||v_b|| on
 //! active blocks. When the structure is right the polished pair is optimal to rounding and the
-//! certificate tight; when it is not, the candidates are simply worse and the caller keeps ADMM's.
+//! certificate tight. ADMM's active rows are rarely exactly right, so the polish corrects them in
+//! primal-dual active-set rounds (rows with negative multipliers leave, rows the polished point
+//! violates join) until the set is stable; far from the solution the rounds wander and a block's
+//! null space vanishes, and the first round's point is the candidate, which the caller keeps only
+//! if it is feasible and better than ADMM's.
 //! Host linear algebra in f64 (faer), sized by the active set: a few blocks of d columns each.
 
 use crate::host;
@@ -38,6 +42,11 @@ const NEWTON_TOL: f64 = 1e-13;
 const ACTIVE_FRACTION: f64 = 1e-6;
 /// A cone row is active when its slack is below this fraction of the block's largest slack.
 const SLACK_FRACTION: f64 = 1e-4;
+
+/// Active-set rounds of one polish at most (each costs a reduced solve), and the relative size
+/// below which a negative multiplier or slack counts as rounding rather than a wrong row.
+const ACTIVE_SET_ROUNDS: usize = 10;
+const ROUND_TOL: f64 = 1e-7;
 
 /// Relative residuals below which ADMM's structure is worth polishing (earlier it is rarely right).
 const POLISH_RESIDUAL: f64 = 1e-3;
@@ -109,6 +118,73 @@ struct Block {
     w: Vec<f64>,
 }
 
+/// One active-set round of one output: per block its polished point, active rows and their
+/// multipliers.
+struct Round {
+    points: Vec<Vec<f64>>,
+    rows: Vec<Vec<usize>>,
+    multipliers: Vec<Vec<f64>>,
+}
+
+/// Entries in exactly one of two ascending lists.
+fn differing(a: &[usize], b: &[usize]) -> usize {
+    let (mut i, mut j, mut count) = (0, 0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Equal => (i, j) = (i + 1, j + 1),
+            std::cmp::Ordering::Less => (i, count) = (i + 1, count + 1),
+            std::cmp::Ordering::Greater => (j, count) = (j + 1, count + 1),
+        }
+    }
+    count + (a.len() - i) + (b.len() - j)
+}
+
+impl Block {
+    /// The active rows for the next round: those whose `multipliers` (one per current row) are not
+    /// negative, and those whose slack `(2 d_j - 1) x_j^T v_b` (from `xv(j)`) is negative.
+    fn next_rows(&self, multipliers: &[f64], xv: impl Fn(usize) -> f64) -> Vec<usize> {
+        let n = self.w.len();
+        let mut current = vec![None; n];
+        for (&j, &m) in self.rows.iter().zip(multipliers) {
+            current[j] = Some(m);
+        }
+        let top = multipliers.iter().fold(0.0f64, |a, m| a.max(m.abs()));
+        let slack_top = (0..n).fold(0.0f64, |a, j| a.max(xv(j).abs()));
+        (0..n)
+            .filter(|&j| match current[j] {
+                Some(m) => m >= -ROUND_TOL * top,
+                None => self.w[j] * xv(j) < -ROUND_TOL * slack_top,
+            })
+            .collect()
+    }
+}
+
+/// The multipliers of `block`'s active rows at its polished point `vb` with residual `z`, from
+/// stationarity by least squares: c C_b^T mu_J = beta v_b / ||v_b|| - sigma_b X^T D_i z (unclipped;
+/// empty for a zero block or one without active rows).
+fn multipliers<B: Backend>(
+    op: &ConvexOperator<B>,
+    x: &Mat<f64>,
+    mask: &Mat<f64>,
+    block: &Block,
+    vb: &[f64],
+    z: &[f64],
+    beta: f64,
+) -> Vec<f64> {
+    let (n, d) = (x.nrows(), x.ncols());
+    let norm = vb.iter().map(|a| a * a).sum::<f64>().sqrt();
+    if norm == 0.0 || block.rows.is_empty() {
+        return vec![0.0; block.rows.len()];
+    }
+    let fz = x.transpose() * Mat::<f64>::from_fn(n, 1, |j, _| mask[(j, block.pattern)] * z[j]);
+    let rhs = Mat::<f64>::from_fn(d, 1, |r, _| beta * vb[r] / norm - block.sign * fz[(r, 0)]);
+    let ct = Mat::<f64>::from_fn(d, block.rows.len(), |r, q| {
+        let j = block.rows[q];
+        op.cone_scale() * block.w[j] * x[(j, r)]
+    });
+    least_squares(&ct, &rhs)
+}
+
 /// Polishes the ADMM point `v` (`d x B c`) with cone multipliers `mu` (`n x B c`, ReLU program), for
 /// targets `y` (`n x c`) and regularization `beta`, all in the solver's scaled units; `None` when
 /// the polished problems would cost more than [`MAX_FLOPS`]. Also returns the estimated floating-point
@@ -136,7 +212,7 @@ pub(crate) fn polish<B: Backend>(
     // X v for every column, once (faer's blocked product, not element loops over rows of X).
     let xv = &x * &vh;
     for k in 0..c {
-        let active: Vec<Block> = (0..blocks)
+        let mut active: Vec<Block> = (0..blocks)
             .map(|b| b * c + k)
             .filter(|&col| (0..d).any(|r| vh[(r, col)] != 0.0))
             .map(|col| {
@@ -170,48 +246,86 @@ pub(crate) fn polish<B: Backend>(
             })
             .collect();
         let target: Vec<f64> = (0..n).map(|j| yh[(j, k)]).collect();
-        let points: Vec<Vec<f64>> = active
+        let mut points: Vec<Vec<f64>> = active
             .iter()
             .map(|b| (0..d).map(|r| vh[(r, b.column)]).collect())
             .collect();
-        let Some(points) = reduced_optimum(&x, &mask, &active, &points, &target, beta, &mut flops)
-        else {
+        // Active-set rounds: a stable set gives a pair that meets every optimality condition of
+        // the program on these groups; when a block's null space vanishes (the rounds have
+        // wandered off) or the rounds run out, the first round's point, optimal on ADMM's own
+        // active rows, is the candidate.
+        let mut first: Option<Round> = None;
+        let mut settled = None;
+        let mut first_cost = 0.0;
+        for round in 0..ACTIVE_SET_ROUNDS {
+            // A further round (costing about as much as the first) must leave the outputs after
+            // this one a first round each.
+            if round > 0 && flops - first_cost < (c - k - 1) as f64 * first_cost {
+                break;
+            }
+            let before = flops;
+            let Some(next) =
+                reduced_optimum(&x, &mask, &active, &points, &target, beta, &mut flops)
+            else {
+                break;
+            };
+            if round == 0 {
+                first_cost = before - flops;
+            }
+            points = next;
+            let collapsed = points.iter().any(|p| p.iter().all(|&a| a == 0.0));
+            let xp = &x * Mat::<f64>::from_fn(d, points.len(), |r, b| points[b][r]);
+            let z: Vec<f64> = (0..n)
+                .map(|j| {
+                    let fitted: f64 = active
+                        .iter()
+                        .enumerate()
+                        .map(|(b, block)| block.sign * mask[(j, block.pattern)] * xp[(j, b)])
+                        .sum();
+                    target[j] - fitted
+                })
+                .collect();
+            let round = Round {
+                multipliers: active
+                    .iter()
+                    .zip(&points)
+                    .map(|(block, vb)| multipliers(op, &x, &mask, block, vb, &z, beta))
+                    .collect(),
+                rows: active.iter().map(|b| b.rows.clone()).collect(),
+                points: points.clone(),
+            };
+            let next_rows: Vec<Vec<usize>> = active
+                .iter()
+                .enumerate()
+                .map(|(b, block)| block.next_rows(&round.multipliers[b], |j| xp[(j, b)]))
+                .collect();
+            let changed: usize = round
+                .rows
+                .iter()
+                .zip(&next_rows)
+                .map(|(a, b)| differing(a, b))
+                .sum();
+            if changed == 0 && !collapsed {
+                settled = Some(round);
+                break;
+            }
+            first.get_or_insert(round);
+            if collapsed {
+                break;
+            }
+            for (block, rows) in active.iter_mut().zip(next_rows) {
+                block.rows = rows;
+            }
+        }
+        let Some(round) = settled.or(first) else {
             return (None, MAX_FLOPS - flops);
         };
-        let xp = &x * Mat::<f64>::from_fn(d, points.len(), |r, b| points[b][r]);
-        let z: Vec<f64> = (0..n)
-            .map(|j| {
-                let fitted: f64 = active
-                    .iter()
-                    .enumerate()
-                    .map(|(b, block)| block.sign * mask[(j, block.pattern)] * xp[(j, b)])
-                    .sum();
-                target[j] - fitted
-            })
-            .collect();
-        for (block, vb) in active.iter().zip(&points) {
-            let norm = vb.iter().map(|a| a * a).sum::<f64>().sqrt();
-            if norm == 0.0 {
-                continue;
-            }
-            for (r, value) in vb.iter().enumerate() {
+        for (b, block) in active.iter().enumerate() {
+            for (r, value) in round.points[b].iter().enumerate() {
                 v_out[(r, block.column)] = *value;
             }
-            if block.rows.is_empty() {
-                continue;
-            }
-            // c C_b^T mu_J = beta v_b / ||v_b|| - sigma_b X^T D_i z.
-            let fz =
-                x.transpose() * Mat::<f64>::from_fn(n, 1, |j, _| mask[(j, block.pattern)] * z[j]);
-            let rhs =
-                Mat::<f64>::from_fn(d, 1, |r, _| beta * vb[r] / norm - block.sign * fz[(r, 0)]);
-            let ct = Mat::<f64>::from_fn(d, block.rows.len(), |r, q| {
-                let j = block.rows[q];
-                op.cone_scale() * block.w[j] * x[(j, r)]
-            });
-            let solved = least_squares(&ct, &rhs);
-            for (q, &j) in block.rows.iter().enumerate() {
-                mu_out[(j, block.column)] = solved[q].max(0.0);
+            for (&j, m) in round.rows[b].iter().zip(&round.multipliers[b]) {
+                mu_out[(j, block.column)] = m.max(0.0);
             }
         }
     }
@@ -416,7 +530,31 @@ fn least_squares(a: &Mat<f64>, b: &Mat<f64>) -> Vec<f64> {
 
 #[cfg(test)]
 mod tests {
-    use super::PolishSchedule;
+    use super::{differing, Block, PolishSchedule};
+
+    #[test]
+    fn counts_the_entries_in_exactly_one_list() {
+        assert_eq!(differing(&[1, 3, 5], &[1, 3, 5]), 0);
+        assert_eq!(differing(&[1, 3, 5], &[3, 4]), 3);
+        assert_eq!(differing(&[], &[2, 7]), 2);
+    }
+
+    #[test]
+    fn active_rows_drop_negative_multipliers_and_take_violated_rows() {
+        // Rows 0 and 2 active; row 2's multiplier is negative. Slacks (2 d_j - 1) x_j^T v:
+        // row 1 violated, row 3 satisfied, row 4 violated by rounding only.
+        let block = Block {
+            column: 0,
+            sign: 1.0,
+            pattern: 0,
+            rows: vec![0, 2],
+            w: vec![1.0, -1.0, 1.0, 1.0, 1.0],
+        };
+        let xv = [0.0, 0.5, 0.0, 2.0, -1e-12];
+        assert_eq!(block.next_rows(&[3.0, -1.0], |j| xv[j]), vec![0, 1]);
+        // A multiplier negative by rounding stays.
+        assert_eq!(block.next_rows(&[3.0, -1e-10], |j| xv[j]), vec![0, 1, 2]);
+    }
 
     #[test]
     fn polishes_when_residuals_halve_or_after_an_interval() {
