@@ -42,7 +42,7 @@ mod test_support;
 pub use certificate::Certificate;
 pub use config::{CronosConfig, Formulation};
 pub use error::{CronosError, Result};
-pub use network::{accuracy, TwoLayerNet};
+pub use network::{accuracy, accuracy_and_mse, TwoLayerNet};
 pub use observer::{IterationRecord, JsonLinesTrace, Observer};
 pub use report::{SolveReport, Status};
 pub use rows::Collective;

@@ -80,6 +80,17 @@ pub fn accuracy<B: Backend>(pred: Tensor<B, 2>, targets: Tensor<B, 2>) -> f64 {
     host::scalar(hits(pred, targets)) / n as f64
 }
 
+/// [`accuracy`] and the mean squared error over all entries of predictions against targets, the
+/// scores every command and comparison reports.
+pub fn accuracy_and_mse<B: Backend>(pred: Tensor<B, 2>, targets: Tensor<B, 2>) -> (f64, f64) {
+    let [rows, cols] = targets.dims();
+    let squared = host::scalar((pred.clone() - targets.clone()).square().sum());
+    (
+        accuracy(pred, targets),
+        squared / (rows * cols).max(1) as f64,
+    )
+}
+
 /// The number of rows of `pred` that [`accuracy`] counts as correct, as a one-element tensor.
 pub(crate) fn hits<B: Backend>(pred: Tensor<B, 2>, targets: Tensor<B, 2>) -> Tensor<B, 1> {
     let dtype = pred.dtype();

@@ -185,6 +185,117 @@ fn multipliers<B: Backend>(
     least_squares(&ct, &rhs)
 }
 
+/// The active-set rounds of one output.
+struct Rounds<'a, B: Backend> {
+    op: &'a ConvexOperator<B>,
+    x: &'a Mat<f64>,
+    mask: &'a Mat<f64>,
+    target: &'a [f64],
+    beta: f64,
+}
+
+impl<B: Backend> Rounds<'_, B> {
+    /// Runs the rounds from ADMM's `active` rows and points `start`, with `later` outputs still to
+    /// polish after this one: a stable set gives a pair that meets every optimality condition of
+    /// the program on these groups; when the rounds wander off (see `allowance`, or a block's null
+    /// space vanishes) or run out, the first round's point, optimal on ADMM's own active rows, is
+    /// the candidate. `None` when the first round does not fit `flops`.
+    fn run(
+        &self,
+        active: &mut [Block],
+        start: Vec<Vec<f64>>,
+        later: usize,
+        flops: &mut f64,
+    ) -> Option<Round> {
+        let mut points = start;
+        let mut first: Option<Round> = None;
+        let mut first_cost = 0.0;
+        // Rounds that settle change fewer rows almost every time; one that changes more than twice
+        // the fewest so far (at least 16; the first: more than a quarter of the active rows) is
+        // wandering off (measured on the benchmark fixtures: such rounds went on to change
+        // hundreds of rows and never settled).
+        let mut allowance = active.iter().map(|b| b.rows.len()).sum::<usize>() / 4;
+        for index in 0..ACTIVE_SET_ROUNDS {
+            // A further round (costing about as much as the first) must leave the later outputs a
+            // first round each.
+            if index > 0 && *flops - first_cost < later as f64 * first_cost {
+                break;
+            }
+            let before = *flops;
+            let reduced = reduced_optimum(
+                self.x,
+                self.mask,
+                active,
+                &points,
+                self.target,
+                self.beta,
+                flops,
+            );
+            let Some(next) = reduced else {
+                break;
+            };
+            points = next;
+            if index == 0 {
+                first_cost = before - *flops;
+            }
+            let collapsed = points.iter().any(|p| p.iter().all(|&a| a == 0.0));
+            let (round, next_rows) = self.round(active, &points);
+            let changed: usize = round
+                .rows
+                .iter()
+                .zip(&next_rows)
+                .map(|(a, b)| differing(a, b))
+                .sum();
+            if changed == 0 && !collapsed {
+                return Some(round);
+            }
+            first.get_or_insert(round);
+            if collapsed || changed > allowance {
+                break;
+            }
+            allowance = allowance.min((2 * changed).max(16));
+            for (block, rows) in active.iter_mut().zip(next_rows) {
+                block.rows = rows;
+            }
+        }
+        first
+    }
+
+    /// The multipliers of the polished `points` on the blocks' active rows, and the rows the next
+    /// round makes active.
+    fn round(&self, active: &[Block], points: &[Vec<f64>]) -> (Round, Vec<Vec<usize>>) {
+        let (x, mask) = (self.x, self.mask);
+        let d = x.ncols();
+        let xp = x * Mat::<f64>::from_fn(d, points.len(), |r, b| points[b][r]);
+        let z: Vec<f64> = (0..x.nrows())
+            .map(|j| {
+                let fitted: f64 = active
+                    .iter()
+                    .enumerate()
+                    .map(|(b, block)| block.sign * mask[(j, block.pattern)] * xp[(j, b)])
+                    .sum();
+                self.target[j] - fitted
+            })
+            .collect();
+        let multipliers: Vec<Vec<f64>> = active
+            .iter()
+            .zip(points)
+            .map(|(block, vb)| multipliers(self.op, x, mask, block, vb, &z, self.beta))
+            .collect();
+        let next_rows = active
+            .iter()
+            .enumerate()
+            .map(|(b, block)| block.next_rows(&multipliers[b], |j| xp[(j, b)]))
+            .collect();
+        let round = Round {
+            points: points.to_vec(),
+            rows: active.iter().map(|b| b.rows.clone()).collect(),
+            multipliers,
+        };
+        (round, next_rows)
+    }
+}
+
 /// Polishes the ADMM point `v` (`d x B c`) with cone multipliers `mu` (`n x B c`, ReLU program), for
 /// targets `y` (`n x c`) and regularization `beta`, all in the solver's scaled units; `None` when
 /// the polished problems would cost more than [`MAX_FLOPS`]. Also returns the estimated floating-point
@@ -246,84 +357,18 @@ pub(crate) fn polish<B: Backend>(
             })
             .collect();
         let target: Vec<f64> = (0..n).map(|j| yh[(j, k)]).collect();
-        let mut points: Vec<Vec<f64>> = active
+        let start = active
             .iter()
             .map(|b| (0..d).map(|r| vh[(r, b.column)]).collect())
             .collect();
-        // Active-set rounds: a stable set gives a pair that meets every optimality condition of
-        // the program on these groups; when the rounds wander off (see `allowance`, or a block's
-        // null space vanishes) or run out, the first round's point, optimal on ADMM's own active
-        // rows, is the candidate.
-        let mut first: Option<Round> = None;
-        let mut settled = None;
-        let mut first_cost = 0.0;
-        // Rounds that settle change fewer rows almost every time; one that changes more than twice
-        // the fewest so far (at least 16; the first: more than a quarter of the active rows) is
-        // wandering off (measured on the benchmark fixtures: such rounds went on to change
-        // hundreds of rows and never settled).
-        let mut allowance = active.iter().map(|b| b.rows.len()).sum::<usize>() / 4;
-        for round in 0..ACTIVE_SET_ROUNDS {
-            // A further round (costing about as much as the first) must leave the outputs after
-            // this one a first round each.
-            if round > 0 && flops - first_cost < (c - k - 1) as f64 * first_cost {
-                break;
-            }
-            let before = flops;
-            let Some(next) =
-                reduced_optimum(&x, &mask, &active, &points, &target, beta, &mut flops)
-            else {
-                break;
-            };
-            if round == 0 {
-                first_cost = before - flops;
-            }
-            points = next;
-            let collapsed = points.iter().any(|p| p.iter().all(|&a| a == 0.0));
-            let xp = &x * Mat::<f64>::from_fn(d, points.len(), |r, b| points[b][r]);
-            let z: Vec<f64> = (0..n)
-                .map(|j| {
-                    let fitted: f64 = active
-                        .iter()
-                        .enumerate()
-                        .map(|(b, block)| block.sign * mask[(j, block.pattern)] * xp[(j, b)])
-                        .sum();
-                    target[j] - fitted
-                })
-                .collect();
-            let round = Round {
-                multipliers: active
-                    .iter()
-                    .zip(&points)
-                    .map(|(block, vb)| multipliers(op, &x, &mask, block, vb, &z, beta))
-                    .collect(),
-                rows: active.iter().map(|b| b.rows.clone()).collect(),
-                points: points.clone(),
-            };
-            let next_rows: Vec<Vec<usize>> = active
-                .iter()
-                .enumerate()
-                .map(|(b, block)| block.next_rows(&round.multipliers[b], |j| xp[(j, b)]))
-                .collect();
-            let changed: usize = round
-                .rows
-                .iter()
-                .zip(&next_rows)
-                .map(|(a, b)| differing(a, b))
-                .sum();
-            if changed == 0 && !collapsed {
-                settled = Some(round);
-                break;
-            }
-            first.get_or_insert(round);
-            if collapsed || changed > allowance {
-                break;
-            }
-            allowance = allowance.min((2 * changed).max(16));
-            for (block, rows) in active.iter_mut().zip(next_rows) {
-                block.rows = rows;
-            }
-        }
-        let Some(round) = settled.or(first) else {
+        let rounds = Rounds {
+            op,
+            x: &x,
+            mask: &mask,
+            target: &target,
+            beta,
+        };
+        let Some(round) = rounds.run(&mut active, start, c - k - 1, &mut flops) else {
             return (None, MAX_FLOPS - flops);
         };
         for (b, block) in active.iter().enumerate() {

@@ -13,8 +13,8 @@ use cronos_burn::device::{run_on, BackendTask, Precision};
 use cronos_burn::model::{config_path, TwoLayerMlp};
 use cronos_burn::shard::fit_sharded;
 use cronos_core::{
-    accuracy, CronosConfig, IterationRecord, JsonLinesTrace, Observer, Solution, SolveReport,
-    TwoLayerNet,
+    accuracy_and_mse, CronosConfig, IterationRecord, JsonLinesTrace, Observer, Solution,
+    SolveReport, TwoLayerNet,
 };
 use cronos_datasets::npy::{read_npy_matrix, read_npz_matrix, write_npz};
 use cronos_datasets::{Matrix, Real};
@@ -340,11 +340,10 @@ fn evaluate<B: Backend, T: Real>(
     pair: &Pair<T>,
     device: &B::Device,
 ) -> (f64, f64) {
-    let pred = net.forward(pair.x.to_tensor::<B>(device));
-    let y = pair.y.to_tensor::<B>(device);
-    let entries = (pair.y.rows * pair.y.cols).max(1) as f64;
-    let mse = cronos_core::host::scalar((pred.clone() - y.clone()).square().sum()) / entries;
-    (accuracy(pred, y), mse)
+    accuracy_and_mse(
+        net.forward(pair.x.to_tensor::<B>(device)),
+        pair.y.to_tensor::<B>(device),
+    )
 }
 
 /// One line for stdout summarizing a finished fit.

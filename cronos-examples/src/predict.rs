@@ -9,7 +9,7 @@ use crate::problem::{load_split, warn_zero_one_targets};
 use burn::prelude::*;
 use cronos_burn::device::{run_on, BackendTask, Precision};
 use cronos_burn::model::{config_path, unverified_warning, Checksum, TwoLayerMlp};
-use cronos_core::{accuracy, host};
+use cronos_core::{accuracy_and_mse, host};
 use cronos_datasets::npy::npy_bytes;
 use cronos_datasets::npy::{read_inputs_npz, read_npy_matrix};
 use cronos_datasets::{Matrix, Real};
@@ -143,12 +143,10 @@ impl<T: Real> BackendTask for PredictTask<'_, T> {
         }
         let pred = model.forward(self.x.to_tensor::<B>(&device));
         let [rows, cols] = pred.dims();
-        let scores = self.y.filter(|y| y.cols == cols).map(|y| {
-            let y = y.to_tensor::<B>(&device);
-            let mse = host::scalar((pred.clone() - y.clone()).square().sum())
-                / (rows * cols).max(1) as f64;
-            (accuracy(pred.clone(), y), mse)
-        });
+        let scores = self
+            .y
+            .filter(|y| y.cols == cols)
+            .map(|y| accuracy_and_mse(pred.clone(), y.to_tensor::<B>(&device)));
         Ok(Prediction {
             rows,
             cols,

@@ -9,7 +9,6 @@ use crate::am::strategy::{CronosAmConfig, HeadSolve};
 use crate::head::{HeadError, HeadSolverConfig};
 use crate::optim::DAdaptAdamWConfig;
 use burn::data::dataloader::DataLoaderBuilder;
-use burn::nn::loss::{MseLoss, Reduction};
 use burn::prelude::*;
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder, RecorderError};
 use burn::tensor::backend::AutodiffBackend;
@@ -267,8 +266,8 @@ pub fn train_deep_mlp<B: AutodiffBackend>(
     let seconds = start.elapsed().as_secs_f64();
 
     let model = result.model;
-    let (train_loss, train_accuracy) = evaluate::<B::InnerBackend>(&model, train, device);
-    let (valid_loss, valid_accuracy) = evaluate::<B::InnerBackend>(&model, valid, device);
+    let (train_accuracy, train_loss) = evaluate::<B::InnerBackend>(&model, train, device);
+    let (valid_accuracy, valid_loss) = evaluate::<B::InnerBackend>(&model, valid, device);
     Ok(DeepTrainingOutcome {
         model,
         train_accuracy,
@@ -346,16 +345,14 @@ fn check_checkpoint_optimizer<B: AutodiffBackend>(
         .map_err(|source| TrainingError::OptimizerMismatch { path, source })
 }
 
-/// MSE and accuracy of `model` on the whole of `set`.
+/// Accuracy and MSE of `model` on the whole of `set`.
 fn evaluate<B: Backend>(model: &DeepMlp<B>, set: &LabeledSet, device: &B::Device) -> (f64, f64) {
     let encoding = ClassificationBatcher::for_set(set).encoding();
-    let x = set.x.to_tensor::<B>(device);
     let Ok(targets) = set.targets(encoding) else {
         return (f64::NAN, f64::NAN);
     };
-    let y = targets.to_tensor::<B>(device);
-    let pred = model.forward(x);
-    let loss = MseLoss::new().forward(pred.clone(), y.clone(), Reduction::Mean);
-    let loss = cronos_core::host::scalar(loss);
-    (loss, cronos_core::accuracy(pred, y))
+    cronos_core::accuracy_and_mse(
+        model.forward(set.x.to_tensor::<B>(device)),
+        targets.to_tensor::<B>(device),
+    )
 }

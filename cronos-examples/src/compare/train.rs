@@ -338,9 +338,5 @@ fn score<B: Backend>(
     data: &Data,
     device: &B::Device,
 ) -> (f64, f64) {
-    let pred = forward(data.x.to_tensor(device));
-    let y = data.y.to_tensor::<B>(device);
-    let entries = (data.y.rows * data.y.cols).max(1) as f64;
-    let mse = cronos_core::host::scalar((pred.clone() - y.clone()).square().sum()) / entries;
-    (cronos_core::accuracy(pred, y), mse)
+    cronos_core::accuracy_and_mse(forward(data.x.to_tensor(device)), data.y.to_tensor(device))
 }
