@@ -17,9 +17,9 @@
 //! active blocks. When the structure is right the polished pair is optimal to rounding and the
 //! certificate tight. ADMM's active rows are rarely exactly right, so the polish corrects them in
 //! primal-dual active-set rounds (rows with negative multipliers leave, rows the polished point
-//! violates join) until the set is stable; far from the solution the rounds wander and a block's
-//! null space vanishes, and the first round's point is the candidate, which the caller keeps only
-//! if it is feasible and better than ADMM's.
+//! violates join) until the set is stable; far from the solution the rounds wander and stop (see
+//! `Rounds::run`), and the first round's point is the candidate, which the caller keeps only if it
+//! is feasible and better than ADMM's.
 //! Host linear algebra in f64 (faer), sized by the active set: a few blocks of d columns each.
 
 use crate::host;
