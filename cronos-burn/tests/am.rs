@@ -12,7 +12,7 @@ use burn::optim::AdamConfig;
 use burn::prelude::Backend;
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder};
 use burn::train::metric::{AccuracyMetric, LossMetric};
-use burn::train::{Learner, SupervisedTraining, TrainingStrategy};
+use burn::train::{Interrupter, Learner, SupervisedTraining, TrainingStrategy};
 use cronos_burn::am::{
     train_deep_mlp, CronosAmConfig, DeepMlp, DeepMlpConfig, DeepTrainingConfig,
     DeepTrainingOutcome, OptimizerConfig, QuietRenderer, TrainingError, TrainingMethod,
@@ -79,7 +79,8 @@ fn train(
     valid: &LabeledSet,
     dir: &PathBuf,
 ) -> DeepTrainingOutcome<Flex> {
-    train_deep_mlp::<B>(config, train, valid, dir, &FlexDevice).expect("training run")
+    train_deep_mlp::<B>(config, train, valid, dir, &FlexDevice, &Interrupter::new())
+        .expect("training run")
 }
 
 fn weights(model: &DeepMlp<Flex>) -> Vec<f32> {
@@ -203,8 +204,53 @@ fn every_baseline_optimizer_trains_the_deep_mlp() {
             "{name}: validation accuracy {:.4} (chance is 0.5)",
             out.valid_accuracy
         );
+        check_epochs(&out, 1..=config.num_epochs);
         let _ = std::fs::remove_dir_all(&dir);
     }
+}
+
+/// The epochs of a run are `expected`, each with training seconds that grow and stay within the
+/// run's wall time, and the last one's validation accuracy (burn-train's metric, read back from
+/// its logs) is the accuracy of the returned model scored on the whole validation set.
+fn check_epochs(out: &DeepTrainingOutcome<Flex>, expected: std::ops::RangeInclusive<usize>) {
+    let epochs: Vec<usize> = out.epochs.iter().map(|e| e.epoch).collect();
+    assert_eq!(epochs, expected.collect::<Vec<_>>());
+    let seconds: Vec<f64> = out.epochs.iter().map(|e| e.seconds).collect();
+    assert!(seconds.windows(2).all(|w| w[0] < w[1]), "{seconds:?}");
+    assert!(
+        seconds[0] > 0.0 && seconds[seconds.len() - 1] <= out.seconds,
+        "{seconds:?} against a wall time of {}",
+        out.seconds
+    );
+    let last = out.epochs[out.epochs.len() - 1];
+    assert!(
+        (last.valid_accuracy - out.valid_accuracy).abs() < 1e-6,
+        "{last:?} against {}",
+        out.valid_accuracy
+    );
+    assert!(last.valid_loss.is_finite() && last.valid_loss > 0.0);
+}
+
+/// A run whose interrupter is stopped takes one step and returns without a validated epoch.
+#[test]
+fn interrupted_run_stops_after_its_step() {
+    let _serial = serial();
+    let (train_set, valid_set) = classes(&[0, 6]);
+    let dir = scratch("interrupted");
+    let interrupter = Interrupter::new();
+    interrupter.stop(Some("test"));
+    let out = train_deep_mlp::<B>(
+        &DeepTrainingConfig::new(),
+        &train_set,
+        &valid_set,
+        &dir,
+        &FlexDevice,
+        &interrupter,
+    )
+    .expect("training run");
+    assert!(out.epochs.is_empty(), "{:?}", out.epochs);
+    assert_eq!(out.head_solves.len(), 1, "the solve before the first step");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A CRONOS-AM run checkpointed after 2 epochs and resumed for a third ends exactly where an
@@ -264,6 +310,9 @@ fn checkpointed_cronos_am_run_resumes() {
         steps(&resumed),
         steps(&straight)
     );
+    check_epochs(&first, 1..=2);
+    check_epochs(&resumed, 3..=3);
+    check_epochs(&straight, 1..=3);
     assert_eq!(steps(&first), vec![0, 10, 20, 30]);
     assert_eq!(steps(&resumed), vec![40, 50], "the schedule continues");
     assert_eq!(steps(&straight), vec![0, 10, 20, 30, 40, 50]);
@@ -319,6 +368,7 @@ fn resuming_with_another_optimizer_is_an_error() {
         &valid_set,
         &dir,
         &FlexDevice,
+        &Interrupter::new(),
     );
     let Err(error) = resumed else {
         panic!("resuming an Adam checkpoint with SGD succeeded");

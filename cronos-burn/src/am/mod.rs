@@ -41,6 +41,7 @@
 //! # }
 //! ```
 
+mod clock;
 pub mod model;
 pub mod optimizer;
 pub mod renderer;
@@ -51,7 +52,7 @@ pub use model::{class_scores, DeepMlp, DeepMlpConfig, HeadModel};
 pub use optimizer::{AnyOptimizer, AnyOptimizerRecord, OptimizerConfig, OptimizerMismatch};
 pub use renderer::{EpochRenderer, QuietRenderer};
 pub use run::{
-    train_deep_mlp, DeepTrainingConfig, DeepTrainingOutcome, ProgressDisplay, TrainingError,
-    TrainingMethod,
+    train_deep_mlp, DeepEpoch, DeepTrainingConfig, DeepTrainingOutcome, ProgressDisplay,
+    TrainingError, TrainingMethod,
 };
 pub use strategy::{CronosAm, CronosAmConfig, HeadSolve};

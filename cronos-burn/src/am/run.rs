@@ -2,9 +2,10 @@
 //! gradient optimizer (the baselines), through burn-train: the same network, data, loss, metrics
 //! and checkpoints for both, so results compare head to head.
 
+use crate::am::clock::EpochClock;
 use crate::am::model::{DeepMlp, DeepMlpConfig};
 use crate::am::optimizer::{AnyOptimizer, AnyOptimizerRecord, OptimizerConfig, OptimizerMismatch};
-use crate::am::renderer::{EpochRenderer, QuietRenderer};
+use crate::am::renderer::{EpochMetrics, EpochRenderer, QuietRenderer, Recording};
 use crate::am::strategy::{CronosAmConfig, HeadSolve};
 use crate::head::{HeadError, HeadSolverConfig};
 use crate::optim::DAdaptAdamWConfig;
@@ -15,14 +16,15 @@ use burn::tensor::backend::AutodiffBackend;
 use burn::train::metric::store::{Aggregate, Direction, Split};
 use burn::train::metric::{AccuracyMetric, LossMetric};
 use burn::train::renderer::CliMetricsRenderer;
+use burn::train::renderer::MetricsRenderer;
 use burn::train::{
-    ExecutionStrategy, Learner, LearningComponentsMarker, MetricEarlyStoppingStrategy,
+    ExecutionStrategy, Interrupter, Learner, LearningComponentsMarker, MetricEarlyStoppingStrategy,
     StoppingCondition, SupervisedTraining, TrainingStrategy,
 };
 use cronos_core::CronosConfig;
 use cronos_datasets::{ClassificationBatcher, DatasetError, LabeledSet};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use thiserror::Error;
 
@@ -158,6 +160,20 @@ pub enum TrainingError {
     },
 }
 
+/// One epoch of a run, as burn-train validated it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DeepEpoch {
+    /// The epoch, from 1.
+    pub epoch: usize,
+    /// Seconds of training from the start of the run to the end of this epoch's training, without
+    /// the validation passes (head solves included).
+    pub seconds: f64,
+    /// Accuracy on the validation set (burn-train's epoch mean, as a fraction).
+    pub valid_accuracy: f64,
+    /// MSE on the validation set (burn-train's epoch mean of the batches' MSE).
+    pub valid_loss: f64,
+}
+
 /// The result of a run: the trained network (on the inner backend) and how well it fits.
 #[derive(Debug, Clone)]
 pub struct DeepTrainingOutcome<B: Backend> {
@@ -173,7 +189,9 @@ pub struct DeepTrainingOutcome<B: Backend> {
     pub valid_loss: f64,
     /// Every head solve (CRONOS-AM; empty for the baselines).
     pub head_solves: Vec<HeadSolve>,
-    /// Wall-clock seconds of the training run.
+    /// The epochs trained by this call, with their training time and validation metrics.
+    pub epochs: Vec<DeepEpoch>,
+    /// Wall-clock seconds of the training run, validation included.
     pub seconds: f64,
     /// Directory holding metrics logs and checkpoints.
     pub directory: PathBuf,
@@ -185,7 +203,9 @@ type Components<B> = LearningComponentsMarker<B, f64, DeepMlp<B>, AnyOptimizer<D
 type CheckpointRecorder = NamedMpkFileRecorder<FullPrecisionSettings>;
 
 /// Trains the deep MLP on `train` (validating on `valid`) with `config`, writing burn-train's
-/// metric logs (and checkpoints) under `dir`, on backend `B` and `device`.
+/// metric logs (and checkpoints) under `dir`, on backend `B` and `device`. `interrupter` stops the
+/// run after the step in progress when another thread (e.g. a Ctrl-C handler) calls its `stop`;
+/// the outcome then holds the epochs finished.
 ///
 /// Targets follow the class count: +-1 for two classes, one-hot otherwise; the loss is the MSE.
 pub fn train_deep_mlp<B: AutodiffBackend>(
@@ -194,6 +214,7 @@ pub fn train_deep_mlp<B: AutodiffBackend>(
     valid: &LabeledSet,
     dir: impl AsRef<Path>,
     device: &B::Device,
+    interrupter: &Interrupter,
 ) -> Result<DeepTrainingOutcome<B::InnerBackend>, TrainingError> {
     let dir = dir.as_ref().to_path_buf();
     let batcher = ClassificationBatcher::for_set(train);
@@ -222,20 +243,26 @@ pub fn train_deep_mlp<B: AutodiffBackend>(
         loader = loader.shuffle(config.seed);
     }
     let dl_train = loader.build(train.clone());
-    let dl_valid = DataLoaderBuilder::<B::InnerBackend, _, _>::new(batcher)
-        .batch_size(config.batch_size)
-        .set_device(device.clone())
-        .build(valid.clone());
+    let clock = EpochClock::default();
+    let dl_valid = clock.wrap(
+        DataLoaderBuilder::<B::InnerBackend, _, _>::new(batcher)
+            .batch_size(config.batch_size)
+            .set_device(device.clone())
+            .build(valid.clone()),
+    );
 
     let mut training: SupervisedTraining<Components<B>> =
         SupervisedTraining::new(&dir, dl_train, dl_valid)
             .metrics((LossMetric::new(), AccuracyMetric::new()))
-            .num_epochs(config.num_epochs);
-    training = match config.display {
-        ProgressDisplay::Quiet => training.renderer(QuietRenderer),
-        ProgressDisplay::Epochs => training.renderer(EpochRenderer::new()),
-        ProgressDisplay::Batches => training.renderer(CliMetricsRenderer::new()),
+            .num_epochs(config.num_epochs)
+            .with_interrupter(interrupter.clone());
+    let display: Box<dyn MetricsRenderer> = match config.display {
+        ProgressDisplay::Quiet => Box::new(QuietRenderer),
+        ProgressDisplay::Epochs => Box::new(EpochRenderer::new()),
+        ProgressDisplay::Batches => Box::new(CliMetricsRenderer::new()),
     };
+    let metrics = Arc::new(Mutex::new(Vec::new()));
+    training = training.renderer(Recording::new(display, metrics.clone()));
     if !config.application_log {
         training = training.with_application_logger(None);
     }
@@ -262,8 +289,10 @@ pub fn train_deep_mlp<B: AutodiffBackend>(
 
     let start = Instant::now();
     let learner = Learner::new(model, config.optimizer.init(), config.lr());
+    clock.start();
     let result = training.launch(learner);
     let seconds = start.elapsed().as_secs_f64();
+    let epochs = validated_epochs(&metrics, &clock);
 
     let model = result.model;
     let (train_accuracy, train_loss) = evaluate::<B::InnerBackend>(&model, train, device);
@@ -275,6 +304,7 @@ pub fn train_deep_mlp<B: AutodiffBackend>(
         train_loss,
         valid_loss,
         head_solves: strategy.map(|s| s.solves()).unwrap_or_default(),
+        epochs,
         seconds,
         directory: dir,
     })
@@ -343,6 +373,25 @@ fn check_checkpoint_optimizer<B: AutodiffBackend>(
     record
         .check_saved_by(optimizer)
         .map_err(|source| TrainingError::OptimizerMismatch { path, source })
+}
+
+/// The validated epochs of the run, with their validation means from `metrics` (the renderer's
+/// record) and their training time from `clock`.
+fn validated_epochs(metrics: &Mutex<Vec<EpochMetrics>>, clock: &EpochClock) -> Vec<DeepEpoch> {
+    let Ok(metrics) = metrics.lock() else {
+        return Vec::new();
+    };
+    metrics
+        .iter()
+        .filter_map(|m| Some((m.epoch, m.valid("Accuracy")?, m.valid("Loss")?)))
+        .zip(clock.training_seconds())
+        .map(|((epoch, accuracy, loss), seconds)| DeepEpoch {
+            epoch,
+            seconds,
+            valid_accuracy: accuracy / 100.0,
+            valid_loss: loss,
+        })
+        .collect()
 }
 
 /// Accuracy and MSE of `model` on the whole of `set`.
