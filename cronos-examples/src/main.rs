@@ -24,10 +24,12 @@ use clap::error::ErrorKind;
 use clap::Parser;
 use cli::{Cli, Command, DataCommand, InfoArgs};
 use cronos_datasets::{load, Source};
-use cronos_examples::compare::STOPPING_SWEEP;
+use cronos_examples::compare;
 use cronos_examples::error::{CliError, Result};
 use cronos_examples::interrupt::{install_ctrl_c, EXIT_INTERRUPTED};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// Exit status of every error.
 const EXIT_ERROR: u8 = 2;
@@ -78,7 +80,12 @@ fn main() -> ExitCode {
 fn run(command: Command) -> Result<ExitCode> {
     match command {
         Command::Fit(args) => {
-            let stop = install_ctrl_c("stopping after this iteration").map_err(CliError)?;
+            let stop = Arc::new(AtomicBool::new(false));
+            let flag = stop.clone();
+            install_ctrl_c("stopping after this iteration", move || {
+                flag.store(true, Ordering::SeqCst)
+            })
+            .map_err(CliError)?;
             let report = fit::run(&args, stop)?;
             println!("{}", fit::summary(&report));
             println!("report written to {}", args.report.display());
@@ -103,8 +110,8 @@ fn run(command: Command) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Compare(args) => {
-            let stop = install_ctrl_c(STOPPING_SWEEP).map_err(CliError)?;
-            let outcome = cronos_examples::compare::run(&args, &stop)?;
+            let stop = compare::stop_on_ctrl_c()?;
+            let outcome = compare::run(&args, &stop)?;
             println!("{}", outcome.summary);
             println!(
                 "{} runs done, {} skipped (already finished); records, summary.md and plots in {}",

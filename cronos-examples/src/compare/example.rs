@@ -4,7 +4,7 @@
 
 use super::CompareArgs;
 use crate::error::CliError;
-use crate::interrupt::{install_ctrl_c, EXIT_INTERRUPTED};
+use crate::interrupt::EXIT_INTERRUPTED;
 use clap::{Arg, ArgMatches, Args, Command, FromArgMatches};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -99,7 +99,7 @@ impl Preset {
             }
             _ => {}
         }
-        let stop = install_ctrl_c(super::STOPPING_SWEEP).map_err(CliError)?;
+        let stop = super::stop_on_ctrl_c()?;
         let outcome = super::run(args, &stop)?;
         println!("{}", outcome.summary);
         println!(

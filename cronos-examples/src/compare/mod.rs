@@ -14,6 +14,10 @@
 //! * [`summary`]: per task the Markdown table, `summary.json` and the plots, drawn by [`plot`], and
 //!   the summary of every task.
 
+use crate::error::CliError;
+use crate::interrupt::install_ctrl_c;
+use burn::train::Interrupter;
+
 pub mod args;
 pub mod example;
 pub mod plot;
@@ -28,5 +32,14 @@ pub use sweep::{lr_draws, run, Outcome, LR_RANGE};
 pub use task::load_task;
 
 /// What the first Ctrl-C does to a sweep (see [`crate::interrupt`]).
-pub const STOPPING_SWEEP: &str =
+const STOPPING_SWEEP: &str =
     "stopping after this epoch; the summary covers the finished runs, a rerun redoes the others";
+
+/// The stop flag of a sweep, set by the first Ctrl-C: burn-train's interrupter, so that the deep
+/// task's runs stop after their step in progress, and the sweep after its run in progress.
+pub fn stop_on_ctrl_c() -> Result<Interrupter, CliError> {
+    let stop = Interrupter::new();
+    let flag = stop.clone();
+    install_ctrl_c(STOPPING_SWEEP, move || flag.stop(Some("Ctrl-C"))).map_err(CliError)?;
+    Ok(stop)
+}

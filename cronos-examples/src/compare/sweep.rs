@@ -6,6 +6,7 @@ use super::records::{self, EpochRecord, RecordWriter, RunRecord};
 use super::task::{check_settings, load_task};
 use super::{summary, train};
 use crate::error::CliError;
+use burn::train::Interrupter;
 use cronos_burn::device::{run_on, BackendTask};
 use cronos_datasets::preprocess::TargetEncoding;
 use cronos_datasets::LabeledSet;
@@ -14,7 +15,6 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// Learning rates of the random search: log-uniform over this range (the paper's).
@@ -56,7 +56,7 @@ pub struct Outcome {
 /// plots under its folder of `--out` and the summary of every task (`summary.md`, `summary.json`)
 /// under `--out`. Once `stop` is set, the sweep ends after the epoch in progress (its record is
 /// written; the unfinished run is redone by a rerun) and the summary covers the runs finished so far.
-pub fn run(args: &CompareArgs, stop: &AtomicBool) -> Result<Outcome, CliError> {
+pub fn run(args: &CompareArgs, stop: &Interrupter) -> Result<Outcome, CliError> {
     let start = Instant::now();
     if args.epochs == 0 || args.seeds == 0 {
         return Err(CliError("--epochs and --seeds must be at least 1".into()));
@@ -75,7 +75,7 @@ pub fn run(args: &CompareArgs, stop: &AtomicBool) -> Result<Outcome, CliError> {
         outcome.ran += ran;
         outcome.skipped += skipped;
         summaries.push(summary);
-        if stop.load(Ordering::SeqCst) {
+        if stop.should_stop() {
             outcome.interrupted = true;
             break;
         }
@@ -88,7 +88,7 @@ pub fn run(args: &CompareArgs, stop: &AtomicBool) -> Result<Outcome, CliError> {
 /// Runs one task: its runs not yet recorded, then its summary; (runs done, runs skipped, summary).
 fn run_task(
     task: &Task,
-    stop: &AtomicBool,
+    stop: &Interrupter,
 ) -> Result<(usize, usize, summary::TaskSummary), CliError> {
     let args = task.args;
     let methods = &task.methods;
@@ -206,7 +206,7 @@ struct SweepTask<'a> {
     attempt: String,
     /// The beta CRONOS's path chose, per seed (from earlier invocations' records and this one's).
     chosen_betas: HashMap<u64, f64>,
-    stop: &'a AtomicBool,
+    stop: &'a Interrupter,
 }
 
 impl SweepTask<'_> {
@@ -247,6 +247,8 @@ impl BackendTask for SweepTask<'_> {
             head: cronos_burn::am::DeepTrainingConfig::paper_head().with_neurons(self.task.neurons),
             resolve_every: args.resolve_every,
             head_warm_start: args.head_warm_start,
+            logs: &self.task.out.join("burn-train"),
+            stop: self.stop,
         };
         let bar = if args.quiet {
             ProgressBar::hidden()
@@ -261,7 +263,7 @@ impl BackendTask for SweepTask<'_> {
         let stop = self.stop;
         let mut finished = 0;
         for plan in self.todo {
-            if stop.load(Ordering::SeqCst) {
+            if stop.should_stop() {
                 break;
             }
             let method = &self.methods[plan.method];
@@ -287,7 +289,7 @@ impl BackendTask for SweepTask<'_> {
                     objective: s.objective,
                     attempt: self.attempt.clone(),
                 })?;
-                Ok(if stop.load(Ordering::SeqCst) {
+                Ok(if stop.should_stop() {
                     ControlFlow::Break(())
                 } else {
                     ControlFlow::Continue(())

@@ -1,13 +1,15 @@
 //! One run of the comparison, epoch by epoch, with a clock that stops while the validation set is
 //! scored, so every method is charged for training alone.
 //!
-//! * baselines: the network trained end to end by the optimizer on minibatches: on the two-layer
-//!   network the loss is CRONOS's objective per sample, `1/(2 |B|) ||f(X_B) - Y_B||^2 + beta/(2 n)
-//!   ||W||^2`, so every method minimizes the same program; on the deep MLP, MSE;
-//! * CRONOS-AM: the same deep network with a frozen head, re-solved by CRONOS on the features of
-//!   the whole training set every `resolve_every` steps ([`cronos_burn::am::CronosAm::resolve_head`]), the feature
-//!   layers trained by D-Adapted AdamW (lr 1, the paper's untuned choice);
-//! * CRONOS: the two-layer convex program solved along a regularization path (each solve one
+//! * deep task: every method trains the deep MLP through burn-train with the library's
+//!   [`train_deep_mlp`]: the baselines end to end by their optimizer with the MSE loss, CRONOS-AM
+//!   with its strategy ([`cronos_burn::am::CronosAm`]: the head re-solved by CRONOS on the
+//!   features of the whole training set every `resolve_every` steps, the feature layers trained by
+//!   D-Adapted AdamW at lr 1, the paper's untuned choice);
+//! * two-layer task, baselines: the network trained end to end by the optimizer on minibatches of
+//!   CRONOS's objective per sample, `1/(2 |B|) ||f(X_B) - Y_B||^2 + beta/(2 n) ||W||^2`, so every
+//!   method minimizes the same program;
+//! * two-layer task, CRONOS: the convex program solved along a regularization path (each solve one
 //!   "epoch"), warm-starting each beta from the previous one; the beta whose network scores best on
 //!   validation is the run's, and the baselines then train the same program with it.
 
@@ -15,10 +17,13 @@ use super::{Arch, Beta, Method};
 use crate::error::CliError;
 use burn::backend::Autodiff;
 use burn::module::AutodiffModule;
-use burn::nn::loss::{MseLoss, Reduction};
 use burn::optim::{GradientsParams, Optimizer};
 use burn::prelude::*;
-use cronos_burn::am::{CronosAmConfig, DeepMlp, DeepMlpConfig, HeadModel, OptimizerConfig};
+use burn::train::Interrupter;
+use cronos_burn::am::{
+    train_deep_mlp, DeepMlp, DeepMlpConfig, DeepTrainingConfig, HeadModel, OptimizerConfig,
+    TrainingMethod,
+};
 use cronos_burn::solver::CronosSolverConfig;
 use cronos_core::CronosConfig;
 use cronos_datasets::{ClassificationBatch, ClassificationBatcher, LabeledSet, Matrix};
@@ -26,6 +31,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use std::ops::ControlFlow;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Betas in CRONOS's regularization path.
@@ -51,6 +57,10 @@ pub struct RunSetup<'a> {
     pub resolve_every: usize,
     /// Whether each head solve continues from the previous one.
     pub head_warm_start: bool,
+    /// Where the deep task's runs keep burn-train's metric logs, a folder per run.
+    pub logs: &'a Path,
+    /// Stops the deep task's runs after the step in progress (Ctrl-C).
+    pub stop: &'a Interrupter,
 }
 
 /// Validation accuracy and MSE after one epoch, with the training seconds so far.
@@ -109,8 +119,8 @@ pub struct Finished {
 pub type OnEpoch<'a> = dyn FnMut(EpochScore) -> Result<ControlFlow<()>, CliError> + 'a;
 
 /// Runs `method` with learning rate `lr` (baselines) and `seed` on backend `B`, calling `on_epoch`
-/// after every epoch; returns the finished run, or `None` when `on_epoch` stopped the run before its
-/// last epoch. `beta` is the two-layer program's for a baseline (unused on the deep network).
+/// after every epoch; returns the finished run, or `None` when the run was stopped before its last
+/// epoch. `beta` is the two-layer program's for a baseline (unused on the deep network).
 #[allow(clippy::too_many_arguments)]
 pub fn run<B: Backend>(
     setup: &RunSetup,
@@ -121,107 +131,148 @@ pub fn run<B: Backend>(
     device: &B::Device,
     on_epoch: &mut OnEpoch,
 ) -> Result<Option<Finished>, CliError> {
-    let train = Data::new(setup.train)?;
-    let valid = Data::new(setup.valid)?;
-    match method {
-        Method::Cronos => cronos::<B>(setup, &train, &valid, seed, device, on_epoch),
-        Method::CronosAm => {
-            let optimizer = OptimizerConfig::from_name("dadapt-adamw")
-                .ok_or_else(|| CliError("D-Adapted AdamW is not available".into()))?;
-            gradient::<Autodiff<B>>(
-                setup, &train, &valid, &optimizer, 1.0, beta, true, seed, device, on_epoch,
-            )
+    match (method, setup.arch) {
+        (Method::Cronos, _) => cronos::<B>(setup, seed, device, on_epoch),
+        (_, Arch::Deep { feature_widths }) => {
+            deep::<B>(setup, feature_widths, method, lr, seed, device, on_epoch)
         }
-        Method::Baseline(optimizer) => {
+        (Method::CronosAm, Arch::TwoLayer { .. }) => {
+            Err(CliError("cronos-am trains the deep network only".into()))
+        }
+        (Method::Baseline(optimizer), Arch::TwoLayer { width }) => {
             let lr = lr.ok_or_else(|| CliError("a baseline needs a learning rate".into()))?;
-            gradient::<Autodiff<B>>(
-                setup, &train, &valid, optimizer, lr, beta, false, seed, device, on_epoch,
-            )
+            two_layer::<Autodiff<B>>(setup, *width, optimizer, lr, beta, seed, device, on_epoch)
         }
     }
 }
 
-/// The network every gradient-trained method shares.
-fn network(setup: &RunSetup, d: usize, c: usize) -> DeepMlpConfig {
-    match setup.arch {
-        Arch::TwoLayer { width } => DeepMlpConfig::new(d, *width, c).with_feature_widths(vec![]),
-        Arch::Deep { feature_widths } => DeepMlpConfig::for_cronos(d, c, setup.head.neurons)
-            .with_feature_widths(feature_widths.clone()),
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn gradient<B: burn::tensor::backend::AutodiffBackend>(
+/// The deep task's run of `method` through burn-train ([`train_deep_mlp`]); its epochs reach
+/// `on_epoch` once the run is over.
+fn deep<B: Backend>(
     setup: &RunSetup,
-    train: &Data,
-    valid: &Data,
-    optimizer: &OptimizerConfig,
-    lr: f64,
-    beta: f64,
-    cronos_am: bool,
+    feature_widths: &[usize],
+    method: &Method,
+    lr: Option<f64>,
     seed: u64,
     device: &B::Device,
     on_epoch: &mut OnEpoch,
 ) -> Result<Option<Finished>, CliError> {
-    B::seed(device, seed);
-    let two_layer = matches!(setup.arch, Arch::TwoLayer { .. });
-    let n = train.x.rows as f64;
-    let mut model = network(setup, train.x.cols, train.y.cols).init::<B>(device);
-    let strategy = cronos_am.then(|| {
-        CronosAmConfig::new(setup.head.clone())
-            .with_resolve_every(setup.resolve_every)
-            .with_warm_start(setup.head_warm_start)
-            .init::<B>(device)
-    });
-    if strategy.is_some() {
-        model = model.with_frozen_head();
+    let config = DeepTrainingConfig::new()
+        .with_cronos(setup.head.clone())
+        .with_resolve_every(setup.resolve_every)
+        .with_head_warm_start(setup.head_warm_start)
+        .with_feature_widths(feature_widths.to_vec())
+        .with_num_epochs(setup.epochs)
+        .with_batch_size(setup.batch_size)
+        .with_seed(seed);
+    let config = match method {
+        Method::CronosAm => config
+            .with_method(TrainingMethod::CronosAm)
+            .with_optimizer(
+                OptimizerConfig::from_name("dadapt-adamw")
+                    .ok_or_else(|| CliError("D-Adapted AdamW is not available".into()))?,
+            )
+            .with_learning_rate(Some(1.0)),
+        Method::Baseline(optimizer) => config
+            .with_method(TrainingMethod::Gradient)
+            .with_optimizer(optimizer.clone())
+            .with_learning_rate(Some(
+                lr.ok_or_else(|| CliError("a baseline needs a learning rate".into()))?,
+            )),
+        Method::Cronos => return Err(CliError("cronos fits the two-layer network only".into())),
+    };
+    let dir = setup.logs.join(format!(
+        "{}-lr{}-seed{seed}",
+        method.name(),
+        lr.map_or("none".into(), |lr| format!("{lr:e}"))
+    ));
+    // burn-train appends to the metric logs of an earlier attempt at the same run.
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir).map_err(|e| CliError::io("remove", &dir, e))?;
     }
+    let outcome =
+        train_deep_mlp::<Autodiff<B>>(&config, setup.train, setup.valid, &dir, device, setup.stop)
+            .map_err(|e| CliError(format!("{} run failed: {e}", method.name())))?;
+    let scores: Vec<EpochScore> = outcome
+        .epochs
+        .iter()
+        .map(|e| EpochScore {
+            epoch: e.epoch,
+            seconds: e.seconds,
+            accuracy: e.valid_accuracy,
+            loss: e.valid_loss,
+            objective: None,
+        })
+        .collect();
+    for &s in &scores {
+        // The run is over, so a request to stop it has nothing left to stop.
+        let _ = on_epoch(s)?;
+    }
+    if scores.len() < setup.epochs {
+        return Ok(None);
+    }
+    let head = outcome
+        .head_solves
+        .iter()
+        .map(|s| s.feature_seconds + s.solve_seconds)
+        .sum();
+    Ok(Some(Finished {
+        scores,
+        objective: None,
+        lower_bound: None,
+        beta: None,
+        head_seconds: matches!(method, Method::CronosAm).then_some(head),
+    }))
+}
+
+/// A baseline on the two-layer program: minibatch steps on CRONOS's objective per sample, scored
+/// after every epoch with the clock stopped.
+#[allow(clippy::too_many_arguments)]
+fn two_layer<B: burn::tensor::backend::AutodiffBackend>(
+    setup: &RunSetup,
+    width: usize,
+    optimizer: &OptimizerConfig,
+    lr: f64,
+    beta: f64,
+    seed: u64,
+    device: &B::Device,
+    on_epoch: &mut OnEpoch,
+) -> Result<Option<Finished>, CliError> {
+    let train = Data::new(setup.train)?;
+    let valid = Data::new(setup.valid)?;
+    B::seed(device, seed);
+    let n = train.x.rows as f64;
+    let mut model = DeepMlpConfig::new(train.x.cols, width, train.y.cols)
+        .with_feature_widths(vec![])
+        .init::<B>(device);
     let mut optim = optimizer.init::<B, _>();
     let mut rng = StdRng::seed_from_u64(seed);
     let mut order: Vec<usize> = (0..train.x.rows).collect();
-    let all: Vec<usize> = order.clone();
     let batch_size = setup.batch_size.max(1);
     let mut trained = Duration::ZERO;
-    let mut head = Duration::ZERO;
-    let mut step = 0usize;
     let mut scores = Vec::with_capacity(setup.epochs);
     for epoch in 1..=setup.epochs {
         let start = Instant::now();
         order.shuffle(&mut rng);
         for rows in order.chunks(batch_size) {
-            if let Some(strategy) = &strategy {
-                if step % strategy.resolve_every() == 0 {
-                    let solve = Instant::now();
-                    let (solved, _) =
-                        strategy.resolve_head(model, [train.batch::<B>(&all, device)]);
-                    model = solved;
-                    head += solve.elapsed();
-                }
-            }
             let batch = train.batch::<B>(rows, device);
-            let pred = model.forward(batch.x);
-            let loss = if two_layer {
-                let rows = rows.len() as f64;
-                (pred - batch.targets).square().sum() / (2.0 * rows)
-                    + weight_norm_sq(&model) * (beta / (2.0 * n))
-            } else {
-                MseLoss::new().forward(pred, batch.targets, Reduction::Mean)
-            };
+            let residual = model.forward(batch.x) - batch.targets;
+            let loss = residual.square().sum() / (2.0 * rows.len() as f64)
+                + weight_norm_sq(&model) * (beta / (2.0 * n));
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(lr, model, grads);
-            step += 1;
         }
         // Wait for queued device work, so the clock holds the epoch's training only.
         let _ = B::sync(device);
         trained += start.elapsed();
         let inner = model.valid();
-        let (accuracy, loss) = score(|x| inner.forward(x), valid, device);
+        let (accuracy, loss) = score(|x| inner.forward(x), &valid, device);
         let s = EpochScore {
             epoch,
             seconds: trained.as_secs_f64(),
             accuracy,
             loss,
-            objective: two_layer.then(|| objective(&inner, train, beta, device)),
+            objective: Some(objective(&inner, &train, beta, device)),
         };
         scores.push(s);
         if on_epoch(s)?.is_break() && epoch < setup.epochs {
@@ -232,8 +283,8 @@ fn gradient<B: burn::tensor::backend::AutodiffBackend>(
         objective: scores.last().and_then(|s| s.objective),
         scores,
         lower_bound: None,
-        beta: two_layer.then_some(beta),
-        head_seconds: cronos_am.then_some(head.as_secs_f64()),
+        beta: Some(beta),
+        head_seconds: None,
     }))
 }
 
@@ -257,8 +308,6 @@ fn weight_norm_sq<B: Backend>(model: &DeepMlp<B>) -> Tensor<B, 1> {
 /// is one run, finished or not at all.
 fn cronos<B: Backend>(
     setup: &RunSetup,
-    train: &Data,
-    valid: &Data,
     seed: u64,
     device: &B::Device,
     on_epoch: &mut OnEpoch,
@@ -266,6 +315,8 @@ fn cronos<B: Backend>(
     let Arch::TwoLayer { width } = setup.arch else {
         return Err(CliError("cronos fits the two-layer network only".into()));
     };
+    let train = Data::new(setup.train)?;
+    let valid = Data::new(setup.valid)?;
     let config = CronosSolverConfig {
         solver: setup.cronos.clone().with_seed(seed),
         width: Some(*width),
@@ -287,7 +338,7 @@ fn cronos<B: Backend>(
     config.fit_path(x, y, &betas, |beta, fitted| {
         let _ = B::sync(device);
         clock += lap.elapsed();
-        let (accuracy, loss) = score(|x| fitted.model.forward(x), valid, device);
+        let (accuracy, loss) = score(|x| fitted.model.forward(x), &valid, device);
         lap = Instant::now();
         let report = &fitted.report;
         if best.is_none_or(|(a, ..)| accuracy > a) {
