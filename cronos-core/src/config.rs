@@ -28,6 +28,35 @@ impl std::str::FromStr for Formulation {
     }
 }
 
+/// How the gate vectors g_i are drawn (each has i.i.d. N(0, 1) entries either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum GateSampling {
+    /// Antithetic pairs g, -g: the two patterns of a pair are complements, so every sample is
+    /// active in one pattern of each pair, and a pair's neurons can represent the linear function
+    /// `x -> x^T u` (relu(x^T u) - relu(-x^T u)). With few gates this matters: on ten-class
+    /// Fashion-MNIST with P = 3 (README, "Gate sampling") it raised validation accuracy from
+    /// 0.69 - 0.76 to 0.78 over three seeds.
+    #[default]
+    Pairs,
+    /// Independent gates, as in the paper: a sample on the negative side of every gate (a share
+    /// of about 2^-P on centred data) has no active neuron and is predicted 0.
+    Independent,
+}
+
+impl std::str::FromStr for GateSampling {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "pairs" => Ok(Self::Pairs),
+            "independent" => Ok(Self::Independent),
+            other => Err(format!(
+                "unknown gate sampling `{other}` (expected pairs or independent)"
+            )),
+        }
+    }
+}
+
 /// Configuration of a CRONOS solve. Objectives follow 1/2 ||.||^2 + beta * group norms, no 1/n.
 #[derive(Config, Debug, PartialEq)]
 pub struct CronosConfig {
@@ -70,6 +99,9 @@ pub struct CronosConfig {
     /// Seed of the gate vectors and sketches.
     #[config(default = 0)]
     pub seed: u64,
+    /// How the P gate vectors are drawn.
+    #[config(default = "GateSampling::Pairs")]
+    pub gate_sampling: GateSampling,
     /// Drop duplicate and all-zero patterns (as scnn; the reference keeps them).
     #[config(default = true)]
     pub filter_patterns: bool,

@@ -40,7 +40,7 @@ mod ustep;
 mod test_support;
 
 pub use certificate::Certificate;
-pub use config::{CronosConfig, Formulation};
+pub use config::{CronosConfig, Formulation, GateSampling};
 pub use error::{CronosError, Result};
 pub use network::{accuracy, accuracy_and_mse, TwoLayerNet};
 pub use observer::{IterationRecord, JsonLinesTrace, Observer};

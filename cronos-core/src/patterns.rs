@@ -1,5 +1,6 @@
 //! Activation patterns D_i = diag(1[X g_i >= 0]) from Gaussian or user-supplied gate vectors.
 
+use crate::config::GateSampling;
 use crate::error::{CronosError, Result};
 use crate::host;
 use crate::rows::Rows;
@@ -25,6 +26,25 @@ pub fn gaussian_gates(d: usize, count: usize, seed: u64) -> Vec<f64> {
     (0..d * count)
         .map(|_| StandardNormal.sample(&mut rng))
         .collect()
+}
+
+/// Draws `count` gate vectors from `seed` as [`gaussian_gates`] does, independent or in antithetic
+/// pairs (`sampling`): with pairs, the first `ceil(count / 2)` columns are Gaussian and the rest
+/// their negatives, in order.
+pub fn sample_gates(d: usize, count: usize, seed: u64, sampling: GateSampling) -> Vec<f64> {
+    match sampling {
+        GateSampling::Independent => gaussian_gates(d, count, seed),
+        GateSampling::Pairs => {
+            let half = count.div_ceil(2);
+            let drawn = gaussian_gates(d, half, seed);
+            (0..d)
+                .flat_map(|row| {
+                    let drawn = &drawn[row * half..(row + 1) * half];
+                    (0..count).map(move |j| if j < half { drawn[j] } else { -drawn[j - half] })
+                })
+                .collect()
+        }
+    }
 }
 
 impl<B: Backend> Patterns<B> {
@@ -91,10 +111,16 @@ impl<B: Backend> Patterns<B> {
         })
     }
 
-    /// Patterns from `count` Gaussian gate vectors drawn from `seed`.
-    pub fn sample(x: &Tensor<B, 2>, count: usize, seed: u64, filter: bool) -> Result<Self> {
+    /// Patterns from `count` Gaussian gate vectors drawn from `seed` ([`sample_gates`]).
+    pub fn sample(
+        x: &Tensor<B, 2>,
+        count: usize,
+        seed: u64,
+        sampling: GateSampling,
+        filter: bool,
+    ) -> Result<Self> {
         let d = x.dims()[1];
-        let gates = host::upload(gaussian_gates(d, count, seed), [d, count], x);
+        let gates = host::upload(sample_gates(d, count, seed, sampling), [d, count], x);
         Self::new(x, gates, filter)
     }
 
@@ -145,6 +171,35 @@ mod tests {
         assert!(
             mean.abs() < 0.1 && (var - 1.0).abs() < 0.1,
             "mean {mean} var {var}"
+        );
+    }
+
+    /// Five gates in pairs on 3 features: columns 0-2 are the Gaussian draws, 3 and 4 the negatives
+    /// of 0 and 1, so every point lies on the non-negative side of gate 0 or gate 3 (and 1 or 4).
+    #[test]
+    fn paired_gates_are_negated_draws_whose_patterns_cover_every_point() {
+        let (d, count) = (3, 5);
+        let drawn = gaussian_gates(d, 3, 11);
+        let gates = sample_gates(d, count, 11, GateSampling::Pairs);
+        for row in 0..d {
+            let g = &gates[row * count..(row + 1) * count];
+            assert_eq!(&g[..3], &drawn[row * 3..(row + 1) * 3]);
+            assert_eq!([g[3], g[4]], [-g[0], -g[1]]);
+        }
+        let points = gaussian_gates(d, 200, 12);
+        let side = |point: usize, gate: usize| {
+            (0..d)
+                .map(|k| points[k * 200 + point] * gates[k * count + gate])
+                .sum::<f64>()
+                >= 0.0
+        };
+        for point in 0..200 {
+            assert!(side(point, 0) || side(point, 3));
+            assert!(side(point, 1) || side(point, 4));
+        }
+        assert_eq!(
+            sample_gates(d, count, 11, GateSampling::Independent),
+            gaussian_gates(d, count, 11)
         );
     }
 }

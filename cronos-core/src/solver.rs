@@ -15,7 +15,7 @@ use crate::memory::Footprint;
 use crate::network::{hits, map_to_network, TwoLayerNet};
 use crate::observer::{IterationRecord, Observer};
 use crate::operator::ConvexOperator;
-use crate::patterns::{gaussian_gates, Patterns};
+use crate::patterns::{sample_gates, Patterns};
 use crate::prox::group_norms;
 use crate::reduce;
 use crate::report::{SolveReport, Status};
@@ -92,7 +92,13 @@ impl CronosConfig {
     ) -> Result<f64> {
         self.validate()?;
         check_rows(x, y)?;
-        let patterns = Patterns::sample(x, self.neurons, self.seed, self.filter_patterns)?;
+        let patterns = Patterns::sample(
+            x,
+            self.neurons,
+            self.seed,
+            self.gate_sampling,
+            self.filter_patterns,
+        )?;
         let op = ConvexOperator::new(x.clone(), patterns.mask, Formulation::Gated);
         Ok(host::scalar(group_norms(op.ft(y.clone())).max()))
     }
@@ -183,7 +189,8 @@ impl<'a> Cronos<'a> {
         self.config.validate()?;
         // Checked before the gates are drawn: d x P of them is already too many for some requests.
         Footprint::within_budget(&self.config, [n, d, y.dims()[1]], p, x.dtype().size())?;
-        let gates = host::upload(gaussian_gates(d, p, self.config.seed), [d, p], &x);
+        let gates = sample_gates(d, p, self.config.seed, self.config.gate_sampling);
+        let gates = host::upload(gates, [d, p], &x);
         self.solve(x, y, gates, None, rows)
     }
 

@@ -2,7 +2,7 @@
 //! (shapes, class indices, ranks) happen where the data is loaded.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use cronos_core::{CronosConfig, Formulation};
+use cronos_core::{CronosConfig, Formulation, GateSampling};
 use cronos_datasets::DatasetKind;
 use cronos_examples::device::DeviceArgs;
 use std::path::PathBuf;
@@ -130,6 +130,10 @@ pub struct FitArgs {
     /// Convex program: relu (exact ReLU network) or gated (gated ReLU).
     #[arg(long, default_value = "relu")]
     pub formulation: Formulation,
+    /// How the random gates are drawn: pairs (g and -g, so every sample is active in one
+    /// pattern of each pair) or independent (the paper's).
+    #[arg(long, value_name = "HOW", default_value = "pairs")]
+    pub gate_sampling: GateSampling,
     /// Seed of the gate vectors and data subsets.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

@@ -71,6 +71,7 @@ pub fn config(args: &FitArgs) -> CronosConfig {
         .with_pcg_max_iters(args.pcg_max_iters)
         .with_memory_budget_gb(args.memory_budget)
         .with_formulation(args.formulation)
+        .with_gate_sampling(args.gate_sampling)
         .with_seed(args.seed)
 }
 

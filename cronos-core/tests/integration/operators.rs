@@ -6,7 +6,7 @@ use cronos_core::host;
 use cronos_core::network::map_to_network;
 use cronos_core::operator::ConvexOperator;
 use cronos_core::patterns::{gaussian_gates, Patterns};
-use cronos_core::Formulation;
+use cronos_core::{Formulation, GateSampling};
 use nalgebra::DMatrix;
 
 type B = NdArray<f64>;
@@ -24,7 +24,7 @@ fn problem(formulation: Formulation) -> (ConvexOperator<B>, Patterns<B>) {
     // Columns of decreasing scale give X^T X and F^T F the decaying spectra of real data.
     let scales = host::upload(vec![10.0, 3.0, 1.0, 0.3, 0.1], [1, 5], &gaussian(1, 1, 0));
     let x = gaussian(30, 5, 1) * scales;
-    let patterns = Patterns::sample(&x, 4, 2, true).unwrap();
+    let patterns = Patterns::sample(&x, 4, 2, GateSampling::Independent, true).unwrap();
     let op = ConvexOperator::new(x, patterns.mask.clone(), formulation);
     (op, patterns)
 }
