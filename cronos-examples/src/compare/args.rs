@@ -4,6 +4,7 @@ use crate::device::DeviceArgs;
 use crate::error::CliError;
 use clap::{Args, ValueEnum};
 use cronos_burn::am::OptimizerConfig;
+use cronos_core::GateSampling;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -214,6 +215,10 @@ pub struct CompareArgs {
     /// for deep].
     #[arg(long)]
     pub neurons: Option<usize>,
+    /// How the random gates of CRONOS and of CRONOS-AM's head are drawn: pairs (g and -g) or
+    /// independent (the paper's).
+    #[arg(long, value_name = "HOW", default_value = "pairs")]
+    pub gate_sampling: GateSampling,
     /// ADMM iterations at most of each two-layer CRONOS solve, which stops once its certified
     /// relative gap is within 1e-3.
     #[arg(long, value_name = "K", default_value_t = 10_000)]

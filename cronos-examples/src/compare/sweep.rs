@@ -241,10 +241,13 @@ impl BackendTask for SweepTask<'_> {
             batch_size: args.batch_size,
             cronos: cronos_burn::am::DeepTrainingConfig::paper_head()
                 .with_neurons(self.task.neurons)
+                .with_gate_sampling(args.gate_sampling)
                 .with_max_iters(args.cronos_max_iters)
                 .with_time_limit(Some(args.cronos_time_limit)),
             beta: args.beta,
-            head: cronos_burn::am::DeepTrainingConfig::paper_head().with_neurons(self.task.neurons),
+            head: cronos_burn::am::DeepTrainingConfig::paper_head()
+                .with_neurons(self.task.neurons)
+                .with_gate_sampling(args.gate_sampling),
             resolve_every: args.resolve_every,
             head_warm_start: args.head_warm_start,
             logs: &self.task.out.join("burn-train"),

@@ -82,6 +82,7 @@ pub(crate) fn check_settings(
         "epochs": args.epochs,
         "batch_size": args.batch_size,
         "neurons": task.neurons,
+        "gate_sampling": format!("{:?}", args.gate_sampling),
         "cronos_max_iters": args.cronos_max_iters,
         "cronos_time_limit": args.cronos_time_limit,
         "resolve_every": args.resolve_every,
