@@ -8,6 +8,7 @@ use super::{summary, train};
 use crate::error::CliError;
 use burn::train::Interrupter;
 use cronos_burn::device::{run_on, BackendTask};
+use cronos_core::CronosConfig;
 use cronos_datasets::preprocess::TargetEncoding;
 use cronos_datasets::LabeledSet;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -239,7 +240,8 @@ impl BackendTask for SweepTask<'_> {
             arch: self.arch,
             epochs: args.epochs,
             batch_size: args.batch_size,
-            cronos: cronos_burn::am::DeepTrainingConfig::paper_head()
+            cronos: CronosConfig::new()
+                .with_tol(1e-3)
                 .with_neurons(self.task.neurons)
                 .with_gate_sampling(args.gate_sampling)
                 .with_max_iters(args.cronos_max_iters)
