@@ -115,7 +115,8 @@ pub struct Finished {
     pub head_seconds: Option<f64>,
 }
 
-/// Called after every epoch; `Break` stops the run after that epoch.
+/// Called after every epoch (on the deep task once the run is over, for each of its epochs, which
+/// burn-train's interrupter stops instead); `Break` stops a two-layer baseline after that epoch.
 pub type OnEpoch<'a> = dyn FnMut(EpochScore) -> Result<ControlFlow<()>, CliError> + 'a;
 
 /// Runs `method` with learning rate `lr` (baselines) and `seed` on backend `B`, calling `on_epoch`
