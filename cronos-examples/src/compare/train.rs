@@ -132,33 +132,62 @@ pub fn run<B: Backend>(
     device: &B::Device,
     on_epoch: &mut OnEpoch,
 ) -> Result<Option<Finished>, CliError> {
+    // The gradient methods' optimizer and learning rate: CRONOS-AM's feature layers are trained
+    // by D-Adapted AdamW at lr 1, untuned.
+    let (optimizer, lr) = match method {
+        Method::Cronos => return cronos::<B>(setup, seed, device, on_epoch),
+        Method::CronosAm => (
+            OptimizerConfig::from_name("dadapt-adamw")
+                .ok_or_else(|| CliError("D-Adapted AdamW is not available".into()))?,
+            1.0,
+        ),
+        Method::Baseline(optimizer) => (
+            optimizer.clone(),
+            lr.ok_or_else(|| CliError("a baseline needs a learning rate".into()))?,
+        ),
+    };
     match (method, setup.arch) {
-        (Method::Cronos, _) => cronos::<B>(setup, seed, device, on_epoch),
-        (_, Arch::Deep { feature_widths }) => {
-            deep::<B>(setup, feature_widths, method, lr, seed, device, on_epoch)
-        }
+        (_, Arch::Deep { feature_widths }) => deep::<B>(
+            setup,
+            feature_widths,
+            method,
+            optimizer,
+            lr,
+            seed,
+            device,
+            on_epoch,
+        ),
         (Method::CronosAm, Arch::TwoLayer { .. }) => {
             Err(CliError("cronos-am trains the deep network only".into()))
         }
-        (Method::Baseline(optimizer), Arch::TwoLayer { width }) => {
-            let lr = lr.ok_or_else(|| CliError("a baseline needs a learning rate".into()))?;
-            two_layer::<Autodiff<B>>(setup, *width, optimizer, lr, beta, seed, device, on_epoch)
+        (_, Arch::TwoLayer { width }) => {
+            two_layer::<Autodiff<B>>(setup, *width, &optimizer, lr, beta, seed, device, on_epoch)
         }
     }
 }
 
-/// The deep task's run of `method` through burn-train ([`train_deep_mlp`]); its epochs reach
-/// `on_epoch` once the run is over.
+/// The deep task's run of `method` (a gradient method, with `optimizer` at `lr`) through
+/// burn-train ([`train_deep_mlp`]); its epochs reach `on_epoch` once the run is over.
+#[allow(clippy::too_many_arguments)]
 fn deep<B: Backend>(
     setup: &RunSetup,
     feature_widths: &[usize],
     method: &Method,
-    lr: Option<f64>,
+    optimizer: OptimizerConfig,
+    lr: f64,
     seed: u64,
     device: &B::Device,
     on_epoch: &mut OnEpoch,
 ) -> Result<Option<Finished>, CliError> {
+    let cronos_am = matches!(method, Method::CronosAm);
     let config = DeepTrainingConfig::new()
+        .with_method(if cronos_am {
+            TrainingMethod::CronosAm
+        } else {
+            TrainingMethod::Gradient
+        })
+        .with_optimizer(optimizer)
+        .with_learning_rate(Some(lr))
         .with_cronos(setup.head.clone())
         .with_resolve_every(setup.resolve_every)
         .with_head_warm_start(setup.head_warm_start)
@@ -166,27 +195,9 @@ fn deep<B: Backend>(
         .with_num_epochs(setup.epochs)
         .with_batch_size(setup.batch_size)
         .with_seed(seed);
-    let config = match method {
-        Method::CronosAm => config
-            .with_method(TrainingMethod::CronosAm)
-            .with_optimizer(
-                OptimizerConfig::from_name("dadapt-adamw")
-                    .ok_or_else(|| CliError("D-Adapted AdamW is not available".into()))?,
-            )
-            .with_learning_rate(Some(1.0)),
-        Method::Baseline(optimizer) => config
-            .with_method(TrainingMethod::Gradient)
-            .with_optimizer(optimizer.clone())
-            .with_learning_rate(Some(
-                lr.ok_or_else(|| CliError("a baseline needs a learning rate".into()))?,
-            )),
-        Method::Cronos => return Err(CliError("cronos fits the two-layer network only".into())),
-    };
-    let dir = setup.logs.join(format!(
-        "{}-lr{}-seed{seed}",
-        method.name(),
-        lr.map_or("none".into(), |lr| format!("{lr:e}"))
-    ));
+    let dir = setup
+        .logs
+        .join(format!("{}-lr{lr:e}-seed{seed}", method.name()));
     // burn-train appends to the metric logs of an earlier attempt at the same run.
     if dir.exists() {
         std::fs::remove_dir_all(&dir).map_err(|e| CliError::io("remove", &dir, e))?;
@@ -222,7 +233,7 @@ fn deep<B: Backend>(
         objective: None,
         lower_bound: None,
         beta: None,
-        head_seconds: matches!(method, Method::CronosAm).then_some(head),
+        head_seconds: cronos_am.then_some(head),
     }))
 }
 
