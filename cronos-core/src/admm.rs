@@ -302,9 +302,9 @@ impl<B: Backend> Admm<B> {
 
     /// The exact optimum on the structure ADMM has found ([`crate::polish`]), with its certificate.
     /// Also returns the polish's estimated floating-point operations.
-    pub(crate) fn polished(&self, p: &Problem<B>) -> (Option<Candidate<B>>, f64) {
+    pub(crate) fn polished(&self, p: &Problem<B>, gap: f64) -> (Option<Candidate<B>>, f64) {
         let mu = self.cone_multiplier();
-        let (polished, flops) = polish(&p.op, &p.y, &self.state.v, mu.as_ref(), p.beta);
+        let (polished, flops) = polish(&p.op, &p.y, &self.state.v, mu.as_ref(), p.beta, gap);
         let Some(polished) = polished else {
             return (None, flops);
         };

@@ -14,6 +14,13 @@ use burn::prelude::*;
 /// Later checks come after this fraction (1 / `CHECK_SPACING`) of the iterations so far.
 const CHECK_SPACING: usize = 10;
 
+/// The duality gap (relative) to which a polish solves its restricted program: well inside the
+/// tolerance, so that a polish on the right blocks certifies at once, and no closer to rounding than
+/// f64 allows.
+fn polish_gap(tol: f64) -> f64 {
+    (tol / 100.0).max(1e-13)
+}
+
 /// The best dual bound and polished point found by the checks so far.
 pub(crate) struct Checks<B: Backend> {
     every: usize,
@@ -57,7 +64,7 @@ impl<B: Backend> Checks<B> {
         // Polishing needs the active rows of every peer on one host: not in a sharded solve.
         let due = !problem.op.rows().is_sharded() && self.polish.due(run.iterations, residual);
         let candidate = due
-            .then(|| run.polished(problem))
+            .then(|| run.polished(problem, polish_gap(self.tol)))
             .and_then(|(candidate, flops)| {
                 self.polish.spent(flops, problem.iteration_flops());
                 candidate

@@ -15,6 +15,7 @@
 
 mod admm;
 mod background;
+mod barrier;
 mod certificate;
 mod checks;
 mod config;

@@ -1,0 +1,704 @@
+//! The exact optimum of the program on a few patterns of one output, by a primal-dual
+//! interior-point method: what the polish solves on the patterns ADMM has found nonzero.
+//!
+//! On patterns i the program of one output restricted to them is (ReLU; the gated program has one
+//! block u_i per pattern and no cone)
+//!
+//! ```text
+//! min 1/2 || sum_i D_i X (v_i - w_i) - y ||^2 + beta sum_i (||v_i|| + ||w_i||)
+//! s.t. r_b = (2 D_i - I) X v_b >= 0   for the blocks b (v_i and w_i).
+//! ```
+//!
+//! Every cone row stays an inequality, so no active set is guessed: ADMM's active rows are rarely
+//! exactly right, and active-set rounds started from them wander off far from the solution. The
+//! rows get multipliers lambda_b >= 0 and Mehrotra's predictor-corrector steps drive
+//! lambda_bj r_bj to zero together; the group norm is replaced by its second-order-cone barrier
+//! at the same parameter mu with the epigraph variable eliminated in closed form,
+//! psi(v) = min_{s > ||v||} beta s - mu log(s^2 - ||v||^2), whose gradient is beta v / s with
+//! s = (mu + sqrt(mu^2 + beta^2 ||v||^2)) / beta. Where the steps converge, the pair
+//! z = y - prediction, lambda satisfies sigma_b X^T D_i z + X^T (2 D_i - I) lambda_b = beta v_b / s_b
+//! (of norm below beta) up to the stationarity residual: a dual point whose bound is within about
+//! (rows + 2 blocks) mu of the objective.
+//!
+//! f sees only a_i = v_i - w_i, so each step eliminates b_i = v_i + w_i pattern by pattern (a d x d
+//! factorization each) and factors one dense matrix of the patterns' total width, half that of all
+//! blocks; on the host in f64 (faer).
+
+use faer::linalg::solvers::Llt;
+use faer::linalg::solvers::Solve;
+use faer::{Mat, Side};
+
+/// Iterations at most, and the number the cost estimate assumes.
+const MAX_ITERATIONS: usize = 100;
+const ESTIMATED_ITERATIONS: f64 = 15.0;
+/// Stationarity residual, relative to beta, at which the method may stop: what the certificate
+/// loses to it is about this fraction of the penalty, and rounding keeps it near 1e-7 on the
+/// benchmark problems.
+const STATIONARITY: f64 = 1e-6;
+/// Fraction of the way to the boundary of r >= 0 and lambda >= 0 that a step may go.
+const BOUNDARY: f64 = 0.995;
+/// Reduction of mu per step of the gated program, which has no complementarity to adapt it.
+const GATED_REDUCTION: f64 = 0.1;
+
+/// Estimated floating-point operations of [`Program::solve`] on `patterns` patterns of `n x d`
+/// data (ReLU: two blocks per pattern).
+pub(crate) fn cost(n: usize, d: usize, patterns: usize, relu: bool) -> f64 {
+    let (n, d, t) = (n as f64, d as f64, (patterns * d) as f64);
+    let blocks = if relu { 2.0 } else { 1.0 } * patterns as f64;
+    n * t * t + ESTIMATED_ITERATIONS * (t * t * t / 3.0 + blocks * (n * d * d + 2.0 * d * d * d))
+}
+
+/// The program of one output restricted to some patterns: data `x` (`n x d`), patterns `mask`
+/// (`n x P`), targets `y`.
+pub(crate) struct Program<'a> {
+    pub(crate) x: &'a Mat<f64>,
+    pub(crate) mask: &'a Mat<f64>,
+    pub(crate) y: &'a [f64],
+    pub(crate) beta: f64,
+}
+
+/// The restricted optimum: per pattern, per block (v_i then w_i, or u_i) its point (`d` values)
+/// and cone multipliers lambda (`n` values in the units of (2 D_i - I) X; empty for gated blocks).
+pub(crate) struct Restricted {
+    pub(crate) points: Vec<Vec<Vec<f64>>>,
+    pub(crate) multipliers: Vec<Vec<Vec<f64>>>,
+}
+
+/// One block: the cone signs 2 d_j - 1 (zero on rows with x_j = 0, whose constraint holds with
+/// equality and has no interior; empty for the gated program), its point, slacks and multipliers.
+struct Block {
+    signs: Vec<f64>,
+    v: Vec<f64>,
+    r: Vec<f64>,
+    lambda: Vec<f64>,
+}
+
+impl Block {
+    /// Whether row j has a constraint.
+    fn live(&self, j: usize) -> bool {
+        self.signs[j] != 0.0
+    }
+}
+
+impl Program<'_> {
+    /// The optimum on `patterns` (their columns of the mask), started from `start` (ADMM's point and
+    /// multipliers: any values, the method moves them inside), to a duality gap of about `gap`
+    /// times the objective; ReLU program when `relu`. `None` when the iterates are not finite.
+    pub(crate) fn solve(
+        &self,
+        patterns: &[usize],
+        relu: bool,
+        start: Restricted,
+        gap: f64,
+    ) -> Option<Restricted> {
+        let (n, d) = (self.x.nrows(), self.x.ncols());
+        let t = patterns.len() * d;
+        let phi = Mat::<f64>::from_fn(n, t, |j, q| {
+            self.mask[(j, patterns[q / d])] * self.x[(j, q % d)]
+        });
+        let smooth = Smooth {
+            gram: phi.transpose() * &phi,
+            py: phi.transpose() * column(self.y),
+            yy: self.y.iter().map(|v| v * v).sum(),
+        };
+        let live: Vec<bool> = (0..n)
+            .map(|j| (0..d).any(|r| self.x[(j, r)] != 0.0))
+            .collect();
+        let mut blocks = Vec::new();
+        for (&i, (points, multipliers)) in patterns
+            .iter()
+            .zip(start.points.into_iter().zip(start.multipliers))
+        {
+            for (v, lambda) in points.into_iter().zip(multipliers) {
+                let signs: Vec<f64> = match relu {
+                    true => (0..n)
+                        .map(|j| match live[j] {
+                            true => 2.0 * self.mask[(j, i)] - 1.0,
+                            false => 0.0,
+                        })
+                        .collect(),
+                    false => Vec::new(),
+                };
+                let r = slacks(self.x, &signs, &v);
+                blocks.push(Block {
+                    signs,
+                    v,
+                    r,
+                    lambda,
+                });
+            }
+        }
+        let mut path = Path {
+            program: self,
+            smooth: &smooth,
+            blocks,
+            relu,
+            mu: 0.0,
+        };
+        path.shift_inside();
+        let barrier_count = (path.rows() + 2 * path.blocks.len()) as f64;
+        path.mu = (path.complementarity_rows() / barrier_count)
+            .max(1e-3 * path.f().max(f64::MIN_POSITIVE) / barrier_count);
+        let mut iterations = 0;
+        while iterations < MAX_ITERATIONS {
+            let objective = path.objective();
+            let residual = path.stationarity();
+            let infeasible = path.largest_infeasibility();
+            if path.complementarity() <= gap * objective
+                && residual <= STATIONARITY * self.beta
+                && infeasible <= gap
+            {
+                break;
+            }
+            // A system that no longer factors (mu near rounding) ends the method where it is.
+            if path.step().is_none() {
+                break;
+            }
+            iterations += 1;
+        }
+        let finite = path
+            .blocks
+            .iter()
+            .all(|b| b.v.iter().chain(&b.lambda).all(|a| a.is_finite()));
+        if !finite {
+            return None;
+        }
+        let chunks = path.blocks.chunks(path.per_pattern());
+        Some(Restricted {
+            points: chunks
+                .clone()
+                .map(|c| c.iter().map(|b| b.v.clone()).collect())
+                .collect(),
+            multipliers: chunks
+                .map(|c| c.iter().map(|b| b.lambda.clone()).collect())
+                .collect(),
+        })
+    }
+}
+
+/// `values` as a column.
+fn column(values: &[f64]) -> Mat<f64> {
+    Mat::from_fn(values.len(), 1, |q, _| values[q])
+}
+
+/// The slacks (2 d_j - 1) x_j^T v of a block with cone `signs`.
+fn slacks(x: &Mat<f64>, signs: &[f64], v: &[f64]) -> Vec<f64> {
+    if signs.is_empty() {
+        return Vec::new();
+    }
+    let xv = x * column(v);
+    signs
+        .iter()
+        .enumerate()
+        .map(|(j, w)| w * xv[(j, 0)])
+        .collect()
+}
+
+/// The largest step in (0, 1] along `dx` that keeps `x` positive on live rows, times
+/// [`BOUNDARY`] when the boundary is within reach.
+fn to_boundary(blocks: &[Block], x: impl Fn(&Block) -> &[f64], dx: &[Vec<f64>]) -> f64 {
+    let mut alpha: f64 = 1.0;
+    for (b, db) in blocks.iter().zip(dx) {
+        for (j, (value, step)) in x(b).iter().zip(db).enumerate() {
+            if b.live(j) && *step < 0.0 {
+                alpha = alpha.min(BOUNDARY * value / -step);
+            }
+        }
+    }
+    alpha
+}
+
+/// The fit term f(a) = 1/2 a^T gram a - py^T a + yy / 2 of the stacked a_i.
+struct Smooth {
+    gram: Mat<f64>,
+    py: Mat<f64>,
+    yy: f64,
+}
+
+/// The iterate of the interior-point method.
+struct Path<'a> {
+    program: &'a Program<'a>,
+    smooth: &'a Smooth,
+    blocks: Vec<Block>,
+    relu: bool,
+    /// The barrier parameter of psi (and the complementarity target of the last step).
+    mu: f64,
+}
+
+/// The elimination of b_i for one pattern of the ReLU program: the factor of its d x d block
+/// H_bb, the coupling H_ab and H_bb^-1 H_ab.
+struct Elimination {
+    hbb: Llt<f64>,
+    hab: Mat<f64>,
+    k: Mat<f64>,
+}
+
+/// One step's system, factored: per pattern the elimination of b_i (ReLU program), then the
+/// reduced system for the stacked a_i.
+struct Factored {
+    eliminated: Vec<Option<Elimination>>,
+    system: Llt<f64>,
+}
+
+impl Path<'_> {
+    /// Rows with a constraint, over all blocks.
+    fn rows(&self) -> usize {
+        self.blocks
+            .iter()
+            .map(|b| b.signs.iter().filter(|&&w| w != 0.0).count())
+            .sum()
+    }
+
+    /// What the pair's bound may lack: lambda^T r over the rows and 2 mu per block (psi's share).
+    fn complementarity(&self) -> f64 {
+        self.complementarity_rows() + 2.0 * self.mu * self.blocks.len() as f64
+    }
+
+    /// lambda^T r over the rows.
+    fn complementarity_rows(&self) -> f64 {
+        self.blocks
+            .iter()
+            .map(|b| b.r.iter().zip(&b.lambda).map(|(r, l)| r * l).sum::<f64>())
+            .sum()
+    }
+
+    /// Moves the slacks and multipliers of a start inside their orthants, as Mehrotra's starting
+    /// point does: first above zero by half again the largest deficit, then both by half the
+    /// complementarity per unit of the other, so that no pair starts near zero.
+    fn shift_inside(&mut self) {
+        let live = |b: &Block| {
+            (0..b.signs.len())
+                .filter(|&j| b.live(j))
+                .collect::<Vec<_>>()
+        };
+        let lowest = |of: &dyn Fn(&Block, usize) -> f64| {
+            self.blocks
+                .iter()
+                .flat_map(|b| live(b).into_iter().map(|j| of(b, j)))
+                .fold(f64::INFINITY, f64::min)
+        };
+        let dr = (-1.5 * lowest(&|b, j| b.r[j])).max(0.0);
+        let dl = (-1.5 * lowest(&|b, j| b.lambda[j])).max(0.0);
+        let (mut product, mut sum_r, mut sum_l) = (0.0, 0.0, 0.0);
+        for b in &self.blocks {
+            for j in live(b) {
+                let (r, l) = (b.r[j] + dr, b.lambda[j] + dl);
+                product += r * l;
+                sum_r += r;
+                sum_l += l;
+            }
+        }
+        // A start with no complementarity to speak of (zero multipliers) is moved by a small
+        // fraction of the slacks and multipliers instead, and a start at zero by the targets' scale
+        // (slacks and multipliers are both in the units of y).
+        let rows = self.rows().max(1) as f64;
+        let floor = match 1e-3 * (sum_r + sum_l) / rows {
+            0.0 => (self.smooth.yy / self.program.x.nrows() as f64)
+                .sqrt()
+                .max(1.0),
+            floor => floor,
+        };
+        let shift_r = dr + (0.5 * product / sum_l.max(f64::MIN_POSITIVE)).max(floor);
+        let shift_l = dl + (0.5 * product / sum_r.max(f64::MIN_POSITIVE)).max(floor);
+        for b in &mut self.blocks {
+            for j in live(b) {
+                b.r[j] += shift_r;
+                b.lambda[j] += shift_l;
+            }
+        }
+    }
+
+    /// The largest |C v - r| over the blocks relative to the largest slack.
+    fn largest_infeasibility(&self) -> f64 {
+        let (mut e, mut r) = (0.0f64, 0.0f64);
+        for b in &self.blocks {
+            e = self.infeasibility(b).iter().fold(e, |a, v| a.max(v.abs()));
+            r = b.r.iter().fold(r, |a, v| a.max(v.abs()));
+        }
+        e / r.max(f64::MIN_POSITIVE)
+    }
+
+    /// C v - r of block `b`: how far its slacks are from its point's.
+    fn infeasibility(&self, b: &Block) -> Vec<f64> {
+        slacks(self.program.x, &b.signs, &b.v)
+            .iter()
+            .zip(&b.r)
+            .map(|(cv, r)| cv - r)
+            .collect()
+    }
+
+    /// Blocks per pattern: v_i and w_i, or u_i.
+    fn per_pattern(&self) -> usize {
+        if self.relu {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// The stacked a_i (v_i - w_i, or u_i).
+    fn a(&self) -> Mat<f64> {
+        let d = self.program.x.ncols();
+        let patterns = self.blocks.len() / self.per_pattern();
+        Mat::from_fn(patterns * d, 1, |q, _| {
+            let (i, r) = (q / d, q % d);
+            match self.relu {
+                true => self.blocks[2 * i].v[r] - self.blocks[2 * i + 1].v[r],
+                false => self.blocks[i].v[r],
+            }
+        })
+    }
+
+    /// The gradient of f with respect to the stacked a_i.
+    fn fit(&self) -> Mat<f64> {
+        &self.smooth.gram * self.a() - &self.smooth.py
+    }
+
+    /// The fit term at the current point.
+    fn f(&self) -> f64 {
+        let a = self.a();
+        let s = self.smooth;
+        0.5 * (a.transpose() * (&s.gram * &a))[(0, 0)] - (s.py.transpose() * &a)[(0, 0)]
+            + 0.5 * s.yy
+    }
+
+    /// The objective of the restricted program at the current point.
+    fn objective(&self) -> f64 {
+        let norms: f64 = self
+            .blocks
+            .iter()
+            .map(|b| b.v.iter().map(|a| a * a).sum::<f64>().sqrt())
+            .sum();
+        self.f() + self.program.beta * norms
+    }
+
+    /// The epigraph variable s of psi at `v`.
+    fn epigraph(&self, v: &[f64]) -> f64 {
+        let beta = self.program.beta;
+        let norm2: f64 = v.iter().map(|a| a * a).sum();
+        (self.mu + (self.mu * self.mu + beta * beta * norm2).sqrt()) / beta
+    }
+
+    /// The fit gradient of block `index` (sigma_b times its pattern's part of `fit`).
+    fn fit_of(&self, fit: &Mat<f64>, index: usize) -> Mat<f64> {
+        let d = self.program.x.ncols();
+        let i = index / self.per_pattern();
+        let sign = if self.relu && index % 2 == 1 {
+            -1.0
+        } else {
+            1.0
+        };
+        Mat::from_fn(d, 1, |p, _| sign * fit[(i * d + p, 0)])
+    }
+
+    /// The largest stationarity residual over blocks, f' + beta v / s - C^T lambda.
+    fn stationarity(&self) -> f64 {
+        let fit = self.fit();
+        let beta = self.program.beta;
+        self.blocks
+            .iter()
+            .enumerate()
+            .map(|(index, b)| {
+                let s = self.epigraph(&b.v);
+                let mut residual = self.fit_of(&fit, index);
+                for (p, v) in b.v.iter().enumerate() {
+                    residual[(p, 0)] += beta * v / s;
+                }
+                if !b.signs.is_empty() {
+                    residual -= self.program.x.transpose() * self.weighted(b, &b.lambda);
+                }
+                residual.norm_l2()
+            })
+            .fold(0.0, f64::max)
+    }
+
+    /// (2 d_j - 1) values_j on the live rows of `b`, as a column.
+    fn weighted(&self, b: &Block, values: &[f64]) -> Mat<f64> {
+        Mat::from_fn(b.signs.len(), 1, |j, _| b.signs[j] * values[j])
+    }
+
+    /// Factors the system of one step: per block the Hessian of psi plus X^T diag(lambda / r) X.
+    fn factor(&self) -> Option<Factored> {
+        let x = self.program.x;
+        let (n, d) = (x.nrows(), x.ncols());
+        let beta = self.program.beta;
+        let hessians: Vec<Mat<f64>> = self
+            .blocks
+            .iter()
+            .map(|b| {
+                // psi'' = (beta / s) (I - beta / (s Q) v v^T), Q = beta s - mu.
+                let s = self.epigraph(&b.v);
+                let q = beta * s - self.mu;
+                let mut h = Mat::<f64>::from_fn(d, d, |p, r| {
+                    let identity = if p == r { beta / s } else { 0.0 };
+                    identity - beta * beta / (s * s * q) * b.v[p] * b.v[r]
+                });
+                if !b.signs.is_empty() {
+                    let scaled = Mat::<f64>::from_fn(n, d, |j, p| match b.live(j) {
+                        true => x[(j, p)] * (b.lambda[j] / b.r[j]).sqrt(),
+                        false => 0.0,
+                    });
+                    h += scaled.transpose() * &scaled;
+                }
+                h
+            })
+            .collect();
+        let mut system = &self.smooth.gram * faer::Scale(1.0);
+        let mut eliminated = Vec::new();
+        for (i, pair) in hessians.chunks(self.per_pattern()).enumerate() {
+            let block = match pair {
+                [u] => {
+                    eliminated.push(None);
+                    u.clone()
+                }
+                [v, w] => {
+                    // a = v - w, b = v + w: v = (a + b) / 2, w = (b - a) / 2.
+                    let hbb = (v + w) * faer::Scale(0.25);
+                    let hab = (v - w) * faer::Scale(0.25);
+                    let llt = hbb.llt(Side::Lower).ok()?;
+                    let k = llt.solve(&hab);
+                    let schur = &hbb - &hab * &k;
+                    eliminated.push(Some(Elimination { hbb: llt, hab, k }));
+                    schur
+                }
+                _ => unreachable!("one or two blocks per pattern"),
+            };
+            let o = i * d;
+            for p in 0..d {
+                for q in 0..d {
+                    system[(o + p, o + q)] += block[(p, q)];
+                }
+            }
+        }
+        Some(Factored {
+            eliminated,
+            system: system.llt(Side::Lower).ok()?,
+        })
+    }
+
+    /// The step of every block for complementarity targets `targets` (per block and row): the
+    /// Newton step on f + psi with the rows' multipliers lambda_j = target_j / r_j linearized.
+    fn direction(
+        &self,
+        factored: &Factored,
+        fit: &Mat<f64>,
+        targets: &[Vec<f64>],
+    ) -> Vec<Mat<f64>> {
+        let x = self.program.x;
+        let d = x.ncols();
+        let beta = self.program.beta;
+        // Per block its gradient beta v / s - C^T (target / r).
+        let gradients: Vec<Mat<f64>> = self
+            .blocks
+            .iter()
+            .zip(targets)
+            .map(|(b, target)| {
+                let s = self.epigraph(&b.v);
+                let mut g = Mat::<f64>::from_fn(d, 1, |p, _| beta * b.v[p] / s);
+                if !b.signs.is_empty() {
+                    let e = self.infeasibility(b);
+                    let ratio: Vec<f64> = (0..b.signs.len())
+                        .map(|j| match b.live(j) {
+                            true => (target[j] - b.lambda[j] * e[j]) / b.r[j],
+                            false => 0.0,
+                        })
+                        .collect();
+                    g -= x.transpose() * self.weighted(b, &ratio);
+                }
+                g
+            })
+            .collect();
+        let mut rhs = -fit;
+        let mut kept = Vec::new();
+        for (i, (pair, elimination)) in gradients
+            .chunks(self.per_pattern())
+            .zip(&factored.eliminated)
+            .enumerate()
+        {
+            let ga = match (pair, elimination) {
+                ([u], None) => u.clone(),
+                ([v, w], Some(Elimination { hbb, hab, .. })) => {
+                    let ga = (v - w) * faer::Scale(0.5);
+                    let gb = (v + w) * faer::Scale(0.5);
+                    let kb = hbb.solve(&gb);
+                    let reduced = &ga - hab * &kb;
+                    kept.push(kb);
+                    reduced
+                }
+                _ => unreachable!("one or two blocks per pattern"),
+            };
+            for p in 0..d {
+                rhs[(i * d + p, 0)] -= ga[(p, 0)];
+            }
+        }
+        let da = factored.system.solve(&rhs);
+        let mut steps = Vec::new();
+        for (i, elimination) in factored.eliminated.iter().enumerate() {
+            let dai = Mat::<f64>::from_fn(d, 1, |p, _| da[(i * d + p, 0)]);
+            match elimination {
+                None => steps.push(dai),
+                Some(Elimination { k, .. }) => {
+                    let db = -(&kept[steps.len() / 2] + k * &dai);
+                    steps.push((&dai + &db) * faer::Scale(0.5));
+                    steps.push((&db - &dai) * faer::Scale(0.5));
+                }
+            }
+        }
+        steps
+    }
+
+    /// The slack and multiplier steps that go with the point steps `dv` for `targets`.
+    fn rows_step(&self, dv: &[Mat<f64>], targets: &[Vec<f64>]) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+        let x = self.program.x;
+        self.blocks
+            .iter()
+            .zip(dv.iter().zip(targets))
+            .map(|(b, (step, target))| {
+                let direction: Vec<f64> = (0..step.nrows()).map(|p| step[(p, 0)]).collect();
+                let e = self.infeasibility(b);
+                let dr: Vec<f64> = slacks(x, &b.signs, &direction)
+                    .iter()
+                    .zip(&e)
+                    .map(|(c, e)| c + e)
+                    .collect();
+                let dl = (0..b.signs.len())
+                    .map(|j| match b.live(j) {
+                        true => target[j] / b.r[j] - b.lambda[j] - b.lambda[j] / b.r[j] * dr[j],
+                        false => 0.0,
+                    })
+                    .collect();
+                (dr, dl)
+            })
+            .unzip()
+    }
+
+    /// One predictor-corrector step.
+    fn step(&mut self) -> Option<()> {
+        let factored = self.factor()?;
+        let fit = self.fit();
+        let zeros: Vec<Vec<f64>> = self
+            .blocks
+            .iter()
+            .map(|b| vec![0.0; b.signs.len()])
+            .collect();
+        let rows = self.rows();
+        let (sigma, targets) = if rows == 0 {
+            (GATED_REDUCTION, zeros)
+        } else {
+            // Predictor: the affine step (targets zero) says how far mu can fall.
+            let mu: f64 = self
+                .blocks
+                .iter()
+                .map(|b| b.r.iter().zip(&b.lambda).map(|(r, l)| r * l).sum::<f64>())
+                .sum::<f64>()
+                / rows as f64;
+            let dv = self.direction(&factored, &fit, &zeros);
+            let (dr, dl) = self.rows_step(&dv, &zeros);
+            let ap = to_boundary(&self.blocks, |b| &b.r, &dr);
+            let ad = to_boundary(&self.blocks, |b| &b.lambda, &dl);
+            let affine: f64 = self
+                .blocks
+                .iter()
+                .zip(dr.iter().zip(&dl))
+                .map(|(b, (dr, dl))| {
+                    (0..b.signs.len())
+                        .filter(|&j| b.live(j))
+                        .map(|j| (b.r[j] + ap * dr[j]) * (b.lambda[j] + ad * dl[j]))
+                        .sum::<f64>()
+                })
+                .sum::<f64>()
+                / rows as f64;
+            let sigma = (affine / mu).clamp(0.0, 1.0).powi(3);
+            self.mu = mu;
+            // Corrector: centring at sigma mu with Mehrotra's second-order term.
+            let targets = dr
+                .iter()
+                .zip(&dl)
+                .map(|(dr, dl)| dr.iter().zip(dl).map(|(r, l)| sigma * mu - r * l).collect())
+                .collect();
+            (sigma, targets)
+        };
+        let dv = self.direction(&factored, &fit, &targets);
+        let (dr, dl) = self.rows_step(&dv, &targets);
+        let ap = to_boundary(&self.blocks, |b| &b.r, &dr);
+        let ad = to_boundary(&self.blocks, |b| &b.lambda, &dl);
+        for (b, (step, (dr, dl))) in self
+            .blocks
+            .iter_mut()
+            .zip(dv.iter().zip(dr.iter().zip(&dl)))
+        {
+            for (p, v) in b.v.iter_mut().enumerate() {
+                *v += ap * step[(p, 0)];
+            }
+            for (r, d) in b.r.iter_mut().zip(dr) {
+                *r += ap * d;
+            }
+            for (l, d) in b.lambda.iter_mut().zip(dl) {
+                *l += ad * d;
+            }
+        }
+        self.mu *= sigma.max(1e-3);
+        Some(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Program, Restricted};
+    use faer::Mat;
+
+    fn solve(x: &Mat<f64>, y: &[f64], beta: f64, relu: bool) -> Restricted {
+        let (n, d) = (x.nrows(), x.ncols());
+        let mask = Mat::<f64>::from_fn(n, 1, |_, _| 1.0);
+        let blocks = if relu { 2 } else { 1 };
+        let cold = Restricted {
+            points: vec![vec![vec![0.0; d]; blocks]],
+            multipliers: vec![vec![vec![0.0; if relu { n } else { 0 }]; blocks]],
+        };
+        let program = Program {
+            x,
+            mask: &mask,
+            y,
+            beta,
+        };
+        program.solve(&[0], relu, cold, 1e-12).expect("solvable")
+    }
+
+    fn assert_close(found: &[f64], expected: &[f64], what: &str) {
+        for (f, e) in found.iter().zip(expected) {
+            assert!(
+                (f - e).abs() < 1e-7,
+                "{what}: found {found:?}, expected {expected:?}"
+            );
+        }
+    }
+
+    /// With orthonormal columns, min 1/2 ||X u - X c||^2 + beta ||u|| is solved by group
+    /// soft-thresholding: u = (1 - beta / ||c||) c.
+    #[test]
+    fn gated_block_is_soft_thresholded() {
+        let s = std::f64::consts::FRAC_1_SQRT_2;
+        let x = Mat::<f64>::from_fn(3, 2, |j, q| [[s, 0.0], [s, 0.0], [0.0, 1.0]][j][q]);
+        let c = [3.0, -4.0];
+        let y: Vec<f64> = (0..3)
+            .map(|j| x[(j, 0)] * c[0] + x[(j, 1)] * c[1])
+            .collect();
+        let solved = solve(&x, &y, 1.0, false);
+        assert_close(&solved.points[0][0], &[3.0 * 0.8, -4.0 * 0.8], "u");
+    }
+
+    /// X = I (two rows), every row in the pattern: the cones are the positive quadrant, and
+    /// y = (c1, -c2) with c1, c2 > beta is fitted by v = (c1 - beta, 0), w = (0, c2 - beta), each
+    /// with one active row whose multiplier is beta (from the optimality conditions
+    /// X^T z + X^T lambda_v = beta v / ||v||, -X^T z + X^T lambda_w = beta w / ||w||, z = (beta, -beta)).
+    #[test]
+    fn relu_blocks_meet_their_active_rows_with_the_known_multipliers() {
+        let x = Mat::<f64>::identity(2, 2);
+        let beta = 0.5;
+        let solved = solve(&x, &[2.0, -3.0], beta, true);
+        assert_close(&solved.points[0][0], &[1.5, 0.0], "v");
+        assert_close(&solved.points[0][1], &[0.0, 2.5], "w");
+        assert_close(&solved.multipliers[0][0], &[0.0, beta], "lambda_v");
+        assert_close(&solved.multipliers[0][1], &[beta, 0.0], "lambda_w");
+    }
+}
