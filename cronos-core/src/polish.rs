@@ -131,7 +131,8 @@ pub(crate) fn polish<B: Backend>(
     // Patterns left out keep ADMM's multipliers, which the certificate then tightens.
     let mut mu_out = mu.map_or_else(|| Mat::zeros(n, cols), |m| host::to_faer(m.clone()));
     let mut v_out = Mat::<f64>::zeros(d, cols);
-    for (k, patterns) in chosen.iter().enumerate() {
+    // An output whose point is zero keeps it: there is nothing to restrict the program to.
+    for (k, patterns) in chosen.iter().enumerate().filter(|(_, p)| !p.is_empty()) {
         let target: Vec<f64> = (0..n).map(|j| yh[(j, k)]).collect();
         let program = barrier::Program {
             x: &x,
