@@ -19,7 +19,7 @@ use faer::Mat;
 
 /// Floating-point operations one polish may cost, all outputs together (see [`barrier::cost`]): the
 /// binary raw-pixel benchmark problem (4 patterns of 784 features, estimated 4.6e11) fits and took
-/// 22 s on 2 cores; a ten-output problem with 784 features and more patterns does not.
+/// about 9 s on 2 cores; a ten-output problem with 784 features and more patterns does not.
 const MAX_FLOPS: f64 = 6e11;
 
 /// Relative residuals below which ADMM's nonzero patterns are worth polishing. The first check below
@@ -37,8 +37,8 @@ const POLISH_INTERVAL: usize = 100;
 const POLISH_SHARE: f64 = 0.25;
 
 /// When a polish is worth its cost. A polish costs as much as tens to hundreds of ADMM iterations
-/// (7 to 17 interior-point steps, each factoring a dense matrix of the patterns' width: 0.09 s for
-/// 8 patterns of 50 features, 22 s for 4 of 784), and it only gives something new once ADMM's
+/// (13 to 19 interior-point steps on the benchmark problems, each factoring a dense matrix of the
+/// patterns' width: about 9 s for 4 patterns of 784 features), and it only gives something new once ADMM's
 /// structure has moved: after the residuals have halved, or after [`POLISH_INTERVAL`] iterations;
 /// and never sooner than its cost allows ([`POLISH_SHARE`]).
 pub(crate) struct PolishSchedule {
