@@ -11,8 +11,9 @@
 //!
 //! Every cone row stays an inequality, so no active set is guessed: ADMM's active rows are rarely
 //! exactly right, and active-set rounds started from them wander off far from the solution. The
-//! rows get multipliers lambda_b >= 0 and Mehrotra's predictor-corrector steps drive
-//! lambda_bj r_bj to zero together; the group norm is replaced by its second-order-cone barrier
+//! rows get multipliers lambda_b >= 0 and slacks r_b of their own (C v_b - r_b is driven to zero
+//! with the rest, so ADMM's slightly infeasible point can start the method), and Mehrotra's
+//! predictor-corrector steps drive lambda_bj r_bj to zero together; the group norm is replaced by its second-order-cone barrier
 //! at the same parameter mu with the epigraph variable eliminated in closed form,
 //! psi(v) = min_{s > ||v||} beta s - mu log(s^2 - ||v||^2), whose gradient is beta v / s with
 //! s = (mu + sqrt(mu^2 + beta^2 ||v||^2)) / beta. Where the steps converge, the pair
