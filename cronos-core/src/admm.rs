@@ -301,10 +301,17 @@ impl<B: Backend> Admm<B> {
     }
 
     /// The exact optimum on the structure ADMM has found ([`crate::polish`]), with its certificate.
-    /// Also returns the polish's estimated floating-point operations.
-    pub(crate) fn polished(&self, p: &Problem<B>, gap: f64) -> (Option<Candidate<B>>, f64) {
+    /// Also returns the polish's estimated floating-point operations. The polish ends early, with
+    /// the point it has reached, once `interrupted` holds.
+    pub(crate) fn polished(
+        &self,
+        p: &Problem<B>,
+        gap: f64,
+        interrupted: &dyn Fn() -> bool,
+    ) -> (Option<Candidate<B>>, f64) {
         let mu = self.cone_multiplier();
-        let (polished, flops) = polish(&p.op, &p.y, &self.state.v, mu.as_ref(), p.beta, gap);
+        let v = &self.state.v;
+        let (polished, flops) = polish(&p.op, &p.y, v, mu.as_ref(), p.beta, gap, interrupted);
         let Some(polished) = polished else {
             return (None, flops);
         };

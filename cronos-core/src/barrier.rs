@@ -84,13 +84,15 @@ impl Block {
 impl Program<'_> {
     /// The optimum on `patterns` (their columns of the mask), started from `start` (ADMM's point and
     /// multipliers: any values, the method moves them inside), to a duality gap of about `gap`
-    /// times the objective; ReLU program when `relu`. `None` when the iterates are not finite.
+    /// times the objective, or as far as it has come when `interrupted` holds (checked before every
+    /// step); ReLU program when `relu`. `None` when the iterates are not finite.
     pub(crate) fn solve(
         &self,
         patterns: &[usize],
         relu: bool,
         start: Restricted,
         gap: f64,
+        interrupted: &dyn Fn() -> bool,
     ) -> Option<Restricted> {
         let (n, d) = (self.x.nrows(), self.x.ncols());
         let t = patterns.len() * d;
@@ -152,7 +154,7 @@ impl Program<'_> {
                 break;
             }
             // A system that no longer factors (mu near rounding) ends the method where it is.
-            if path.step().is_none() {
+            if interrupted() || path.step().is_none() {
                 break;
             }
             iterations += 1;
@@ -654,6 +656,16 @@ mod tests {
     use faer::Mat;
 
     fn solve(x: &Mat<f64>, y: &[f64], beta: f64, relu: bool) -> Restricted {
+        solve_until(x, y, beta, relu, &|| false)
+    }
+
+    fn solve_until(
+        x: &Mat<f64>,
+        y: &[f64],
+        beta: f64,
+        relu: bool,
+        interrupted: &dyn Fn() -> bool,
+    ) -> Restricted {
         let (n, d) = (x.nrows(), x.ncols());
         let mask = Mat::<f64>::from_fn(n, 1, |_, _| 1.0);
         let blocks = if relu { 2 } else { 1 };
@@ -667,7 +679,9 @@ mod tests {
             y,
             beta,
         };
-        program.solve(&[0], relu, cold, 1e-12).expect("solvable")
+        program
+            .solve(&[0], relu, cold, 1e-12, interrupted)
+            .expect("solvable")
     }
 
     fn assert_close(found: &[f64], expected: &[f64], what: &str) {
@@ -706,5 +720,14 @@ mod tests {
         assert_close(&solved.points[0][1], &[0.0, 2.5], "w");
         assert_close(&solved.multipliers[0][0], &[0.0, beta], "lambda_v");
         assert_close(&solved.multipliers[0][1], &[beta, 0.0], "lambda_w");
+    }
+
+    /// An interrupted solve takes no step: it returns its start (here zero).
+    #[test]
+    fn an_interrupted_solve_returns_where_it_is() {
+        let x = Mat::<f64>::identity(2, 2);
+        let solved = solve_until(&x, &[2.0, -3.0], 0.5, true, &|| true);
+        assert_close(&solved.points[0][0], &[0.0, 0.0], "v");
+        assert_close(&solved.points[0][1], &[0.0, 0.0], "w");
     }
 }

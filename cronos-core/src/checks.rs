@@ -47,13 +47,15 @@ impl<B: Backend> Checks<B> {
     }
 
     /// Certifies `run`'s point, and polishes it when a polish is due, if a check is due now or
-    /// `force` (the last iteration) asks for one; whether it checked.
+    /// `force` (the last iteration) asks for one; whether it checked. No polish starts once
+    /// `interrupted` (the stop flag or the time limit) holds, and one under way ends within a step.
     pub(crate) fn run(
         &mut self,
         run: &Admm<B>,
         problem: &Problem<B>,
         m: &Measures,
         force: bool,
+        interrupted: &dyn Fn() -> bool,
     ) -> bool {
         if !force && run.iterations < self.next {
             return false;
@@ -62,9 +64,11 @@ impl<B: Backend> Checks<B> {
         let mut duals = vec![run.certify(problem)];
         let residual = m.rel_primal.max(m.rel_dual);
         // Polishing needs the active rows of every peer on one host: not in a sharded solve.
-        let due = !problem.op.rows().is_sharded() && self.polish.due(run.iterations, residual);
+        let due = !problem.op.rows().is_sharded()
+            && !interrupted()
+            && self.polish.due(run.iterations, residual);
         let candidate = due
-            .then(|| run.polished(problem, polish_gap(self.tol)))
+            .then(|| run.polished(problem, polish_gap(self.tol), interrupted))
             .and_then(|(candidate, flops)| {
                 self.polish.spent(flops, problem.iteration_flops());
                 candidate

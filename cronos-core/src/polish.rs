@@ -87,7 +87,9 @@ pub(crate) struct Polished<B: Backend> {
 
 /// Polishes the ADMM point `v` (`d x B c`) with cone multipliers `mu` (`n x B c`, ReLU program), for
 /// targets `y` (`n x c`) and regularization `beta`, all in the
-/// solver's scaled units, to a duality gap of `gap` times the objective on the blocks it solves;
+/// solver's scaled units, to a duality gap of `gap` times the objective on the blocks it solves
+/// (or as far as it has come when `interrupted` holds, checked between interior-point steps; no
+/// polish when it holds before an output begins);
 /// `None` when the restricted problems would cost more than [`MAX_FLOPS`] or one fails (iterates
 /// that are not finite).
 /// Also returns the estimated floating-point operations spent.
@@ -98,6 +100,7 @@ pub(crate) fn polish<B: Backend>(
     mu: Option<&Tensor<B, 2>>,
     beta: f64,
     gap: f64,
+    interrupted: &dyn Fn() -> bool,
 ) -> (Option<Polished<B>>, f64) {
     let [n, d] = op.x().dims();
     let (blocks, p) = (op.blocks(), op.patterns());
@@ -133,6 +136,10 @@ pub(crate) fn polish<B: Backend>(
     let mut v_out = Mat::<f64>::zeros(d, cols);
     // An output whose point is zero keeps it: there is nothing to restrict the program to.
     for (k, patterns) in chosen.iter().enumerate().filter(|(_, p)| !p.is_empty()) {
+        // Outputs not yet begun when the solve is interrupted are not polished at all.
+        if interrupted() {
+            return (None, flops);
+        }
         let target: Vec<f64> = (0..n).map(|j| yh[(j, k)]).collect();
         let program = barrier::Program {
             x: &x,
@@ -159,7 +166,7 @@ pub(crate) fn polish<B: Backend>(
                 })
                 .collect(),
         };
-        let Some(restricted) = program.solve(patterns, relu, start, gap) else {
+        let Some(restricted) = program.solve(patterns, relu, start, gap, interrupted) else {
             return (None, flops);
         };
         for (q, &i) in patterns.iter().enumerate() {

@@ -352,7 +352,7 @@ impl<'a> Cronos<'a> {
                 )));
             }
             let limit = run.iterations == cfg.max_iters || interrupted();
-            let checked = checks.run(&run, &problem, &m, limit);
+            let checked = checks.run(&run, &problem, &m, limit, &interrupted_here);
             if checked && problem.ustep.rho_is_free() {
                 let gap = relative_gap(m.objective, checks.bound());
                 let rho = rho::adjusted(run.rho, gap, m.rel_violation, cfg.tol);
