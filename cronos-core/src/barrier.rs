@@ -112,19 +112,20 @@ impl Program<'_> {
             .iter()
             .zip(start.points.into_iter().zip(start.multipliers))
         {
+            // v_i and w_i share their pattern's cone.
+            let signs: Vec<f64> = match relu {
+                true => (0..n)
+                    .map(|j| match live[j] {
+                        true => 2.0 * self.mask[(j, i)] - 1.0,
+                        false => 0.0,
+                    })
+                    .collect(),
+                false => Vec::new(),
+            };
             for (v, lambda) in points.into_iter().zip(multipliers) {
-                let signs: Vec<f64> = match relu {
-                    true => (0..n)
-                        .map(|j| match live[j] {
-                            true => 2.0 * self.mask[(j, i)] - 1.0,
-                            false => 0.0,
-                        })
-                        .collect(),
-                    false => Vec::new(),
-                };
                 let r = slacks(self.x, &signs, &v);
                 blocks.push(Block {
-                    signs,
+                    signs: signs.clone(),
                     v,
                     r,
                     lambda,
@@ -153,7 +154,8 @@ impl Program<'_> {
             {
                 break;
             }
-            // A system that no longer factors (mu near rounding) ends the method where it is.
+            // An interruption, or a system that no longer factors (mu near rounding), ends the
+            // method where it is.
             if interrupted() || path.step().is_none() {
                 break;
             }
@@ -481,10 +483,12 @@ impl Path<'_> {
 
     /// The step of every block for complementarity targets `targets` (per block and row): the
     /// Newton step on f + psi with the rows' multipliers lambda_j = target_j / r_j linearized.
+    /// `infeasible` holds C v - r per block.
     fn direction(
         &self,
         factored: &Factored,
         fit: &Mat<f64>,
+        infeasible: &[Vec<f64>],
         targets: &[Vec<f64>],
     ) -> Vec<Mat<f64>> {
         let x = self.program.x;
@@ -494,12 +498,11 @@ impl Path<'_> {
         let gradients: Vec<Mat<f64>> = self
             .blocks
             .iter()
-            .zip(targets)
-            .map(|(b, target)| {
+            .zip(infeasible.iter().zip(targets))
+            .map(|(b, (e, target))| {
                 let s = self.epigraph(&b.v);
                 let mut g = Mat::<f64>::from_fn(d, 1, |p, _| beta * b.v[p] / s);
                 if !b.signs.is_empty() {
-                    let e = self.infeasibility(b);
                     let ratio: Vec<f64> = (0..b.signs.len())
                         .map(|j| match b.live(j) {
                             true => (target[j] - b.lambda[j] * e[j]) / b.r[j],
@@ -550,18 +553,23 @@ impl Path<'_> {
         steps
     }
 
-    /// The slack and multiplier steps that go with the point steps `dv` for `targets`.
-    fn rows_step(&self, dv: &[Mat<f64>], targets: &[Vec<f64>]) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+    /// The slack and multiplier steps that go with the point steps `dv` for `targets`, with
+    /// `infeasible` holding C v - r per block.
+    fn rows_step(
+        &self,
+        dv: &[Mat<f64>],
+        infeasible: &[Vec<f64>],
+        targets: &[Vec<f64>],
+    ) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
         let x = self.program.x;
         self.blocks
             .iter()
-            .zip(dv.iter().zip(targets))
-            .map(|(b, (step, target))| {
+            .zip(dv.iter().zip(infeasible.iter().zip(targets)))
+            .map(|(b, (step, (e, target)))| {
                 let direction: Vec<f64> = (0..step.nrows()).map(|p| step[(p, 0)]).collect();
-                let e = self.infeasibility(b);
                 let dr: Vec<f64> = slacks(x, &b.signs, &direction)
                     .iter()
-                    .zip(&e)
+                    .zip(e)
                     .map(|(c, e)| c + e)
                     .collect();
                 let dl = (0..b.signs.len())
@@ -586,6 +594,7 @@ impl Path<'_> {
     fn step(&mut self) -> Option<()> {
         let factored = self.factor()?;
         let fit = self.fit();
+        let infeasible: Vec<Vec<f64>> = self.blocks.iter().map(|b| self.infeasibility(b)).collect();
         let zeros: Vec<Vec<f64>> = self
             .blocks
             .iter()
@@ -596,14 +605,9 @@ impl Path<'_> {
             (GATED_REDUCTION, zeros)
         } else {
             // Predictor: the affine step (targets zero) says how far mu can fall.
-            let mu: f64 = self
-                .blocks
-                .iter()
-                .map(|b| b.r.iter().zip(&b.lambda).map(|(r, l)| r * l).sum::<f64>())
-                .sum::<f64>()
-                / rows as f64;
-            let dv = self.direction(&factored, &fit, &zeros);
-            let (dr, dl) = self.rows_step(&dv, &zeros);
+            let mu = self.complementarity_rows() / rows as f64;
+            let dv = self.direction(&factored, &fit, &infeasible, &zeros);
+            let (dr, dl) = self.rows_step(&dv, &infeasible, &zeros);
             let alpha = self.step_length(&dr, &dl);
             let affine: f64 = self
                 .blocks
@@ -627,8 +631,8 @@ impl Path<'_> {
                 .collect();
             (sigma, targets)
         };
-        let dv = self.direction(&factored, &fit, &targets);
-        let (dr, dl) = self.rows_step(&dv, &targets);
+        let dv = self.direction(&factored, &fit, &infeasible, &targets);
+        let (dr, dl) = self.rows_step(&dv, &infeasible, &targets);
         let alpha = self.step_length(&dr, &dl);
         for (b, (step, (dr, dl))) in self
             .blocks
@@ -645,6 +649,7 @@ impl Path<'_> {
                 *l += alpha * d;
             }
         }
+        // psi's parameter follows the centring target, falling at most a thousandfold a step.
         self.mu *= sigma.max(1e-3);
         Some(())
     }

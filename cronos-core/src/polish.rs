@@ -5,7 +5,7 @@
 //! certificate's infeasibility is the dual residual over beta). As OSQP does for quadratic
 //! programs, the polish fixes that structure and solves what is left exactly: per output, the
 //! program on ADMM's nonzero blocks, with all their cone rows, by an interior-point method
-//! ([`crate::barrier`]). Its point is strictly feasible and its dual pair (z from its prediction,
+//! ([`crate::barrier`]). Its point is feasible to rounding and its dual pair (z from its prediction,
 //! the barrier's multipliers on the blocks it solved, ADMM's on the others) certifies it whenever
 //! ADMM's groups are the optimal ones; the caller keeps the point only if it is better than ADMM's.
 //! Host linear algebra in f64 (faer), sized by the active blocks: a few blocks of d columns each.
@@ -86,13 +86,11 @@ pub(crate) struct Polished<B: Backend> {
 }
 
 /// Polishes the ADMM point `v` (`d x B c`) with cone multipliers `mu` (`n x B c`, ReLU program), for
-/// targets `y` (`n x c`) and regularization `beta`, all in the
-/// solver's scaled units, to a duality gap of `gap` times the objective on the blocks it solves
-/// (or as far as it has come when `interrupted` holds, checked between interior-point steps; no
-/// polish when it holds before an output begins);
-/// `None` when the restricted problems would cost more than [`MAX_FLOPS`] or one fails (iterates
-/// that are not finite).
-/// Also returns the estimated floating-point operations spent.
+/// targets `y` (`n x c`) and regularization `beta`, all in the solver's scaled units, to a duality
+/// gap of `gap` times the objective on the blocks it solves, or as far as it has come when
+/// `interrupted` holds (checked between interior-point steps). `None` when the restricted problems
+/// would cost more than [`MAX_FLOPS`], one fails (iterates that are not finite), or `interrupted`
+/// holds before an output begins. Also returns the estimated floating-point operations spent.
 pub(crate) fn polish<B: Backend>(
     op: &ConvexOperator<B>,
     y: &Tensor<B, 2>,
