@@ -21,13 +21,20 @@
 //! (of norm below beta) up to the stationarity residual: a dual point whose bound is within about
 //! (rows + 2 blocks) mu of the objective.
 //!
-//! f sees only a_i = v_i - w_i, so each step eliminates b_i = v_i + w_i pattern by pattern (a d x d
-//! factorization each) and factors one dense matrix of the patterns' total width, half that of all
-//! blocks; on the host in f64 (faer).
+//! f sees only a_i = v_i - w_i, so each step eliminates w_i (with v_i = w_i + a_i) pattern by
+//! pattern, which leaves the parallel sum H_v (H_v + H_w)^-1 H_w of the blocks' Hessians for a_i (a
+//! d x d factorization each), and factors one dense matrix of the patterns' total width, half that
+//! of all blocks, in place and in the memory of the step before; on the host in f64 (faer).
 
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch};
+use faer::linalg::matmul::triangular::{matmul, BlockStructure};
 use faer::linalg::solvers::Llt;
 use faer::linalg::solvers::Solve;
-use faer::{Mat, Side};
+use faer::linalg::triangular_solve::{
+    solve_lower_triangular_in_place, solve_upper_triangular_in_place,
+};
+use faer::{Accum, Mat, MatMut, MatRef, Par, Side};
 
 /// Iterations at most, and the number the cost estimate assumes.
 const MAX_ITERATIONS: usize = 100;
@@ -138,6 +145,7 @@ impl Program<'_> {
             blocks,
             relu,
             mu: 0.0,
+            spare: None,
         };
         path.shift_inside();
         let barrier_count = (path.rows() + 2 * path.blocks.len()) as f64;
@@ -199,6 +207,22 @@ fn slacks(x: &Mat<f64>, signs: &[f64], v: &[f64]) -> Vec<f64> {
         .collect()
 }
 
+/// Adds `alpha lhs rhs` to the lower triangle of `dst` (a symmetric result).
+fn lower_product(dst: MatMut<f64>, lhs: MatRef<f64>, rhs: MatRef<f64>, alpha: f64, par: Par) {
+    let full = BlockStructure::Rectangular;
+    matmul(
+        dst,
+        BlockStructure::TriangularLower,
+        Accum::Add,
+        lhs,
+        full,
+        rhs,
+        full,
+        alpha,
+        par,
+    );
+}
+
 /// The largest step in (0, 1] along `dx` that keeps `x` positive on live rows, times
 /// [`BOUNDARY`] when the boundary is within reach.
 fn to_boundary(blocks: &[Block], x: impl Fn(&Block) -> &[f64], dx: &[Vec<f64>]) -> f64 {
@@ -228,21 +252,54 @@ struct Path<'a> {
     relu: bool,
     /// The barrier parameter of psi (and the complementarity target of the last step).
     mu: f64,
+    /// The last step's reduced system, whose memory the next step reuses.
+    spare: Option<Mat<f64>>,
 }
 
-/// The elimination of b_i for one pattern of the ReLU program: the factor of its d x d block
-/// H_bb, the coupling H_ab and H_bb^-1 H_ab.
+/// The elimination of w_i for one pattern of the ReLU program (with v_i = w_i + a_i): the factor
+/// of H_v + H_w and H_v, the blocks' Hessians.
 struct Elimination {
-    hbb: Llt<f64>,
-    hab: Mat<f64>,
-    k: Mat<f64>,
+    sum: Llt<f64>,
+    hv: Mat<f64>,
 }
 
 /// One step's system, factored: per pattern the elimination of b_i (ReLU program), then the
 /// reduced system for the stacked a_i.
 struct Factored {
     eliminated: Vec<Option<Elimination>>,
-    system: Llt<f64>,
+    system: Cholesky,
+}
+
+/// A Cholesky factor L (lower triangle) computed in place, so that the reduced system, the
+/// largest matrix of a step, is held once and reused from step to step.
+struct Cholesky {
+    l: Mat<f64>,
+    par: Par,
+}
+
+impl Cholesky {
+    /// Factors the lower triangle of `m`; `None` when it is not positive definite.
+    fn new(mut m: Mat<f64>, par: Par) -> Option<Self> {
+        let scratch = cholesky_in_place_scratch::<f64>(m.nrows(), par, Default::default());
+        let mut buffer = MemBuffer::new(scratch);
+        cholesky_in_place(
+            m.as_mut(),
+            Default::default(),
+            par,
+            MemStack::new(&mut buffer),
+            Default::default(),
+        )
+        .ok()?;
+        Some(Self { l: m, par })
+    }
+
+    /// (L L^T)^-1 rhs.
+    fn solve(&self, rhs: &Mat<f64>) -> Mat<f64> {
+        let mut x = rhs.clone();
+        solve_lower_triangular_in_place(self.l.as_ref(), x.as_mut(), self.par);
+        solve_upper_triangular_in_place(self.l.transpose(), x.as_mut(), self.par);
+        x
+    }
 }
 
 impl Path<'_> {
@@ -423,62 +480,84 @@ impl Path<'_> {
     }
 
     /// Factors the system of one step: per block the Hessian of psi plus X^T diag(lambda / r) X.
-    fn factor(&self) -> Option<Factored> {
-        let x = self.program.x;
-        let (n, d) = (x.nrows(), x.ncols());
-        let beta = self.program.beta;
-        let hessians: Vec<Mat<f64>> = self
-            .blocks
-            .iter()
-            .map(|b| {
-                // psi'' = (beta / s) (I - beta / (s Q) v v^T), Q = beta s - mu.
-                let s = self.epigraph(&b.v);
-                let q = beta * s - self.mu;
-                let mut h = Mat::<f64>::from_fn(d, d, |p, r| {
-                    let identity = if p == r { beta / s } else { 0.0 };
-                    identity - beta * beta / (s * s * q) * b.v[p] * b.v[r]
-                });
-                if !b.signs.is_empty() {
-                    let scaled = Mat::<f64>::from_fn(n, d, |j, p| match b.live(j) {
-                        true => x[(j, p)] * (b.lambda[j] / b.r[j]).sqrt(),
-                        false => 0.0,
-                    });
-                    h += scaled.transpose() * &scaled;
-                }
-                h
-            })
-            .collect();
-        let mut system = &self.smooth.gram * faer::Scale(1.0);
+    /// With v_i = w_i + a_i, minimizing the pattern's quadratic over w_i leaves H_v - H_v (H_v +
+    /// H_w)^-1 H_v, the parallel sum of the two blocks, for a_i; only lower triangles are formed
+    /// where the result is symmetric.
+    fn factor(&mut self) -> Option<Factored> {
+        let par = faer::get_global_parallelism();
+        let mut system = self
+            .spare
+            .take()
+            .unwrap_or_else(|| Mat::zeros(self.smooth.gram.nrows(), self.smooth.gram.ncols()));
+        system.copy_from(&self.smooth.gram);
         let mut eliminated = Vec::new();
-        for (i, pair) in hessians.chunks(self.per_pattern()).enumerate() {
-            let block = match pair {
-                [u] => {
-                    eliminated.push(None);
-                    u.clone()
-                }
-                [v, w] => {
-                    // a = v - w, b = v + w: v = (a + b) / 2, w = (b - a) / 2.
-                    let hbb = (v + w) * faer::Scale(0.25);
-                    let hab = (v - w) * faer::Scale(0.25);
-                    let llt = hbb.llt(Side::Lower).ok()?;
-                    let k = llt.solve(&hab);
-                    let schur = &hbb - &hab * &k;
-                    eliminated.push(Some(Elimination { hbb: llt, hab, k }));
-                    schur
-                }
-                _ => unreachable!("one or two blocks per pattern"),
-            };
+        let hessians = self.blocks.iter().map(|b| self.hessian(b, par));
+        let d = self.program.x.ncols();
+        let mut add = |i: usize, block: &Mat<f64>| {
             let o = i * d;
-            for p in 0..d {
-                for q in 0..d {
+            for q in 0..d {
+                for p in q..d {
                     system[(o + p, o + q)] += block[(p, q)];
                 }
+            }
+        };
+        if self.relu {
+            let hessians: Vec<Mat<f64>> = hessians.collect();
+            for (i, pair) in hessians.chunks(2).enumerate() {
+                let [hv, hw] = pair else {
+                    unreachable!("two blocks per pattern")
+                };
+                let sum = (hv + hw).llt(Side::Lower).ok()?;
+                let mut m = hv.clone();
+                solve_lower_triangular_in_place(sum.L(), m.as_mut(), par);
+                let mut schur = hv.clone();
+                lower_product(schur.as_mut(), m.transpose(), m.as_ref(), -1.0, par);
+                add(i, &schur);
+                eliminated.push(Some(Elimination {
+                    sum,
+                    hv: hv.clone(),
+                }));
+            }
+        } else {
+            for (i, h) in hessians.enumerate() {
+                add(i, &h);
+                eliminated.push(None);
             }
         }
         Some(Factored {
             eliminated,
-            system: system.llt(Side::Lower).ok()?,
+            system: Cholesky::new(system, par)?,
         })
+    }
+
+    /// The Hessian of psi plus X^T diag(lambda / r) X for block `b`, both triangles.
+    fn hessian(&self, b: &Block, par: Par) -> Mat<f64> {
+        let x = self.program.x;
+        let (n, d) = (x.nrows(), x.ncols());
+        let beta = self.program.beta;
+        // psi'' = (beta / s) (I - beta / (s Q) v v^T), Q = beta s - mu.
+        let s = self.epigraph(&b.v);
+        let q = beta * s - self.mu;
+        let mut h = Mat::<f64>::from_fn(d, d, |p, r| {
+            let identity = if p == r { beta / s } else { 0.0 };
+            identity - beta * beta / (s * s * q) * b.v[p] * b.v[r]
+        });
+        if !b.signs.is_empty() {
+            let weights: Vec<f64> = (0..n)
+                .map(|j| match b.live(j) {
+                    true => (b.lambda[j] / b.r[j]).sqrt(),
+                    false => 0.0,
+                })
+                .collect();
+            let scaled = Mat::<f64>::from_fn(n, d, |j, p| x[(j, p)] * weights[j]);
+            lower_product(h.as_mut(), scaled.transpose(), scaled.as_ref(), 1.0, par);
+            for q in 0..d {
+                for p in q + 1..d {
+                    h[(q, p)] = h[(p, q)];
+                }
+            }
+        }
+        h
     }
 
     /// The step of every block for complementarity targets `targets` (per block and row): the
@@ -515,26 +594,26 @@ impl Path<'_> {
             })
             .collect();
         let mut rhs = -fit;
+        // Per ReLU pattern S^-1 (g_v + g_w), S = H_v + H_w: the part of w_i's step that does not
+        // depend on a_i's.
         let mut kept = Vec::new();
         for (i, (pair, elimination)) in gradients
             .chunks(self.per_pattern())
             .zip(&factored.eliminated)
             .enumerate()
         {
-            let ga = match (pair, elimination) {
+            let reduced = match (pair, elimination) {
                 ([u], None) => u.clone(),
-                ([v, w], Some(Elimination { hbb, hab, .. })) => {
-                    let ga = (v - w) * faer::Scale(0.5);
-                    let gb = (v + w) * faer::Scale(0.5);
-                    let kb = hbb.solve(&gb);
-                    let reduced = &ga - hab * &kb;
-                    kept.push(kb);
+                ([v, w], Some(Elimination { sum, hv })) => {
+                    let c = sum.solve(v + w);
+                    let reduced = v - hv * &c;
+                    kept.push(c);
                     reduced
                 }
                 _ => unreachable!("one or two blocks per pattern"),
             };
             for p in 0..d {
-                rhs[(i * d + p, 0)] -= ga[(p, 0)];
+                rhs[(i * d + p, 0)] -= reduced[(p, 0)];
             }
         }
         let da = factored.system.solve(&rhs);
@@ -543,10 +622,10 @@ impl Path<'_> {
             let dai = Mat::<f64>::from_fn(d, 1, |p, _| da[(i * d + p, 0)]);
             match elimination {
                 None => steps.push(dai),
-                Some(Elimination { k, .. }) => {
-                    let db = -(&kept[steps.len() / 2] + k * &dai);
-                    steps.push((&dai + &db) * faer::Scale(0.5));
-                    steps.push((&db - &dai) * faer::Scale(0.5));
+                Some(Elimination { sum, hv }) => {
+                    let dw = -(sum.solve(hv * &dai) + &kept[steps.len() / 2]);
+                    steps.push(&dw + &dai);
+                    steps.push(dw);
                 }
             }
         }
@@ -651,6 +730,7 @@ impl Path<'_> {
         }
         // psi's parameter follows the centring target, falling at most a thousandfold a step.
         self.mu *= sigma.max(1e-3);
+        self.spare = Some(factored.system.l);
         Some(())
     }
 }
