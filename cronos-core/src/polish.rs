@@ -17,11 +17,6 @@ use crate::Formulation;
 use burn::prelude::*;
 use faer::Mat;
 
-/// Floating-point operations one polish may cost, all outputs together (see [`barrier::cost`]): the
-/// binary raw-pixel benchmark problem (4 patterns of 784 features, estimated 4.6e11) fits and took
-/// about 9 s on 2 cores; a ten-output problem with 784 features and more patterns does not.
-const MAX_FLOPS: f64 = 6e11;
-
 /// Relative residuals below which ADMM's nonzero patterns are worth polishing. The first check below
 /// 1e-2 came after 51 to 147 iterations on the benchmark problems and its polish certified them to
 /// 1e-6 at once; below 1e-1 (the first check, iteration 21) the interior-point method does all the
@@ -85,20 +80,28 @@ pub(crate) struct Polished<B: Backend> {
     pub(crate) mu: Option<Tensor<B, 2>>,
 }
 
+/// What a polish may take: the duality gap, relative to the objective, to which it solves the
+/// blocks it solves; the bytes of host memory it may use; and the test that ends it early (checked
+/// between interior-point steps).
+pub(crate) struct Limits<'a> {
+    pub(crate) gap: f64,
+    pub(crate) memory: f64,
+    pub(crate) interrupted: &'a dyn Fn() -> bool,
+}
+
 /// Polishes the ADMM point `v` (`d x B c`) with cone multipliers `mu` (`n x B c`, ReLU program), for
-/// targets `y` (`n x c`) and regularization `beta`, all in the solver's scaled units, to a duality
-/// gap of `gap` times the objective on the blocks it solves, or as far as it has come when
-/// `interrupted` holds (checked between interior-point steps). `None` when the restricted problems
-/// would cost more than [`MAX_FLOPS`], one fails (iterates that are not finite), or `interrupted`
-/// holds before an output begins. Also returns the estimated floating-point operations spent.
+/// targets `y` (`n x c`) and regularization `beta`, all in the solver's scaled units, output by
+/// output within `limits`. An output interrupted before or during its interior-point method keeps
+/// ADMM's point and multipliers, and so do the outputs after it. `None` when the largest restricted
+/// problem would not fit the memory limit, or one fails (iterates that are not finite), or no
+/// output was polished. Also returns the estimated floating-point operations spent.
 pub(crate) fn polish<B: Backend>(
     op: &ConvexOperator<B>,
     y: &Tensor<B, 2>,
     v: &Tensor<B, 2>,
     mu: Option<&Tensor<B, 2>>,
     beta: f64,
-    gap: f64,
-    interrupted: &dyn Fn() -> bool,
+    limits: &Limits,
 ) -> (Option<Polished<B>>, f64) {
     let [n, d] = op.x().dims();
     let (blocks, p) = (op.blocks(), op.patterns());
@@ -119,11 +122,10 @@ pub(crate) fn polish<B: Backend>(
                 .collect()
         })
         .collect();
-    let flops: f64 = chosen
-        .iter()
-        .map(|patterns| barrier::cost(n, d, patterns.len(), relu))
-        .sum();
-    if flops > MAX_FLOPS {
+    let widest = chosen.iter().map(Vec::len).max().unwrap_or(0);
+    // Besides the method's own matrices: X, the mask and the point and multipliers on the host.
+    let memory = barrier::bytes(n, d, widest, relu) + 8.0 * (n * (d + p) + (n + d) * cols) as f64;
+    if memory > limits.memory {
         return (None, 0.0);
     }
     let x = host::to_faer(op.x().clone());
@@ -131,12 +133,14 @@ pub(crate) fn polish<B: Backend>(
     let yh = host::to_faer(y.clone());
     // Patterns left out keep ADMM's multipliers, which the certificate then tightens.
     let mut mu_out = mu.map_or_else(|| Mat::zeros(n, cols), |m| host::to_faer(m.clone()));
-    let mut v_out = Mat::<f64>::zeros(d, cols);
+    // Outputs not polished keep ADMM's point.
+    let mut v_out = vh.clone();
+    let mut polished_outputs = 0;
+    let mut flops = 0.0;
     // An output whose point is zero keeps it: there is nothing to restrict the program to.
     for (k, patterns) in chosen.iter().enumerate().filter(|(_, p)| !p.is_empty()) {
-        // Outputs not yet begun when the solve is interrupted are not polished at all.
-        if interrupted() {
-            return (None, flops);
+        if (limits.interrupted)() {
+            break;
         }
         let target: Vec<f64> = (0..n).map(|j| yh[(j, k)]).collect();
         let program = barrier::Program {
@@ -164,9 +168,16 @@ pub(crate) fn polish<B: Backend>(
                 })
                 .collect(),
         };
-        let Some(restricted) = program.solve(patterns, relu, start, gap, interrupted) else {
+        flops += barrier::cost(n, d, patterns.len(), relu);
+        let solved = program.solve(patterns, relu, start, limits.gap, limits.interrupted);
+        // An interior-point method cut short has not reached its optimum: the output keeps ADMM's.
+        if (limits.interrupted)() {
+            break;
+        }
+        let Some(restricted) = solved else {
             return (None, flops);
         };
+        polished_outputs += 1;
         for (q, &i) in patterns.iter().enumerate() {
             for (b, col) in columns(i, k).into_iter().enumerate() {
                 for (r, value) in restricted.points[q][b].iter().enumerate() {
@@ -177,6 +188,9 @@ pub(crate) fn polish<B: Backend>(
                 }
             }
         }
+    }
+    if polished_outputs == 0 {
+        return (None, flops);
     }
     let polished = Polished {
         v: host::upload_faer(&v_out, v),

@@ -297,6 +297,7 @@ impl<'a> Cronos<'a> {
             beta: cfg.beta / (sx * sy),
             exact: ustep.path().is_exact(),
             pcg_max_iters: if cut_short { 1 } else { cfg.pcg_max_iters },
+            polish_memory: core_budget - ustep.core_resident_bytes(),
             ustep,
             op,
         };

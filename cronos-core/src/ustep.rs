@@ -198,6 +198,16 @@ impl<B: Backend> UStepSolver<B> {
         }
     }
 
+    /// Bytes the factored core keeps on the device (0 on the PCG path).
+    pub(crate) fn core_resident_bytes(&self) -> f64 {
+        let bytes = |t: &Tensor<B, 2>| (t.shape().num_elements() * t.dtype().size()) as f64;
+        match &self.core {
+            Core::Eigen { q, .. } => bytes(q),
+            Core::Cholesky { inverse } => bytes(inverse),
+            Core::Identity => 0.0,
+        }
+    }
+
     /// Largest eigenvalue of G G^T, c^2 X^T X (0 for the gated program).
     pub(crate) fn gram_max(&self) -> f64 {
         self.gram_max
