@@ -8,7 +8,9 @@
 //! ([`crate::barrier`]). Its point is feasible to rounding and its dual pair (z from its prediction,
 //! the barrier's multipliers on the blocks it solved, ADMM's on the others) certifies it whenever
 //! ADMM's groups are the optimal ones; the caller keeps the point only if it is better than ADMM's.
-//! Host linear algebra in f64 (faer), sized by the active blocks: a few blocks of d columns each.
+//! Host linear algebra in f64 (faer), sized by the active blocks (one dense matrix of their width,
+//! d columns per pattern) and bounded by an estimated cost and by what the memory budget leaves.
+//! The stop flag and the time limit end it between interior-point steps.
 
 use crate::barrier;
 use crate::host;
@@ -16,6 +18,13 @@ use crate::operator::ConvexOperator;
 use crate::Formulation;
 use burn::prelude::*;
 use faer::Mat;
+
+/// Floating-point operations one polish may cost, all outputs together (see [`barrier::cost`]): the
+/// binary raw-pixel benchmark problem (4 patterns of 784 features, estimated 3.5e11) fits and took
+/// about 6 s on 2 cores. The 12,000 x 784 two-class problem (16 patterns, 1.6e13) does not: a run
+/// without the bound formed its Gram matrix in 32 s and took 13.4 s per interior-point step, 24
+/// steps bringing the complementarity from 352 to 0.75 (objective 241.8), before the 10-minute limit.
+const MAX_FLOPS: f64 = 6e11;
 
 /// Relative residuals below which ADMM's nonzero patterns are worth polishing. The first check below
 /// 1e-2 came after 51 to 147 iterations on the benchmark problems and its polish certified them to
@@ -33,7 +42,7 @@ const POLISH_SHARE: f64 = 0.25;
 
 /// When a polish is worth its cost. A polish costs as much as tens to hundreds of ADMM iterations
 /// (13 to 19 interior-point steps on the benchmark problems, each factoring a dense matrix of the
-/// patterns' width: about 9 s for 4 patterns of 784 features), and it only gives something new once ADMM's
+/// patterns' width: about 6 s for 4 patterns of 784 features), and it only gives something new once ADMM's
 /// structure has moved: after the residuals have halved, or after [`POLISH_INTERVAL`] iterations;
 /// and never sooner than its cost allows ([`POLISH_SHARE`]).
 pub(crate) struct PolishSchedule {
@@ -94,7 +103,8 @@ pub(crate) struct Limits<'a> {
 /// output within `limits`. An output interrupted before or during its interior-point method keeps
 /// ADMM's point and multipliers, and so do the outputs after it. `None` when the largest restricted
 /// problem would not fit the memory limit, or one fails (iterates that are not finite), or no
-/// output was polished. Also returns the estimated floating-point operations spent.
+/// output was polished, or the estimated cost exceeds [`MAX_FLOPS`]. Also returns the estimated
+/// floating-point operations spent.
 pub(crate) fn polish<B: Backend>(
     op: &ConvexOperator<B>,
     y: &Tensor<B, 2>,
@@ -125,7 +135,11 @@ pub(crate) fn polish<B: Backend>(
     let widest = chosen.iter().map(Vec::len).max().unwrap_or(0);
     // Besides the method's own matrices: X, the mask and the point and multipliers on the host.
     let memory = barrier::bytes(n, d, widest, relu) + 8.0 * (n * (d + p) + (n + d) * cols) as f64;
-    if memory > limits.memory {
+    let cost: f64 = chosen
+        .iter()
+        .map(|patterns| barrier::cost(n, d, patterns.len(), relu))
+        .sum();
+    if memory > limits.memory || cost > MAX_FLOPS {
         return (None, 0.0);
     }
     let x = host::to_faer(op.x().clone());
