@@ -45,6 +45,8 @@ pub(crate) struct Problem<B: Backend> {
     pub(crate) pcg_max_iters: usize,
     /// Bytes of the memory budget left for a polish's host matrices.
     pub(crate) polish_memory: f64,
+    /// When the solve's time limit runs out, if it has one.
+    pub(crate) deadline: Option<std::time::Instant>,
 }
 
 impl<B: Backend> Problem<B> {
@@ -317,6 +319,7 @@ impl<B: Backend> Admm<B> {
             gap,
             memory: p.polish_memory,
             interrupted,
+            deadline: p.deadline,
         };
         let (polished, flops) = polish(&p.op, &p.y, v, mu.as_ref(), p.beta, &limits);
         let Some(polished) = polished else {
@@ -379,6 +382,7 @@ mod tests {
             exact: true,
             pcg_max_iters: 10,
             polish_memory: 1e9,
+            deadline: None,
             op,
         };
         let zeros = |rows| Tensor::zeros([rows, problem.op.blocks()], &Default::default());

@@ -33,6 +33,7 @@ use faer::linalg::triangular_solve::{
     solve_lower_triangular_in_place, solve_upper_triangular_in_place,
 };
 use faer::{Accum, Mat, MatMut, MatRef, Par, Side};
+use std::time::{Duration, Instant};
 
 /// Iterations at most, and the number the cost estimate assumes.
 const MAX_ITERATIONS: usize = 100;
@@ -56,7 +57,13 @@ const GATED_REDUCTION: f64 = 0.1;
 pub(crate) fn cost(n: usize, d: usize, patterns: usize, relu: bool) -> f64 {
     let (n, d, t) = (n as f64, d as f64, (patterns * d) as f64);
     let blocks = if relu { 2.0 } else { 1.0 } * patterns as f64;
-    n * t * t + ESTIMATED_ITERATIONS * (t * t * t / 3.0 + blocks * (n * d * d + 2.0 * d * d * d))
+    gram_cost(n, t)
+        + ESTIMATED_ITERATIONS * (t * t * t / 3.0 + blocks * (n * d * d + 2.0 * d * d * d))
+}
+
+/// The part of [`cost`] that forms the Gram matrix of `n` rows and `t` columns.
+fn gram_cost(n: f64, t: f64) -> f64 {
+    n * t * t
 }
 
 /// Estimated bytes of host memory [`Program::solve`] needs on `patterns` patterns of `n x d` data
@@ -104,9 +111,10 @@ impl Program<'_> {
     /// The optimum on `patterns` (their columns of the mask), started from `start` (ADMM's point and
     /// multipliers: any values, the method moves them inside), to a duality gap of about `gap`
     /// times the objective, or as far as it has come when `interrupted` holds (checked before every
-    /// step); ReLU program when `relu`. `None` when the iterates are not finite, or when
-    /// `interrupted` holds before the first step can begin (it is also checked between the blocks of
-    /// the Gram matrix).
+    /// step and between the panels of its factorization); ReLU program when `relu`. `None` when the
+    /// iterates are not finite, or when `interrupted` holds before the first step can begin (it is
+    /// also checked between the blocks of the Gram matrix), or when the steps, at the rate the Gram
+    /// matrix was formed, would not end before `deadline`.
     pub(crate) fn solve(
         &self,
         patterns: &[usize],
@@ -114,10 +122,23 @@ impl Program<'_> {
         start: Restricted,
         gap: f64,
         interrupted: &dyn Fn() -> bool,
+        deadline: Option<Instant>,
     ) -> Option<Restricted> {
         let (n, d) = (self.x.nrows(), self.x.ncols());
         let masks = Mat::<f64>::from_fn(n, patterns.len(), |j, q| self.mask[(j, patterns[q])]);
+        let started = Instant::now();
         let (system, gram_diagonal) = gram(self.x, &masks, interrupted)?;
+        if let Some(deadline) = deadline {
+            let formed = gram_cost(n as f64, system.nrows() as f64);
+            let rate = formed / started.elapsed().as_secs_f64().max(1e-9);
+            let steps = (cost(n, d, patterns.len(), relu) - formed) / rate;
+            let end = Duration::try_from_secs_f64(steps)
+                .ok()
+                .and_then(|steps| Instant::now().checked_add(steps));
+            if end.is_none_or(|end| end > deadline) {
+                return None;
+            }
+        }
         let live: Vec<bool> = (0..n)
             .map(|j| (0..d).any(|r| self.x[(j, r)] != 0.0))
             .collect();
@@ -178,7 +199,7 @@ impl Program<'_> {
             }
             // An interruption, or a system that no longer factors (mu near rounding), ends the
             // method where it is.
-            if interrupted() || path.step().is_none() {
+            if interrupted() || path.step(interrupted).is_none() {
                 break;
             }
             iterations += 1;
@@ -242,11 +263,15 @@ const PANEL: usize = 512;
 
 /// Factors the lower triangle of `m` in place, L L^T, panel by panel (right-looking), without
 /// touching the strict upper triangle, which keeps the Gram matrix (faer's in-place factorization
-/// writes there). `None` when `m` is not positive definite. On 2 cores it took 7.6 s on a
-/// 12,544-column matrix where faer's took 11.7 s.
-fn cholesky_lower(mut m: MatMut<f64>, par: Par) -> Option<()> {
+/// writes there). `None` when `m` is not positive definite, or when `interrupted` holds between
+/// panels (a panel's update of a 12,544-column matrix takes about a second at most on 2 cores).
+/// On 2 cores it took 7.6 s on a 12,544-column matrix where faer's took 11.7 s.
+fn cholesky_lower(mut m: MatMut<f64>, par: Par, interrupted: &dyn Fn() -> bool) -> Option<()> {
     let t = m.nrows();
     for o in (0..t).step_by(PANEL) {
+        if interrupted() {
+            return None;
+        }
         let w = PANEL.min(t - o);
         let diagonal = m
             .as_ref()
@@ -543,7 +568,7 @@ impl Path<'_> {
     /// With v_i = w_i + a_i, minimizing the pattern's quadratic over w_i leaves H_v - H_v (H_v +
     /// H_w)^-1 H_v, the parallel sum of the two blocks, for a_i; only lower triangles are formed
     /// where the result is symmetric.
-    fn factor(&mut self) -> Option<Factored> {
+    fn factor(&mut self, interrupted: &dyn Fn() -> bool) -> Option<Factored> {
         let par = faer::get_global_parallelism();
         let d = self.program.x.ncols();
         self.restore_gram();
@@ -579,7 +604,7 @@ impl Path<'_> {
                 eliminated.push(None);
             }
         }
-        cholesky_lower(self.system.as_mut(), par)?;
+        cholesky_lower(self.system.as_mut(), par, interrupted)?;
         Some(Factored { eliminated })
     }
 
@@ -754,9 +779,10 @@ impl Path<'_> {
         to_boundary(&self.blocks, |b| &b.r, dr).min(to_boundary(&self.blocks, |b| &b.lambda, dl))
     }
 
-    /// One predictor-corrector step.
-    fn step(&mut self) -> Option<()> {
-        let factored = self.factor()?;
+    /// One predictor-corrector step; `None` when its system does not factor or `interrupted` holds
+    /// during the factorization.
+    fn step(&mut self, interrupted: &dyn Fn() -> bool) -> Option<()> {
+        let factored = self.factor(interrupted)?;
         let fit = self.fit();
         let infeasible: Vec<Vec<f64>> = self.blocks.iter().map(|b| self.infeasibility(b)).collect();
         let zeros: Vec<Vec<f64>> = self
@@ -823,9 +849,10 @@ impl Path<'_> {
 mod tests {
     use super::{Program, Restricted};
     use faer::Mat;
+    use std::time::{Duration, Instant};
 
     fn solve(x: &Mat<f64>, y: &[f64], beta: f64, relu: bool) -> Restricted {
-        solve_until(x, y, beta, relu, &|| false).expect("solvable")
+        solve_until(x, y, beta, relu, &|| false, None).expect("solvable")
     }
 
     fn solve_until(
@@ -834,6 +861,7 @@ mod tests {
         beta: f64,
         relu: bool,
         interrupted: &dyn Fn() -> bool,
+        deadline: Option<Instant>,
     ) -> Option<Restricted> {
         let (n, d) = (x.nrows(), x.ncols());
         let mask = Mat::<f64>::from_fn(n, 1, |_, _| 1.0);
@@ -848,7 +876,7 @@ mod tests {
             y,
             beta,
         };
-        program.solve(&[0], relu, cold, 1e-12, interrupted)
+        program.solve(&[0], relu, cold, 1e-12, interrupted, deadline)
     }
 
     fn assert_close(found: &[f64], expected: &[f64], what: &str) {
@@ -895,15 +923,28 @@ mod tests {
     fn an_interrupted_solve_returns_where_it_is() {
         let x = Mat::<f64>::identity(2, 2);
         let (y, beta) = ([2.0, -3.0], 0.5);
-        assert!(solve_until(&x, &y, beta, true, &|| true).is_none());
+        assert!(solve_until(&x, &y, beta, true, &|| true, None).is_none());
         // One pattern: one block of the Gram matrix, then the test before the first step.
         let calls = std::cell::Cell::new(0);
         let after_gram = || {
             calls.set(calls.get() + 1);
             calls.get() > 1
         };
-        let solved = solve_until(&x, &y, beta, true, &after_gram).expect("a point");
+        let solved = solve_until(&x, &y, beta, true, &after_gram, None).expect("a point");
         assert_close(&solved.points[0][0], &[0.0, 0.0], "v");
         assert_close(&solved.points[0][1], &[0.0, 0.0], "w");
+    }
+
+    /// A solve whose steps would end after its deadline (here one already past) takes none; with
+    /// time to spare it solves.
+    #[test]
+    fn a_solve_that_cannot_end_before_its_deadline_takes_no_step() {
+        let x = Mat::<f64>::identity(2, 2);
+        let (y, beta) = ([2.0, -3.0], 0.5);
+        let never = || false;
+        assert!(solve_until(&x, &y, beta, true, &never, Some(Instant::now())).is_none());
+        let later = Instant::now() + Duration::from_secs(3600);
+        let solved = solve_until(&x, &y, beta, true, &never, Some(later)).expect("solved");
+        assert_close(&solved.points[0][0], &[1.5, 0.0], "v");
     }
 }

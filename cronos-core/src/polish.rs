@@ -18,12 +18,15 @@ use crate::operator::ConvexOperator;
 use crate::Formulation;
 use burn::prelude::*;
 use faer::Mat;
+use std::time::Instant;
 
-/// Floating-point operations one polish may cost, all outputs together (see [`barrier::cost`]): the
-/// binary raw-pixel benchmark problem (4 patterns of 784 features, estimated 3.5e11) fits and took
-/// about 6 s on 2 cores. The 12,000 x 784 two-class problem (16 patterns, 1.6e13) does not: a run
-/// without the bound formed its Gram matrix in 32 s and took 13.4 s per interior-point step, 24
-/// steps bringing the complementarity from 352 to 0.75 (objective 241.8), before the 10-minute limit.
+/// Floating-point operations one polish may cost, all outputs together (see [`barrier::cost`]), in a
+/// solve without a time limit (with one, each output's polish is skipped when its steps would not
+/// end in time, see [`barrier::Program::solve`]). The binary raw-pixel benchmark problem (4 patterns
+/// of 784 features, estimated 3.5e11) fits and took about 6 s on 2 cores. The 12,000 x 784
+/// two-class problem (16 patterns, 1.6e13) does not: a run without the bound formed its Gram
+/// matrix in 32 s and took 13.4 s per interior-point step, 24 steps bringing the complementarity
+/// from 352 to 0.75 (objective 241.8), before the 10-minute limit.
 const MAX_FLOPS: f64 = 6e11;
 
 /// Relative residuals below which ADMM's nonzero patterns are worth polishing. The first check below
@@ -90,21 +93,23 @@ pub(crate) struct Polished<B: Backend> {
 }
 
 /// What a polish may take: the duality gap, relative to the objective, to which it solves the
-/// blocks it solves; the bytes of host memory it may use; and the test that ends it early (checked
-/// between interior-point steps).
+/// blocks it solves; the bytes of host memory it may use; the test that ends it early (checked
+/// between interior-point steps); and the solve's deadline, if it has a time limit.
 pub(crate) struct Limits<'a> {
     pub(crate) gap: f64,
     pub(crate) memory: f64,
     pub(crate) interrupted: &'a dyn Fn() -> bool,
+    pub(crate) deadline: Option<Instant>,
 }
 
 /// Polishes the ADMM point `v` (`d x B c`) with cone multipliers `mu` (`n x B c`, ReLU program), for
 /// targets `y` (`n x c`) and regularization `beta`, all in the solver's scaled units, output by
 /// output within `limits`. An output interrupted before or during its interior-point method keeps
-/// ADMM's point and multipliers, and so do the outputs after it. `None` when the largest restricted
-/// problem would not fit the memory limit, or one fails (iterates that are not finite), or no
-/// output was polished, or the estimated cost exceeds [`MAX_FLOPS`]. Also returns the estimated
-/// floating-point operations spent.
+/// ADMM's point and multipliers, and so do the outputs after it; likewise one whose method would
+/// not end before the deadline, or fails (iterates that are not finite). `None` when the largest
+/// restricted problem would not fit the memory limit, or no output was polished, or, without a
+/// deadline, the estimated cost exceeds [`MAX_FLOPS`]. Also returns the estimated floating-point
+/// operations spent.
 pub(crate) fn polish<B: Backend>(
     op: &ConvexOperator<B>,
     y: &Tensor<B, 2>,
@@ -139,7 +144,7 @@ pub(crate) fn polish<B: Backend>(
         .iter()
         .map(|patterns| barrier::cost(n, d, patterns.len(), relu))
         .sum();
-    if memory > limits.memory || cost > MAX_FLOPS {
+    if memory > limits.memory || (limits.deadline.is_none() && cost > MAX_FLOPS) {
         return (None, 0.0);
     }
     let x = host::to_faer(op.x().clone());
@@ -183,13 +188,20 @@ pub(crate) fn polish<B: Backend>(
                 .collect(),
         };
         flops += barrier::cost(n, d, patterns.len(), relu);
-        let solved = program.solve(patterns, relu, start, limits.gap, limits.interrupted);
+        let solved = program.solve(
+            patterns,
+            relu,
+            start,
+            limits.gap,
+            limits.interrupted,
+            limits.deadline,
+        );
         // An interior-point method cut short has not reached its optimum: the output keeps ADMM's.
         if (limits.interrupted)() {
             break;
         }
         let Some(restricted) = solved else {
-            return (None, flops);
+            break;
         };
         polished_outputs += 1;
         for (q, &i) in patterns.iter().enumerate() {

@@ -298,6 +298,10 @@ impl<'a> Cronos<'a> {
             exact: ustep.path().is_exact(),
             pcg_max_iters: if cut_short { 1 } else { cfg.pcg_max_iters },
             polish_memory: core_budget - ustep.core_resident_bytes(),
+            deadline: cfg
+                .time_limit
+                .and_then(|t| std::time::Duration::try_from_secs_f64(t).ok())
+                .and_then(|t| start.checked_add(t)),
             ustep,
             op,
         };
