@@ -28,7 +28,7 @@ use burn::prelude::*;
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A fitted network with the patterns it was built from, the solve's report, trace and certificate.
 #[derive(Debug, Clone)]
@@ -267,10 +267,12 @@ impl<'a> Cronos<'a> {
                 .as_ref()
                 .is_some_and(|f| f.load(Ordering::Relaxed))
         };
-        let out_of_time = || {
-            cfg.time_limit
-                .is_some_and(|t| start.elapsed().as_secs_f64() >= t)
-        };
+        // When the time limit runs out; none without a limit (or one too far off to represent).
+        let deadline = cfg
+            .time_limit
+            .and_then(|t| Duration::try_from_secs_f64(t).ok())
+            .and_then(|t| start.checked_add(t));
+        let out_of_time = || deadline.is_some_and(|deadline| Instant::now() >= deadline);
         // This peer's own test, for waiting on its factorizations, and the one the peers agree on,
         // for every decision of the solve.
         let interrupted_here = || stopped() || out_of_time();
@@ -298,10 +300,7 @@ impl<'a> Cronos<'a> {
             exact: ustep.path().is_exact(),
             pcg_max_iters: if cut_short { 1 } else { cfg.pcg_max_iters },
             polish_memory: core_budget - ustep.core_resident_bytes(),
-            deadline: cfg
-                .time_limit
-                .and_then(|t| std::time::Duration::try_from_secs_f64(t).ok())
-                .and_then(|t| start.checked_add(t)),
+            deadline,
             ustep,
             op,
         };
