@@ -328,7 +328,9 @@ impl<B: Backend> Admm<B> {
         let ([objective, violation, xv_max], [], []) =
             p.point_measures(&polished.v).read(p.op.rows(), [], []);
         let prediction = p.op.f_from_xu(p.op.xu(&polished.v));
-        let dual = tighten(
+        // In f32 the bound evaluated on the device loses what the polish gained in f64; in f64
+        // the device's tightened multipliers can do better than the polish's own.
+        let device = tighten(
             &p.op,
             &p.y,
             prediction,
@@ -336,6 +338,10 @@ impl<B: Backend> Admm<B> {
             p.beta,
             p.ustep.gram_max(),
         );
+        let dual = match polished.dual.bound > device.bound {
+            true => polished.dual,
+            false => device,
+        };
         let candidate = Candidate {
             v: polished.v,
             objective,

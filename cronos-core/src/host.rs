@@ -47,10 +47,15 @@ pub fn to_faer<B: Backend>(t: Tensor<B, 2>) -> faer::Mat<f64> {
 
 /// Uploads a faer matrix as a tensor with the dtype and device of `like`.
 pub fn upload_faer<B: Backend>(m: &faer::Mat<f64>, like: &Tensor<B, 2>) -> Tensor<B, 2> {
+    upload(row_major(m), [m.nrows(), m.ncols()], like)
+}
+
+/// The entries of a faer matrix, row by row.
+pub fn row_major(m: &faer::Mat<f64>) -> Vec<f64> {
     let (rows, cols) = (m.nrows(), m.ncols());
     let mut values = Vec::with_capacity(rows * cols);
     for i in 0..rows {
         values.extend((0..cols).map(|j| m[(i, j)]));
     }
-    upload(values, [rows, cols], like)
+    values
 }

@@ -13,6 +13,7 @@
 //! The stop flag and the time limit end it between interior-point steps.
 
 use crate::barrier;
+use crate::certificate::{host_dual, DualPoint};
 use crate::host;
 use crate::operator::ConvexOperator;
 use crate::Formulation;
@@ -86,10 +87,12 @@ impl PolishSchedule {
     }
 }
 
-/// The polished point (`d x B c`) and cone multipliers (`n x B c`, `None` for the gated program).
+/// The polished point (`d x B c`) and cone multipliers (`n x B c`, `None` for the gated program),
+/// and their dual point evaluated on the host in f64 ([`host_dual`]).
 pub(crate) struct Polished<B: Backend> {
     pub(crate) v: Tensor<B, 2>,
     pub(crate) mu: Option<Tensor<B, 2>>,
+    pub(crate) dual: DualPoint<B>,
 }
 
 /// What a polish may take: the duality gap, relative to the objective, to which it solves the
@@ -218,9 +221,19 @@ pub(crate) fn polish<B: Backend>(
     if polished_outputs == 0 {
         return (None, flops);
     }
+    let mu_out = relu.then_some(mu_out);
     let polished = Polished {
         v: host::upload_faer(&v_out, v),
-        mu: relu.then(|| host::upload_faer(&mu_out, v)),
+        mu: mu_out.as_ref().map(|mu| host::upload_faer(mu, v)),
+        dual: host_dual(
+            &x,
+            &mask,
+            &yh,
+            &v_out,
+            mu_out.as_ref(),
+            op.cone_scale(),
+            beta,
+        ),
     };
     (Some(polished), flops)
 }
