@@ -51,7 +51,7 @@ pub(crate) enum DualValues<B: Backend> {
 /// The largest t <= beta / sqrt(`h_max`) (`h_max` the largest squared block norm of F^T z + G^T mu)
 /// maximizing t z^T y - t^2 / 2 ||z||^2, for `zy` = z^T y and `zz` = ||z||^2 of one output, with
 /// that value: the scaled pair is feasible and its value a lower bound.
-fn feasible_scale(zy: f64, zz: f64, h_max: f64, beta: f64) -> (f64, f64) {
+pub(crate) fn feasible_scale(zy: f64, zz: f64, h_max: f64, beta: f64) -> (f64, f64) {
     let t_max = if h_max > 0.0 {
         beta / h_max.sqrt()
     } else {
