@@ -10,7 +10,8 @@
 //! ADMM's groups are the optimal ones; the caller keeps the point only if it is better than ADMM's.
 //! Host linear algebra in f64 (faer), sized by the active blocks (one dense matrix of their width,
 //! d columns per pattern) and bounded by an estimated cost and by what the memory budget leaves.
-//! The stop flag and the time limit end it between interior-point steps.
+//! The stop flag and the time limit end it between interior-point steps; what it has reached by then
+//! still counts (its dual point bounds the optimum whatever its accuracy).
 
 use crate::barrier;
 use crate::certificate::{host_dual, DualPoint};
@@ -107,9 +108,10 @@ pub(crate) struct Limits<'a> {
 
 /// Polishes the ADMM point `v` (`d x B c`) with cone multipliers `mu` (`n x B c`, ReLU program), for
 /// targets `y` (`n x c`) and regularization `beta`, all in the solver's scaled units, output by
-/// output within `limits`. An output interrupted before or during its interior-point method keeps
-/// ADMM's point and multipliers, and so do the outputs after it; likewise one whose method would
-/// not end before the deadline, or fails (iterates that are not finite). `None` when the largest
+/// output within `limits`. An output interrupted during its interior-point method keeps the
+/// method's last iterate (a valid dual point, and a point the caller may reject); one interrupted
+/// before it, or whose method would not end before the deadline, or fails (iterates that are not
+/// finite), keeps ADMM's point and multipliers, and so do the outputs after either. `None` when the largest
 /// restricted problem would not fit the memory limit, or no output was polished, or, without a
 /// deadline, the estimated cost exceeds [`MAX_FLOPS`]. Also returns the estimated floating-point
 /// operations spent.
@@ -199,10 +201,9 @@ pub(crate) fn polish<B: Backend>(
             limits.interrupted,
             limits.deadline,
         );
-        // An interior-point method cut short has not reached its optimum: the output keeps ADMM's.
-        if (limits.interrupted)() {
-            break;
-        }
+        // A method cut short keeps where it got to: its dual point bounds the optimum whatever its
+        // accuracy, and the caller returns its point only if it is feasible and better than ADMM's.
+        let cut = (limits.interrupted)();
         let Some(restricted) = solved else {
             break;
         };
@@ -216,6 +217,9 @@ pub(crate) fn polish<B: Backend>(
                     mu_out[(j, col)] = lambda / op.cone_scale();
                 }
             }
+        }
+        if cut {
+            break;
         }
     }
     if polished_outputs == 0 {
@@ -240,7 +244,57 @@ pub(crate) fn polish<B: Backend>(
 
 #[cfg(test)]
 mod tests {
-    use super::PolishSchedule;
+    use super::{polish, Limits, PolishSchedule};
+    use crate::test_support::{gaussian, operator};
+    use crate::Formulation;
+    use std::cell::Cell;
+
+    /// A polish cut short after a few interior-point steps keeps where its method got to: a dual
+    /// point whose bound is valid (below the objective the uninterrupted polish reaches) and better
+    /// than the start's, where it used to return nothing.
+    #[test]
+    fn a_polish_cut_short_keeps_its_bound() {
+        let op = operator(40, Formulation::Relu);
+        let y = gaussian(40, 1, 7);
+        let blocks = op.blocks();
+        let (v, mu) = (gaussian(5, blocks, 8) * 0.1, gaussian(40, blocks, 9).abs());
+        let run = |calls: usize| {
+            let seen = Cell::new(0);
+            let interrupted = || {
+                seen.set(seen.get() + 1);
+                seen.get() > calls
+            };
+            let limits = Limits {
+                gap: 1e-10,
+                memory: 1e9,
+                interrupted: &interrupted,
+                deadline: None,
+            };
+            polish(&op, &y, &v, Some(&mu), 1e-2, &limits).0
+        };
+        let optimum = run(usize::MAX).expect("polished");
+        let objective = |v| {
+            let xu = op.xu(&v);
+            let fit = (op.f_from_xu(xu) - y.clone()).square().sum();
+            let norms = v.square().sum_dim(0).sqrt().sum();
+            0.5 * crate::host::scalar(fit) + 1e-2 * crate::host::scalar(norms)
+        };
+        let best = objective(optimum.v.clone());
+        assert!((optimum.dual.bound - best).abs() <= 1e-8 * best);
+        // The test is heard before the output, once per block of the Gram matrix, then before
+        // every step and in its factorization (one panel here).
+        let p = op.patterns();
+        let before_steps = 1 + p * (p + 1) / 2 + 1;
+        let start = run(before_steps).expect("a polish cut before its first step keeps its start");
+        let cut = run(before_steps + 6).expect("a cut polish keeps its iterate");
+        assert!(
+            start.dual.bound < cut.dual.bound,
+            "{} {}",
+            start.dual.bound,
+            cut.dual.bound
+        );
+        assert!(cut.dual.bound < best, "{} vs {best}", cut.dual.bound);
+    }
 
     #[test]
     fn polishes_when_residuals_halve_or_after_an_interval() {
