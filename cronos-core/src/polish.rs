@@ -111,10 +111,10 @@ pub(crate) struct Limits<'a> {
 /// output within `limits`. An output interrupted during its interior-point method keeps the
 /// method's last iterate (a valid dual point, and a point the caller may reject); one interrupted
 /// before it, or whose method would not end before the deadline, or fails (iterates that are not
-/// finite), keeps ADMM's point and multipliers, and so do the outputs after either. `None` when the largest
-/// restricted problem would not fit the memory limit, or no output was polished, or, without a
-/// deadline, the estimated cost exceeds [`MAX_FLOPS`]. Also returns the estimated floating-point
-/// operations spent.
+/// finite), keeps ADMM's point and multipliers, and so do the outputs after either. `None` when the
+/// largest restricted problem would not fit the memory limit, or no output was polished, or,
+/// without a deadline, the estimated cost exceeds [`MAX_FLOPS`]. Also returns the estimated
+/// floating-point operations spent.
 pub(crate) fn polish<B: Backend>(
     op: &ConvexOperator<B>,
     y: &Tensor<B, 2>,
