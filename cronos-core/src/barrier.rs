@@ -29,13 +29,13 @@
 //! of all blocks, in place and in the memory of the step before; on the host in f64 (faer).
 
 use crate::certificate::feasible_scale;
-use faer::linalg::matmul::triangular::{matmul, BlockStructure};
+use crate::dense::{cholesky_lower, lower_product};
 use faer::linalg::solvers::Llt;
 use faer::linalg::solvers::Solve;
 use faer::linalg::triangular_solve::{
     solve_lower_triangular_in_place, solve_upper_triangular_in_place,
 };
-use faer::{Accum, Mat, MatMut, MatRef, Par, Side};
+use faer::{Mat, Par, Side};
 use std::time::{Duration, Instant};
 
 /// Iterations at most, and the number the cost estimate assumes.
@@ -238,61 +238,6 @@ fn slacks(x: &Mat<f64>, signs: &[f64], v: &[f64]) -> Vec<f64> {
         .enumerate()
         .map(|(j, w)| w * xv[(j, 0)])
         .collect()
-}
-
-/// Adds `alpha lhs rhs` to the lower triangle of `dst` (a symmetric result).
-fn lower_product(dst: MatMut<f64>, lhs: MatRef<f64>, rhs: MatRef<f64>, alpha: f64, par: Par) {
-    let full = BlockStructure::Rectangular;
-    matmul(
-        dst,
-        BlockStructure::TriangularLower,
-        Accum::Add,
-        lhs,
-        full,
-        rhs,
-        full,
-        alpha,
-        par,
-    );
-}
-
-/// Columns per panel of [`cholesky_lower`].
-const PANEL: usize = 512;
-
-/// Factors the lower triangle of `m` in place, L L^T, panel by panel (right-looking), without
-/// touching the strict upper triangle, which keeps the Gram matrix (faer's in-place factorization
-/// writes there). `None` when `m` is not positive definite, or when `interrupted` holds between
-/// panels (a panel's update of a 12,544-column matrix takes about a second at most on 2 cores).
-/// On 2 cores it took 7.6 s on a 12,544-column matrix where faer's took 11.7 s.
-fn cholesky_lower(mut m: MatMut<f64>, par: Par, interrupted: &dyn Fn() -> bool) -> Option<()> {
-    let t = m.nrows();
-    for o in (0..t).step_by(PANEL) {
-        if interrupted() {
-            return None;
-        }
-        let w = PANEL.min(t - o);
-        let diagonal = m
-            .as_ref()
-            .submatrix(o, o, w, w)
-            .to_owned()
-            .llt(Side::Lower)
-            .ok()?;
-        let l = diagonal.L();
-        for q in 0..w {
-            for p in q..w {
-                m[(o + p, o + q)] = l[(p, q)];
-            }
-        }
-        let rest = t - o - w;
-        // The panel below becomes its part of L (P L^-T), and the trailing matrix loses P P^T.
-        let panel = m.as_mut().submatrix_mut(o + w, o, rest, w);
-        solve_lower_triangular_in_place(l, panel.transpose_mut(), par);
-        let (left, right) = m.as_mut().split_at_col_mut(o + w);
-        let panel = left.as_ref().submatrix(o + w, o, rest, w);
-        let trailing = right.submatrix_mut(o + w, 0, rest, rest);
-        lower_product(trailing, panel, panel.transpose(), -1.0, par);
-    }
-    Some(())
 }
 
 /// The largest step in (0, 1] along `dx` that keeps `x` positive on live rows, times

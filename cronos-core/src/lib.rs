@@ -19,6 +19,7 @@ mod barrier;
 mod certificate;
 mod checks;
 mod config;
+mod dense;
 mod error;
 pub mod host;
 mod memory;

@@ -18,11 +18,15 @@
 //! * Cholesky of (rho / gamma) I + S for larger cores, for one rho (see [`crate::rho`]);
 //! * no core at all (PCG preconditioned by I (x) M^-1 only) when the core would not fit the memory budget.
 //!
-//! Factorizations run on the host in f64 with faer (blocked, multi-threaded); products stay on the backend.
+//! Factorizations run on the host in f64 with faer (blocked, multi-threaded), and so does the
+//! forming of a sample-space core (its lower triangle, from Z read off the backend: an `n x d`
+//! transfer instead of `n x n`); the pattern-space core, a sum over rows that a sharded solve spreads
+//! over its peers, is formed on the backend. The u-step's products stay on the backend.
 //! The u-step itself is preconditioned conjugate gradients with this inverse as preconditioner
 //! ([`crate::pcg`]): with an exact core one step, from the last u-step's point, solves the system.
 
 use crate::background::unless_interrupted;
+use crate::dense::{cholesky_lower, inverse_lower, lower_product};
 use crate::error::{CronosError, Result};
 use crate::host;
 use crate::operator::{spread, sum_blocks, ConvexOperator};
@@ -161,17 +165,18 @@ impl<B: Backend> UStepSolver<B> {
         if core_bytes(m, x.dtype().size()) > memory_budget || agreed_interrupted() {
             return Ok(solver);
         }
-        let Some(s) = solver.core_matrix(rows, &agreed_interrupted) else {
+        let Some(source) = solver.core_source(rows, &agreed_interrupted) else {
             return Ok(solver);
         };
         let alpha = rho / solver.gamma;
         // Every peer knows the sizes, so every peer knows which factor peer 0 computes.
         let by_eigen = long && m <= EIGEN_LIMIT;
         let factor = move || {
+            let s = source.matrix();
             if by_eigen {
                 eigen(&s)
             } else {
-                shifted_inverse(&s, alpha).map(|inverse| (inverse, Vec::new()))
+                shifted_inverse(s, alpha).map(|inverse| (inverse, Vec::new()))
             }
         };
         let factor = on_first(rows, factor, interrupted)?
@@ -218,47 +223,36 @@ impl<B: Backend> UStepSolver<B> {
         !matches!(self.core, Core::Cholesky { .. })
     }
 
-    /// The core S on the host: (Z Z^T) o (D D^T) in sample space, Phi^T Phi in pattern space. It is
-    /// built a block of rows at a time (about [`BLOCK_FLOPS`] each), so that `interrupted` is heard
-    /// between blocks; `None` once it is.
-    fn core_matrix(&self, rows: &Rows<B>, interrupted: &dyn Fn() -> bool) -> Option<Mat<f64>> {
-        let phi = (!self.sample).then(|| self.phi());
-        let (m, inner) = match &phi {
-            None => (self.z.dims()[0], self.z.dims()[1] + self.mask.dims()[1]),
-            Some(phi) => (phi.dims()[1], phi.dims()[0]),
-        };
-        let rows_of = |start: usize, count: usize| match &phi {
-            None => {
-                let k = self
-                    .z
-                    .clone()
-                    .narrow(0, start, count)
-                    .matmul(self.zt.clone());
-                let mask = self.mask.clone();
-                k * mask
-                    .clone()
-                    .narrow(0, start, count)
-                    .matmul(mask.transpose())
-            }
-            Some(phi) => {
-                let columns = phi.clone().narrow(1, start, count).transpose();
-                rows.sum(columns.matmul(phi.clone()))
-            }
-        };
+    /// What the core S is formed from: in sample space Z and the patterns, copied to the host, where
+    /// (Z Z^T) o (D D^T) is formed in f64 along with its factor (half the flops of the device's
+    /// product, as a lower triangle, and no n x n transfer); in pattern space Phi^T Phi, formed on the
+    /// device (a sum over the peers' rows in a sharded solve) a block of rows at a time (about
+    /// [`BLOCK_FLOPS`] each), so that `interrupted` is heard between blocks; `None` once it is.
+    fn core_source(&self, rows: &Rows<B>, interrupted: &dyn Fn() -> bool) -> Option<CoreSource> {
+        if self.sample {
+            return Some(CoreSource::Sample {
+                z: host::to_faer(self.z.clone()),
+                mask: host::to_faer(self.mask.clone()),
+            });
+        }
+        let phi = self.phi();
+        let [inner, m] = phi.dims();
         let block = ((BLOCK_FLOPS / (2.0 * (inner * m) as f64)) as usize).clamp(1, m);
         let mut s = Mat::<f64>::zeros(m, m);
         for start in (0..m).step_by(block) {
             if interrupted() {
                 return None;
             }
-            let values = host::to_vec(rows_of(start, block.min(m - start)));
+            let count = block.min(m - start);
+            let columns = phi.clone().narrow(1, start, count).transpose();
+            let values = host::to_vec(rows.sum(columns.matmul(phi.clone())));
             for (i, row) in values.chunks_exact(m).enumerate() {
                 for (j, &v) in row.iter().enumerate() {
                     s[(start + i, j)] = v;
                 }
             }
         }
-        Some(s)
+        Some(CoreSource::Formed(s))
     }
 
     /// Phi = [D_1 Z, ..., D_P Z] as an explicit `n x dP` matrix (pattern space only).
@@ -437,17 +431,82 @@ fn eigen(s: &Mat<f64>) -> Result<(Mat<f64>, Vec<f64>)> {
     ))
 }
 
-/// (alpha I + S)^-1 by a Cholesky factorization.
-fn shifted_inverse(s: &Mat<f64>, alpha: f64) -> Result<Mat<f64>> {
-    use faer::linalg::solvers::DenseSolveCore;
+/// (alpha I + S)^-1 by a Cholesky factorization of the lower triangle of `s`, in its memory; both
+/// triangles of the result are filled (it is applied on the device as a full matrix).
+fn shifted_inverse(mut s: Mat<f64>, alpha: f64) -> Result<Mat<f64>> {
+    let par = faer::get_global_parallelism();
     let m = s.nrows();
-    let shifted = Mat::<f64>::from_fn(m, m, |i, j| s[(i, j)] + if i == j { alpha } else { 0.0 });
-    let llt = shifted.llt(Side::Lower).map_err(|e| {
+    for i in 0..m {
+        s[(i, i)] += alpha;
+    }
+    cholesky_lower(s.as_mut(), par, &|| false).ok_or_else(|| {
         CronosError::Numerical(format!(
-            "Cholesky factorization of the {m} x {m} core at rho/gamma = {alpha:e} failed: {e:?}"
+            "Cholesky factorization of the {m} x {m} core at rho/gamma = {alpha:e} failed: \
+             not positive definite"
         ))
     })?;
-    Ok(llt.inverse())
+    let mut inverse = inverse_lower(s, par);
+    for j in 0..m {
+        for i in j + 1..m {
+            inverse[(j, i)] = inverse[(i, j)];
+        }
+    }
+    Ok(inverse)
+}
+
+/// The u-step's core before it is factored (see [`UStepSolver::core_source`]).
+enum CoreSource {
+    /// Formed on the device (pattern space), both triangles.
+    Formed(Mat<f64>),
+    /// Z (`n x d`) and the patterns D (`n x P`, 0/1) of a sample-space core.
+    Sample { z: Mat<f64>, mask: Mat<f64> },
+}
+
+impl CoreSource {
+    /// The core; in sample space its lower triangle only, which is all the factorizations read.
+    fn matrix(self) -> Mat<f64> {
+        match self {
+            Self::Formed(s) => s,
+            Self::Sample { z, mask } => sample_core(&z, &mask),
+        }
+    }
+}
+
+/// The lower triangle of (Z Z^T) o (D D^T): entry (j, k) of D D^T counts the patterns active on
+/// both samples, a population count of their patterns' bits.
+fn sample_core(z: &Mat<f64>, mask: &Mat<f64>) -> Mat<f64> {
+    let (n, p) = (z.nrows(), mask.ncols());
+    let mut s = Mat::<f64>::zeros(n, n);
+    lower_product(
+        s.as_mut(),
+        z.as_ref(),
+        z.transpose(),
+        1.0,
+        faer::get_global_parallelism(),
+    );
+    let words = p.div_ceil(64);
+    let bits: Vec<u64> = (0..n)
+        .flat_map(|j| {
+            (0..words).map(move |w| {
+                (w * 64..p.min(w * 64 + 64))
+                    .filter(|&i| mask[(j, i)] > 0.5)
+                    .fold(0, |acc, i| acc | 1 << (i - w * 64))
+            })
+        })
+        .collect();
+    for k in 0..n {
+        let of_k = &bits[k * words..(k + 1) * words];
+        let column = &mut s.col_as_slice_mut(k)[k..];
+        for (entry, of_j) in column.iter_mut().zip(bits[k * words..].chunks_exact(words)) {
+            let both: u32 = of_j
+                .iter()
+                .zip(of_k)
+                .map(|(a, b)| (a & b).count_ones())
+                .sum();
+            *entry *= f64::from(both);
+        }
+    }
+    s
 }
 
 #[cfg(test)]
@@ -483,8 +542,8 @@ mod tests {
                     );
                     // The same core through a Cholesky factor.
                     if let Core::Eigen { .. } = solver.core {
-                        let s = solver.core_matrix(&Rows::whole(), &|| false).unwrap();
-                        let inverse = shifted_inverse(&s, rho / solver.gamma).unwrap();
+                        let source = solver.core_source(&Rows::whole(), &|| false).unwrap();
+                        let inverse = shifted_inverse(source.matrix(), rho / solver.gamma).unwrap();
                         solver.core = Core::Cholesky {
                             inverse: host::upload_faer(&inverse, &u),
                         };
