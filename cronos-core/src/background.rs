@@ -2,7 +2,9 @@
 //! on a thread of its own, so that the solve can give up waiting for it within a moment when it is
 //! stopped or out of time.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
@@ -10,16 +12,19 @@ use std::time::Duration;
 const POLL: Duration = Duration::from_millis(20);
 
 /// Runs `work` on a new thread and returns its result, or `None` as soon as `interrupted` says so
-/// (checked every [`POLL`]). An abandoned thread finishes on its own and its result is dropped; a
-/// panic in `work` is resumed on the caller's thread.
+/// (checked every [`POLL`]). `work` is given a test that holds once it has been abandoned, so that
+/// work done in steps ends at the next one instead of keeping the cores busy for nothing; its result
+/// is dropped. A panic in `work` is resumed on the caller's thread.
 pub(crate) fn unless_interrupted<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
+    work: impl FnOnce(&dyn Fn() -> bool) -> T + Send + 'static,
     interrupted: &dyn Fn() -> bool,
 ) -> Option<T> {
     let (send, receive) = mpsc::channel();
+    let abandoned = Arc::new(AtomicBool::new(false));
+    let told = abandoned.clone();
     let handle = thread::spawn(move || {
         // The receiver is gone only if the caller gave up waiting.
-        let _ = send.send(work());
+        let _ = send.send(work(&|| told.load(Ordering::Relaxed)));
     });
     loop {
         match receive.recv_timeout(POLL) {
@@ -29,7 +34,10 @@ pub(crate) fn unless_interrupted<T: Send + 'static>(
                     .join()
                     .expect_err("the worker sends its result before it ends"),
             ),
-            Err(RecvTimeoutError::Timeout) if interrupted() => return None,
+            Err(RecvTimeoutError::Timeout) if interrupted() => {
+                abandoned.store(true, Ordering::Relaxed);
+                return None;
+            }
             Err(RecvTimeoutError::Timeout) => {}
         }
     }
@@ -38,26 +46,25 @@ pub(crate) fn unless_interrupted<T: Send + 'static>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
 
     #[test]
     fn returns_the_result_of_work_that_finishes() {
-        assert_eq!(unless_interrupted(|| 6 * 7, &|| false), Some(42));
+        assert_eq!(unless_interrupted(|_| 6 * 7, &|| false), Some(42));
     }
 
     #[test]
-    fn gives_up_on_work_that_would_never_finish_once_interrupted() {
-        // The work waits for a flag that is only set after the caller has given up, so the result
-        // can only be `None` if the caller stopped waiting while the work was still running.
-        let release = Arc::new(AtomicBool::new(false));
-        let flag = release.clone();
+    fn gives_up_on_work_that_would_never_finish_once_interrupted_and_tells_it() {
+        // The work runs until it is told it was abandoned, and reports what it was told on a
+        // channel of its own: the caller's result can only be `None` if it stopped waiting while
+        // the work still ran, and the work only ends if it was told.
+        let (send, told) = mpsc::channel();
         let polls = std::cell::Cell::new(0);
         let result = unless_interrupted(
-            move || {
-                while !flag.load(Ordering::SeqCst) {
+            move |abandoned| {
+                while !abandoned() {
                     thread::sleep(Duration::from_millis(1));
                 }
+                let _ = send.send(true);
                 1
             },
             &|| {
@@ -65,14 +72,14 @@ mod tests {
                 polls.get() >= 3
             },
         );
-        release.store(true, Ordering::SeqCst);
         assert_eq!(result, None);
         assert_eq!(polls.get(), 3);
+        assert_eq!(told.recv_timeout(Duration::from_secs(10)), Ok(true));
     }
 
     #[test]
     #[should_panic(expected = "inside the worker")]
     fn a_panic_in_the_work_reaches_the_caller() {
-        unless_interrupted(|| panic!("inside the worker"), &|| false);
+        unless_interrupted(|_| panic!("inside the worker"), &|| false);
     }
 }

@@ -3,7 +3,6 @@
 //! triangle halves the flops of a symmetric product and lets a factor overwrite its matrix.
 
 use faer::linalg::matmul::triangular::{matmul, BlockStructure};
-use faer::linalg::triangular_inverse::invert_lower_triangular;
 use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
 use faer::{Accum, Mat, MatMut, MatRef, Par, Side};
 
@@ -29,8 +28,9 @@ pub(crate) fn lower_product(
     );
 }
 
-/// Columns per panel of [`cholesky_lower`].
-const PANEL: usize = 512;
+/// Columns per panel of the panel-wise routines (here and the u-step's sample-space core), between
+/// which they hear an interruption.
+pub(crate) const PANEL: usize = 512;
 
 /// Factors the lower triangle of `m` in place, L L^T, panel by panel (right-looking), without
 /// touching the strict upper triangle, which keeps the Gram matrix (faer's in-place factorization
@@ -73,22 +73,47 @@ pub(crate) fn cholesky_lower(
 }
 
 /// The lower triangle of (L L^T)^-1 = L^-T L^-1 from the factor `l` of [`cholesky_lower`], written
-/// over `l`'s lower triangle (one more matrix of its size for L^-1).
-pub(crate) fn inverse_lower(mut l: Mat<f64>, par: Par) -> Mat<f64> {
-    let mut l_inv = Mat::<f64>::zeros(l.nrows(), l.ncols());
-    invert_lower_triangular(l_inv.as_mut(), l.as_ref(), par);
-    matmul(
-        l.as_mut(),
-        BlockStructure::TriangularLower,
-        Accum::Replace,
-        l_inv.transpose(),
-        BlockStructure::TriangularUpper,
-        l_inv.as_ref(),
-        BlockStructure::TriangularLower,
-        1.0,
-        par,
-    );
-    l
+/// over `l` (one more matrix of its size holds L^-1), a panel of columns at a time; `None` once
+/// `interrupted` holds between panels.
+pub(crate) fn inverse_lower(
+    mut l: Mat<f64>,
+    par: Par,
+    interrupted: &dyn Fn() -> bool,
+) -> Option<Mat<f64>> {
+    let n = l.nrows();
+    // Columns o.. of L^-1 vanish above row o, where L[o.., o..] X = (the identity's columns) holds.
+    let mut l_inv = Mat::<f64>::zeros(n, n);
+    for o in (0..n).step_by(PANEL) {
+        if interrupted() {
+            return None;
+        }
+        let w = PANEL.min(n - o);
+        let mut panel = l_inv.as_mut().submatrix_mut(o, o, n - o, w);
+        for q in 0..w {
+            panel[(q, q)] = 1.0;
+        }
+        solve_lower_triangular_in_place(l.as_ref().submatrix(o, o, n - o, n - o), panel, par);
+    }
+    // Rows o.. of those columns of L^-T L^-1: (L^-1[o.., o..])^T, upper triangular, times them.
+    for o in (0..n).step_by(PANEL) {
+        if interrupted() {
+            return None;
+        }
+        let w = PANEL.min(n - o);
+        let trailing = l_inv.as_ref().submatrix(o, o, n - o, n - o);
+        matmul(
+            l.as_mut().submatrix_mut(o, o, n - o, w),
+            BlockStructure::Rectangular,
+            Accum::Replace,
+            trailing.transpose(),
+            BlockStructure::TriangularUpper,
+            trailing.subcols(0, w),
+            BlockStructure::Rectangular,
+            1.0,
+            par,
+        );
+    }
+    Some(l)
 }
 
 #[cfg(test)]
@@ -108,7 +133,8 @@ mod tests {
             lower[(i, i)] += 1.0;
         }
         cholesky_lower(lower.as_mut(), par, &|| false).unwrap();
-        let inverse = inverse_lower(lower, par);
+        assert!(inverse_lower(lower.clone(), par, &|| true).is_none());
+        let inverse = inverse_lower(lower, par, &|| false).unwrap();
         let full = Mat::<f64>::from_fn(n, n, |i, j| inverse[(i.max(j), i.min(j))]);
         let error = (&a * &full - Mat::<f64>::identity(n, n)).norm_max();
         assert!(error < 1e-9, "||A A^-1 - I||_max = {error}");

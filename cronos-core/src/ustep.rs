@@ -26,14 +26,15 @@
 //! ([`crate::pcg`]): with an exact core one step, from the last u-step's point, solves the system.
 
 use crate::background::unless_interrupted;
-use crate::dense::{cholesky_lower, inverse_lower, lower_product};
+use crate::dense::{cholesky_lower, inverse_lower, PANEL};
 use crate::error::{CronosError, Result};
 use crate::host;
 use crate::operator::{spread, sum_blocks, ConvexOperator};
 use crate::rows::Rows;
 use crate::Formulation;
 use burn::prelude::*;
-use faer::{Mat, Side};
+use faer::linalg::matmul::matmul;
+use faer::{Accum, Mat, Side};
 use serde::{Deserialize, Serialize};
 use std::f64::consts::FRAC_1_SQRT_2;
 
@@ -147,7 +148,7 @@ impl<B: Backend> UStepSolver<B> {
             // The trace bounds the largest eigenvalue, which is all the certificate needs of it
             // (a step size) when set-up is cut short.
             solver.gram_max = (0..d).map(|i| gram[(i, i)]).sum::<f64>().max(0.0);
-            let scaling = on_first(rows, move || block_scaling(&gram), interrupted)?;
+            let scaling = on_first(rows, move |_| Some(block_scaling(&gram)), interrupted)?;
             let scaling = scaling.map(|(t, gram_max)| SetUp::upload(&t, vec![gram_max], x));
             let Some(SetUp { matrix: t, values }) = shared(rows, scaling, x) else {
                 return Ok(solver);
@@ -171,12 +172,13 @@ impl<B: Backend> UStepSolver<B> {
         let alpha = rho / solver.gamma;
         // Every peer knows the sizes, so every peer knows which factor peer 0 computes.
         let by_eigen = long && m <= EIGEN_LIMIT;
-        let factor = move || {
-            let s = source.matrix();
+        let factor = move |abandoned: &dyn Fn() -> bool| {
+            let s = source.matrix(abandoned)?;
             if by_eigen {
-                eigen(&s)
+                Some(eigen(&s))
             } else {
-                shifted_inverse(s, alpha).map(|inverse| (inverse, Vec::new()))
+                shifted_inverse(s, alpha, abandoned)
+                    .map(|inverse| inverse.map(|inverse| (inverse, Vec::new())))
             }
         };
         let factor = on_first(rows, factor, interrupted)?
@@ -338,14 +340,15 @@ fn shifted_solve<B: Backend>(core: &Core<B>, alpha: f64, w: Tensor<B, 2>) -> Ten
 }
 
 /// The result of `work` on the first peer (the only one unless sharded), run on a thread of its
-/// own and abandoned once `interrupted`; `None` on the other peers and when abandoned.
+/// own and abandoned once `interrupted`; `None` on the other peers and when abandoned. `work` is
+/// told when it has been abandoned (see [`unless_interrupted`]) and then returns `None`.
 fn on_first<B: Backend, T: Send + 'static>(
     rows: &Rows<B>,
-    work: impl FnOnce() -> Result<T> + Send + 'static,
+    work: impl FnOnce(&dyn Fn() -> bool) -> Option<Result<T>> + Send + 'static,
     interrupted: &dyn Fn() -> bool,
 ) -> Result<Option<T>> {
     if rows.is_first() {
-        unless_interrupted(work, interrupted).transpose()
+        unless_interrupted(work, interrupted).flatten().transpose()
     } else {
         Ok(None)
     }
@@ -432,26 +435,33 @@ fn eigen(s: &Mat<f64>) -> Result<(Mat<f64>, Vec<f64>)> {
 }
 
 /// (alpha I + S)^-1 by a Cholesky factorization of the lower triangle of `s`, in its memory; both
-/// triangles of the result are filled (it is applied on the device as a full matrix).
-fn shifted_inverse(mut s: Mat<f64>, alpha: f64) -> Result<Mat<f64>> {
+/// triangles of the result are filled (it is applied on the device as a full matrix). `None` once
+/// `abandoned` holds between panels.
+fn shifted_inverse(
+    mut s: Mat<f64>,
+    alpha: f64,
+    abandoned: &dyn Fn() -> bool,
+) -> Option<Result<Mat<f64>>> {
     let par = faer::get_global_parallelism();
     let m = s.nrows();
     for i in 0..m {
         s[(i, i)] += alpha;
     }
-    cholesky_lower(s.as_mut(), par, &|| false).ok_or_else(|| {
-        CronosError::Numerical(format!(
-            "Cholesky factorization of the {m} x {m} core at rho/gamma = {alpha:e} failed: \
-             not positive definite"
-        ))
-    })?;
-    let mut inverse = inverse_lower(s, par);
+    if cholesky_lower(s.as_mut(), par, abandoned).is_none() {
+        return (!abandoned()).then(|| {
+            Err(CronosError::Numerical(format!(
+                "Cholesky factorization of the {m} x {m} core at rho/gamma = {alpha:e} failed: \
+                 not positive definite"
+            )))
+        });
+    }
+    let mut inverse = inverse_lower(s, par, abandoned)?;
     for j in 0..m {
         for i in j + 1..m {
             inverse[(j, i)] = inverse[(i, j)];
         }
     }
-    Ok(inverse)
+    Some(Ok(inverse))
 }
 
 /// The u-step's core before it is factored (see [`UStepSolver::core_source`]).
@@ -464,26 +474,20 @@ enum CoreSource {
 
 impl CoreSource {
     /// The core; in sample space its lower triangle only, which is all the factorizations read.
-    fn matrix(self) -> Mat<f64> {
+    /// `None` once `abandoned` holds (between panels of the sample-space core).
+    fn matrix(self, abandoned: &dyn Fn() -> bool) -> Option<Mat<f64>> {
         match self {
-            Self::Formed(s) => s,
-            Self::Sample { z, mask } => sample_core(&z, &mask),
+            Self::Formed(s) => Some(s),
+            Self::Sample { z, mask } => sample_core(&z, &mask, abandoned),
         }
     }
 }
 
-/// The lower triangle of (Z Z^T) o (D D^T): entry (j, k) of D D^T counts the patterns active on
-/// both samples, a population count of their patterns' bits.
-fn sample_core(z: &Mat<f64>, mask: &Mat<f64>) -> Mat<f64> {
+/// The lower triangle of (Z Z^T) o (D D^T), a panel of columns at a time (`None` once `abandoned`
+/// holds between panels): entry (j, k) of D D^T counts the patterns active on both samples, a
+/// population count of their patterns' bits.
+fn sample_core(z: &Mat<f64>, mask: &Mat<f64>, abandoned: &dyn Fn() -> bool) -> Option<Mat<f64>> {
     let (n, p) = (z.nrows(), mask.ncols());
-    let mut s = Mat::<f64>::zeros(n, n);
-    lower_product(
-        s.as_mut(),
-        z.as_ref(),
-        z.transpose(),
-        1.0,
-        faer::get_global_parallelism(),
-    );
     let words = p.div_ceil(64);
     let bits: Vec<u64> = (0..n)
         .flat_map(|j| {
@@ -494,19 +498,35 @@ fn sample_core(z: &Mat<f64>, mask: &Mat<f64>) -> Mat<f64> {
             })
         })
         .collect();
-    for k in 0..n {
-        let of_k = &bits[k * words..(k + 1) * words];
-        let column = &mut s.col_as_slice_mut(k)[k..];
-        for (entry, of_j) in column.iter_mut().zip(bits[k * words..].chunks_exact(words)) {
-            let both: u32 = of_j
-                .iter()
-                .zip(of_k)
-                .map(|(a, b)| (a & b).count_ones())
-                .sum();
-            *entry *= f64::from(both);
+    let mut s = Mat::<f64>::zeros(n, n);
+    for o in (0..n).step_by(PANEL) {
+        if abandoned() {
+            return None;
+        }
+        let w = PANEL.min(n - o);
+        // Rows o.. of columns o..o + w (the strict upper part of the diagonal block is harmless).
+        matmul(
+            s.as_mut().submatrix_mut(o, o, n - o, w),
+            Accum::Replace,
+            z.as_ref().subrows(o, n - o),
+            z.as_ref().subrows(o, w).transpose(),
+            1.0,
+            faer::get_global_parallelism(),
+        );
+        for k in o..o + w {
+            let of_k = &bits[k * words..(k + 1) * words];
+            let column = &mut s.col_as_slice_mut(k)[k..];
+            for (entry, of_j) in column.iter_mut().zip(bits[k * words..].chunks_exact(words)) {
+                let both: u32 = of_j
+                    .iter()
+                    .zip(of_k)
+                    .map(|(a, b)| (a & b).count_ones())
+                    .sum();
+                *entry *= f64::from(both);
+            }
         }
     }
-    s
+    Some(s)
 }
 
 #[cfg(test)]
@@ -543,7 +563,10 @@ mod tests {
                     // The same core through a Cholesky factor.
                     if let Core::Eigen { .. } = solver.core {
                         let source = solver.core_source(&Rows::whole(), &|| false).unwrap();
-                        let inverse = shifted_inverse(source.matrix(), rho / solver.gamma).unwrap();
+                        let s = source.matrix(&|| false).unwrap();
+                        let inverse = shifted_inverse(s, rho / solver.gamma, &|| false)
+                            .unwrap()
+                            .unwrap();
                         solver.core = Core::Cholesky {
                             inverse: host::upload_faer(&inverse, &u),
                         };
