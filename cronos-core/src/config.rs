@@ -1,4 +1,4 @@
-//! Solver configuration: data, validated once, then turned into a solve with [`CronosConfig::solve`].
+//! Solver configuration: data, validated once, then turned into a solve with [`CronosConfig::solver`].
 
 use crate::error::{ensure_param, CronosError};
 use burn::config::Config;
