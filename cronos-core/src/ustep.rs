@@ -588,4 +588,25 @@ mod tests {
         let solver = UStepSolver::new(&op, 0.1, true, 10.0, &|| false).unwrap();
         assert_eq!(solver.path(), UStepPath::Pcg);
     }
+
+    #[test]
+    fn the_sample_core_counts_shared_patterns_over_several_words() {
+        // 130 patterns take three 64-bit words per sample; 600 samples take two panels.
+        let (n, d, p) = (600, 3, 130);
+        let z = Mat::<f64>::from_fn(n, d, |i, j| ((i * 7 + j * 5) % 13) as f64 - 6.0);
+        let mask = Mat::<f64>::from_fn(n, p, |i, j| ((i * 3 + j * 11) % 5 < 2) as u8 as f64);
+        let s = sample_core(&z, &mask, &|| false).unwrap();
+        let expected = &z * z.transpose();
+        let shared = &mask * mask.transpose();
+        for k in 0..n {
+            for j in k..n {
+                assert_eq!(
+                    s[(j, k)],
+                    expected[(j, k)] * shared[(j, k)],
+                    "entry ({j}, {k})"
+                );
+            }
+        }
+        assert!(sample_core(&z, &mask, &|| true).is_none());
+    }
 }
