@@ -47,6 +47,8 @@ pub(crate) struct Problem<B: Backend> {
     pub(crate) polish_memory: f64,
     /// When the solve's time limit runs out, if it has one.
     pub(crate) deadline: Option<std::time::Instant>,
+    /// The solve's iteration limit, which without a time limit bounds what a polish may cost.
+    pub(crate) max_iters: usize,
 }
 
 impl<B: Backend> Problem<B> {
@@ -320,6 +322,7 @@ impl<B: Backend> Admm<B> {
             memory: p.polish_memory,
             interrupted,
             deadline: p.deadline,
+            flops_left: p.max_iters.saturating_sub(self.iterations) as f64 * p.iteration_flops(),
         };
         let (polished, flops) = polish(&p.op, &p.y, v, mu.as_ref(), p.beta, &limits);
         let Some(polished) = polished else {
@@ -389,6 +392,7 @@ mod tests {
             pcg_max_iters: 10,
             polish_memory: 1e9,
             deadline: None,
+            max_iters: 100,
             op,
         };
         let zeros = |rows| Tensor::zeros([rows, problem.op.blocks()], &Default::default());

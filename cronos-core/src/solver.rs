@@ -301,6 +301,7 @@ impl<'a> Cronos<'a> {
             pcg_max_iters: if cut_short { 1 } else { cfg.pcg_max_iters },
             polish_memory: core_budget - ustep.core_resident_bytes(),
             deadline,
+            max_iters: cfg.max_iters,
             ustep,
             op,
         };
