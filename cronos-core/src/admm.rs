@@ -11,7 +11,7 @@
 use crate::certificate::{tighten, DualPoint};
 use crate::operator::ConvexOperator;
 use crate::pcg::{self, Iterate};
-use crate::polish::{self, polish};
+use crate::polish::{self, polish, Skipped};
 use crate::prox::{group_norms, group_soft_threshold, nonnegative};
 use crate::reduce;
 use crate::rows::Rows;
@@ -307,14 +307,14 @@ impl<B: Backend> Admm<B> {
     }
 
     /// The exact optimum on the structure ADMM has found ([`crate::polish`]), with its certificate.
-    /// Also returns the polish's estimated floating-point operations. The polish ends early, with
-    /// the point it has reached, once `interrupted` holds.
+    /// Also returns the polish's estimated floating-point operations; why it was skipped, if it
+    /// was. The polish ends early, with the point it has reached, once `interrupted` holds.
     pub(crate) fn polished(
         &self,
         p: &Problem<B>,
         gap: f64,
         interrupted: &dyn Fn() -> bool,
-    ) -> (Option<Candidate<B>>, f64) {
+    ) -> Result<(Option<Candidate<B>>, f64), Skipped> {
         let mu = self.cone_multiplier();
         let v = &self.state.v;
         let limits = polish::Limits {
@@ -324,9 +324,9 @@ impl<B: Backend> Admm<B> {
             deadline: p.deadline,
             flops_left: p.max_iters.saturating_sub(self.iterations) as f64 * p.iteration_flops(),
         };
-        let (polished, flops) = polish(&p.op, &p.y, v, mu.as_ref(), p.beta, &limits);
+        let (polished, flops) = polish(&p.op, &p.y, v, mu.as_ref(), p.beta, &limits)?;
         let Some(polished) = polished else {
-            return (None, flops);
+            return Ok((None, flops));
         };
         let ([objective, violation, xv_max], [], []) =
             p.point_measures(&polished.v).read(p.op.rows(), [], []);
@@ -352,7 +352,7 @@ impl<B: Backend> Admm<B> {
             rel_violation: violation / xv_max.max(f64::MIN_POSITIVE),
             dual,
         };
-        (Some(candidate), flops)
+        Ok((Some(candidate), flops))
     }
 }
 

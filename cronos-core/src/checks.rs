@@ -8,7 +8,7 @@
 
 use crate::admm::{relative_gap, Admm, Candidate, Measures, Problem};
 use crate::certificate::DualPoint;
-use crate::polish::PolishSchedule;
+use crate::polish::{PolishSchedule, Skipped};
 use burn::prelude::*;
 
 /// Later checks come after this fraction (1 / `CHECK_SPACING`) of the iterations so far.
@@ -34,6 +34,10 @@ pub(crate) struct Checks<B: Backend> {
     pub(crate) dual: Option<DualPoint<B>>,
     /// The polished point with the lowest objective among those feasible to `tol`.
     pub(crate) polished: Option<Candidate<B>>,
+    /// Polishes that returned a point (cut short or not).
+    pub(crate) polishes: usize,
+    /// Why the last polish that was due did not start, if it did not.
+    pub(crate) skipped: Option<Skipped>,
 }
 
 impl<B: Backend> Checks<B> {
@@ -46,6 +50,8 @@ impl<B: Backend> Checks<B> {
             polish: PolishSchedule::default(),
             dual: None,
             polished: None,
+            polishes: 0,
+            skipped: None,
         }
     }
 
@@ -70,12 +76,15 @@ impl<B: Backend> Checks<B> {
         let due = !problem.op.rows().is_sharded()
             && !interrupted()
             && self.polish.due(run.iterations, residual);
-        let candidate = due
-            .then(|| run.polished(problem, polish_gap(self.tol), interrupted))
-            .and_then(|(candidate, flops)| {
-                self.polish.spent(flops, problem.iteration_flops());
-                candidate
-            });
+        let outcome = due.then(|| run.polished(problem, polish_gap(self.tol), interrupted));
+        if let Some(outcome) = &outcome {
+            self.skipped = outcome.as_ref().err().copied();
+        }
+        let candidate = outcome.and_then(Result::ok).and_then(|(candidate, flops)| {
+            self.polish.spent(flops, problem.iteration_flops());
+            candidate
+        });
+        self.polishes += usize::from(candidate.is_some());
         if let Some(candidate) = candidate {
             duals.push(candidate.dual.clone());
             let better = candidate.rel_violation <= self.tol

@@ -100,6 +100,37 @@ pub(crate) struct Polished<B: Backend> {
     pub(crate) dual: DualPoint<B>,
 }
 
+/// Why a polish that was due did not start (in [`crate::SolveReport::polish_skipped`] as text).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Skipped {
+    /// Its host matrices would need `needed` bytes where the memory budget leaves `left`.
+    Memory { needed: f64, left: f64 },
+    /// Without a time limit, its estimated cost exceeds what the solve affords (see [`MAX_FLOPS`]).
+    Cost { estimated: f64, affordable: f64 },
+}
+
+impl std::fmt::Display for Skipped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Memory { needed, left } => write!(
+                f,
+                "its matrices need {:.2} GB where the memory budget leaves {:.2} GB (a larger \
+                 memory budget lets it run)",
+                needed / 1e9,
+                left.max(0.0) / 1e9
+            ),
+            Self::Cost {
+                estimated,
+                affordable,
+            } => write!(
+                f,
+                "its estimated {estimated:.1e} flops exceed the {affordable:.1e} a solve without \
+                 a time limit affords (a time limit that allows it, or more iterations, lets it run)"
+            ),
+        }
+    }
+}
+
 /// What a polish may take: the duality gap, relative to the objective, to which it solves the
 /// blocks it solves; the bytes of host memory it may use; the test that ends it early (checked
 /// between interior-point steps); the solve's deadline, if it has a time limit; and the estimated
@@ -117,7 +148,12 @@ impl Limits<'_> {
     /// deadline always (the interior-point method then checks its steps against it), otherwise up
     /// to [`MAX_FLOPS`] or the cost of the iterations left, whichever is more.
     fn afford(&self, cost: f64) -> bool {
-        self.deadline.is_some() || cost <= MAX_FLOPS.max(self.flops_left)
+        self.deadline.is_some() || cost <= self.affordable()
+    }
+
+    /// The flops a polish may cost without a deadline.
+    fn affordable(&self) -> f64 {
+        MAX_FLOPS.max(self.flops_left)
     }
 }
 
@@ -127,9 +163,9 @@ impl Limits<'_> {
 /// method's last iterate (a valid dual point, and a point the caller may reject); one interrupted
 /// before it, or whose method would not end before the deadline, or fails (iterates that are not
 /// finite), keeps ADMM's point and multipliers, and so do the outputs after either. `None` when the
-/// largest restricted problem would not fit the memory limit, or no output was polished, or,
-/// without a deadline, the estimated cost exceeds both [`MAX_FLOPS`] and the iterations left
-/// (`limits.flops_left`). Also returns the estimated
+/// largest restricted problem would not fit the memory limit, or, without a deadline, the
+/// estimated cost exceeds both [`MAX_FLOPS`] and the iterations left (`limits.flops_left`): then
+/// the reason. `None` when no output was polished. Also returns the estimated
 /// floating-point operations spent.
 pub(crate) fn polish<B: Backend>(
     op: &ConvexOperator<B>,
@@ -138,7 +174,7 @@ pub(crate) fn polish<B: Backend>(
     mu: Option<&Tensor<B, 2>>,
     beta: f64,
     limits: &Limits,
-) -> (Option<Polished<B>>, f64) {
+) -> Result<(Option<Polished<B>>, f64), Skipped> {
     let [n, d] = op.x().dims();
     let (blocks, p) = (op.blocks(), op.patterns());
     let cols = v.dims()[1];
@@ -165,8 +201,17 @@ pub(crate) fn polish<B: Backend>(
         .iter()
         .map(|patterns| barrier::cost(n, d, patterns.len(), relu))
         .sum();
-    if memory > limits.memory || !limits.afford(cost) {
-        return (None, 0.0);
+    if memory > limits.memory {
+        return Err(Skipped::Memory {
+            needed: memory,
+            left: limits.memory,
+        });
+    }
+    if !limits.afford(cost) {
+        return Err(Skipped::Cost {
+            estimated: cost,
+            affordable: limits.affordable(),
+        });
     }
     let x = host::to_faer(op.x().clone());
     let mask = host::to_faer(op.mask().clone());
@@ -239,7 +284,7 @@ pub(crate) fn polish<B: Backend>(
         }
     }
     if polished_outputs == 0 {
-        return (None, flops);
+        return Ok((None, flops));
     }
     let mu_out = relu.then_some(mu_out);
     let polished = Polished {
@@ -255,12 +300,12 @@ pub(crate) fn polish<B: Backend>(
             beta,
         ),
     };
-    (Some(polished), flops)
+    Ok((Some(polished), flops))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{polish, Limits, PolishSchedule, MAX_FLOPS};
+    use super::{polish, Limits, PolishSchedule, Skipped, MAX_FLOPS};
     use crate::test_support::{gaussian, operator};
     use crate::Formulation;
     use std::cell::Cell;
@@ -282,6 +327,28 @@ mod tests {
         assert!(limits(None, 3.0 * MAX_FLOPS).afford(2.0 * MAX_FLOPS));
         assert!(!limits(None, 3.0 * MAX_FLOPS).afford(4.0 * MAX_FLOPS));
         assert!(limits(Some(Instant::now()), 0.0).afford(1e30));
+    }
+
+    /// A polish whose matrices do not fit the memory left says so, with the sizes.
+    #[test]
+    fn a_polish_over_the_memory_left_is_skipped_with_its_reason() {
+        let op = operator(40, Formulation::Relu);
+        let (y, v) = (gaussian(40, 1, 7), gaussian(5, op.blocks(), 8));
+        let limits = Limits {
+            gap: 1e-6,
+            memory: 1e3,
+            interrupted: &|| false,
+            deadline: None,
+            flops_left: 0.0,
+        };
+        let Err(skipped) = polish(&op, &y, &v, None, 1e-2, &limits) else {
+            panic!("a polish needing more than 1 kB was not skipped");
+        };
+        assert!(
+            matches!(skipped, Skipped::Memory { left: 1e3, .. }),
+            "{skipped:?}"
+        );
+        assert!(skipped.to_string().contains("memory budget leaves 0.00 GB"));
     }
 
     /// A polish cut short after a few interior-point steps keeps where its method got to: a dual
@@ -306,7 +373,9 @@ mod tests {
                 deadline: None,
                 flops_left: 0.0,
             };
-            polish(&op, &y, &v, Some(&mu), 1e-2, &limits).0
+            polish(&op, &y, &v, Some(&mu), 1e-2, &limits)
+                .expect("within its limits")
+                .0
         };
         let optimum = run(usize::MAX).expect("polished");
         let objective = |v| {

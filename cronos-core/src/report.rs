@@ -63,6 +63,15 @@ pub struct SolveReport {
     pub patterns: usize,
     /// Final penalty rho.
     pub rho: f64,
+    /// Polishes that returned a point (see the README, "Polishing"), cut short ones included.
+    #[serde(default)]
+    pub polishes: usize,
+    /// Why the last polish that was due did not start, if it did not: its matrices would not fit
+    /// what the memory budget leaves, or, in a solve without a time limit, its estimated cost
+    /// exceeds what the iterations left would cost. A solve with a large certified gap and this set
+    /// needs a larger memory budget or a time limit that allows the polish.
+    #[serde(default)]
+    pub polish_skipped: Option<String>,
     /// Why the solve ended.
     pub status: Status,
     /// Program solved.

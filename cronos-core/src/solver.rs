@@ -440,6 +440,8 @@ impl<'a> Cronos<'a> {
             train_accuracy,
             patterns: patterns.len(),
             rho: run.rho,
+            polishes: checks.polishes,
+            polish_skipped: checks.skipped.map(|s| s.to_string()),
             status,
             formulation: cfg.formulation,
             beta: cfg.beta,

@@ -364,5 +364,8 @@ pub fn summary(report: &FitReport) -> String {
     if let Some(a) = report.test_accuracy {
         line.push_str(&format!(", test accuracy {a:.4}"));
     }
+    if let Some(why) = &s.polish_skipped {
+        line.push_str(&format!("; polish skipped: {why}"));
+    }
     line
 }
