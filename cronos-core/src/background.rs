@@ -1,6 +1,7 @@
-//! Work that cannot be interrupted from inside (a dense factorization in faer runs to its end) done
-//! on a thread of its own, so that the solve can give up waiting for it within a moment when it is
-//! stopped or out of time.
+//! Set-up work (forming and factoring the u-step's core) done on a thread of its own, so that the
+//! solve can give up waiting for it within a moment when it is stopped or out of time. Work done in
+//! steps is told it was abandoned and ends at its next step; work that cannot be interrupted from
+//! inside (faer's eigendecomposition) runs to its end and its result is dropped.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
