@@ -33,8 +33,8 @@ pub(crate) fn lower_product(
 pub(crate) const PANEL: usize = 512;
 
 /// Factors the lower triangle of `m` in place, L L^T, panel by panel (right-looking), without
-/// touching the strict upper triangle, which keeps the Gram matrix (faer's in-place factorization
-/// writes there). `None` when `m` is not positive definite, or when `interrupted` holds between
+/// touching the strict upper triangle, where the polish keeps its Gram matrix (faer's in-place
+/// factorization writes there). `None` when `m` is not positive definite, or when `interrupted` holds between
 /// panels (a panel's update of a 12,544-column matrix takes about a second at most on 2 cores).
 /// On 2 cores it took 7.6 s on a 12,544-column matrix where faer's took 11.7 s.
 pub(crate) fn cholesky_lower(

@@ -29,7 +29,7 @@ use std::time::Instant;
 /// problem (4 patterns of 784 features, estimated 3.5e11) fits and took about 6 s on 2 cores. All
 /// 12,000 two-class raw-pixel images with 4 patterns (estimated 1.3e12) fit within the default 2,000
 /// iterations (9e8 flops each): without them, `cronos fit` ran all 2,000 iterations (85 s) and
-/// ended at a certified gap of 0.73; polished, it is optimal after 55 s (gap 9.0e-5). With 16
+/// ended at a certified gap of 0.73; polished, it is optimal after 67 s (gap 9.0e-5). With 16
 /// patterns (1.6e13) it does not fit: a run without the bound formed its Gram matrix in 32 s and
 /// took 13.4 s per interior-point step; with a time limit of 1,500 s it is certified (gap 7.6e-5)
 /// after 654 s.
@@ -162,10 +162,10 @@ impl Limits<'_> {
 /// output within `limits`. An output interrupted during its interior-point method keeps the
 /// method's last iterate (a valid dual point, and a point the caller may reject); one interrupted
 /// before it, or whose method would not end before the deadline, or fails (iterates that are not
-/// finite), keeps ADMM's point and multipliers, and so do the outputs after either. `None` when the
-/// largest restricted problem would not fit the memory limit, or, without a deadline, the
-/// estimated cost exceeds both [`MAX_FLOPS`] and the iterations left (`limits.flops_left`): then
-/// the reason. `None` when no output was polished. Also returns the estimated
+/// finite), keeps ADMM's point and multipliers, and so do the outputs after either. The reason
+/// ([`Skipped`]) when the largest restricted problem would not fit the memory limit, or, without a
+/// deadline, the estimated cost exceeds both [`MAX_FLOPS`] and the iterations left
+/// (`limits.flops_left`); `None` when no output was polished. Also returns the estimated
 /// floating-point operations spent.
 pub(crate) fn polish<B: Backend>(
     op: &ConvexOperator<B>,

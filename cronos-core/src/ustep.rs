@@ -63,8 +63,8 @@ impl UStepPath {
 
 /// Largest core factored by eigendecomposition (about 10 m^3 flops); larger cores use Cholesky.
 const EIGEN_LIMIT: usize = 4000;
-/// Floating-point operations per block of rows when the core is formed: a fraction of a second on
-/// a CPU, the longest a stop waits for.
+/// Floating-point operations per block of rows when a pattern-space core is formed on the device: a
+/// fraction of a second on a CPU, the longest a stop waits for.
 const BLOCK_FLOPS: f64 = 2e9;
 
 /// Which of the two spaces holds the core, and how it is factored.
