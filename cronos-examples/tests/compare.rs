@@ -77,6 +77,11 @@ fn tiny_sweep_writes_records_summary_and_plots_and_a_rerun_skips_finished_runs()
         assert!((0.0..=1.0).contains(&acc), "{e}");
         assert!(e["seconds"].as_f64().unwrap() >= 0.0, "{e}");
     }
+    // Every run scores its final network once on the test samples.
+    for r in &runs {
+        let test = r["test_accuracy"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&test), "{r}");
+    }
     // Baselines carry their drawn learning rate, within the search range; CRONOS has none.
     for r in &runs {
         match r["method"].as_str().unwrap() {
@@ -96,6 +101,17 @@ fn tiny_sweep_writes_records_summary_and_plots_and_a_rerun_skips_finished_runs()
     let summary = std::fs::read_to_string(out_dir.join("summary.md")).unwrap();
     for method in ["cronos-am", "adam", "sgd"] {
         assert!(summary.contains(&format!("| {method} | 1 |")), "{summary}");
+    }
+    // The 400 held-out T-shirt and shirt images: 50 for validation, the rest for the test.
+    assert!(
+        summary.contains("100 training / 50 validation / 350 test samples"),
+        "{summary}"
+    );
+    let text = std::fs::read_to_string(out_dir.join("summary.json")).unwrap();
+    let methods: Vec<Value> = serde_json::from_str(&text).unwrap();
+    for m in &methods {
+        let run = runs.iter().find(|r| r["method"] == m["method"]).unwrap();
+        assert_eq!(m["test_accuracy"], run["test_accuracy"], "{text}");
     }
     let svg = std::fs::read_to_string(task_dir.join("val_accuracy.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("<polyline"));

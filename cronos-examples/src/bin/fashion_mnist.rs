@@ -1,8 +1,9 @@
 //! Fashion-MNIST, all ten classes, raw pixels: a two-layer ReLU network of width 64 fitted by CRONOS
 //! (P = 3 gates, 2 P c = 60 neurons padded to 64, beta chosen along a regularization path within
 //! 600 s) against the gradient baselines with tuned learning rates, on every image of the data:
-//! the 60,000 / 10,000 of the full set in DATA_DIR, or the embedded 10,000 / 2,000
-//! (`--train-limit` / `--val-limit` take a stratified subset).
+//! the 60,000 / 10,000 of the full set in DATA_DIR, or the embedded 10,000 / 2,000, the held-out
+//! images halved into validation and test (`--train-limit` / `--val-limit` take a stratified
+//! subset).
 //!
 //! ```text
 //! fashion_mnist [DATA_DIR] [--device cuda] [--precision f32] [--out runs/fashion_mnist]

@@ -1,7 +1,7 @@
 //! Two ImageNet classes from an image folder (one sub-directory per class), resized to 171x171
 //! (`--image-size 512` for the paper's larger setting): the deep MLP 256-256-head trained by
 //! CRONOS-AM against the gradient baselines with tuned learning rates. A fifth of every class is
-//! held out for validation.
+//! held out, half of it for validation and half for the test.
 //!
 //! ```text
 //! imagenet_mlp DATA_DIR [--image-size 171|512] [--device cuda] [--out runs/imagenet_mlp]

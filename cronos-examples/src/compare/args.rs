@@ -182,7 +182,8 @@ pub struct CompareArgs {
     /// Keep at most N training samples (stratified) [0: all].
     #[arg(long, value_name = "N", default_value_t = 2000)]
     pub train_limit: usize,
-    /// Keep at most N validation samples (stratified) [0: all].
+    /// Keep at most N validation samples (stratified) of the held-out split, at most half of it;
+    /// the rest of it is the test set [0: half].
     #[arg(long, value_name = "N", default_value_t = 500)]
     pub val_limit: usize,
     /// Methods to run, from cronos, cronos-am, adam, adamw, sgd, yogi, shampoo, dadapt-adamw; each

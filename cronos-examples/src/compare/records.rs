@@ -51,6 +51,10 @@ pub struct RunRecord {
     /// Highest validation accuracy over the epochs.
     pub peak_val_accuracy: f64,
     pub final_val_accuracy: f64,
+    /// Accuracy of the final network on the test set (CRONOS: of the network of the beta it
+    /// chose); absent in records written before the data had a test set.
+    #[serde(default)]
+    pub test_accuracy: Option<f64>,
     /// Regularized training objective of the final network, `1/2 ||f(X) - Y||^2 + beta/2 ||W||^2`
     /// (two-layer network only: the program CRONOS solves).
     #[serde(default)]
@@ -298,6 +302,7 @@ mod tests {
             seconds: 2.0,
             peak_val_accuracy: 0.5,
             final_val_accuracy: 0.5,
+            test_accuracy: None,
             objective: None,
             lower_bound: None,
             beta: None,

@@ -3,14 +3,13 @@
 
 use super::args::{Arch, Beta, CompareArgs, Method, Task, TaskKind};
 use super::records::{self, EpochRecord, RecordWriter, RunRecord};
-use super::task::{check_settings, load_task};
+use super::task::{check_settings, load_task, TaskData};
 use super::{summary, train};
 use crate::error::CliError;
 use burn::train::Interrupter;
 use cronos_burn::device::{run_on, BackendTask};
 use cronos_core::CronosConfig;
 use cronos_datasets::preprocess::TargetEncoding;
-use cronos_datasets::LabeledSet;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -101,8 +100,8 @@ fn run_task(
                 .into(),
         ));
     }
-    let (train, valid) = load_task(task)?;
-    let classes = train.num_classes();
+    let data = load_task(task)?;
+    let classes = data.train.num_classes();
     let outputs = TargetEncoding::for_classes(classes).width(classes);
     let arch = task.network(outputs);
     if let Arch::TwoLayer { width } = arch {
@@ -138,7 +137,7 @@ fn run_task(
     }
     // CRONOS first: a path's beta is the baselines' of the same seed.
     plans.sort_by_key(|p| !matches!(methods[p.method], Method::Cronos));
-    check_settings(task, &arch, &train, &valid)?;
+    check_settings(task, &arch, &data)?;
     let mut writer = RecordWriter::open(&task.out)?;
     let (finished, _) = records::load(&task.out)?;
     let done: HashSet<_> = finished
@@ -161,8 +160,7 @@ fn run_task(
         arch: &arch,
         methods,
         todo: &todo,
-        train: &train,
-        valid: &valid,
+        data: &data,
         writer: &mut writer,
         attempt: records::new_attempt(),
         chosen_betas,
@@ -174,7 +172,7 @@ fn run_task(
     // invocations with other --seeds, --lr-draws or --methods; the task itself is fixed by
     // `settings.json`.
     let description = format!(
-        "{:?}, {}{}: {} training / {} validation samples, {} epochs, network {arch}",
+        "{:?}, {}{}: {} training / {} validation / {} test samples, {} epochs, network {arch}",
         args.dataset,
         if task.classes.0.is_empty() {
             "all classes".to_string()
@@ -186,8 +184,9 @@ fn run_task(
         } else {
             String::new()
         },
-        train.len(),
-        valid.len(),
+        data.train.len(),
+        data.valid.len(),
+        data.test.len(),
         args.epochs,
     );
     let (runs, epochs) = records::load(&task.out)?;
@@ -200,8 +199,7 @@ struct SweepTask<'a> {
     arch: &'a Arch,
     methods: &'a [Method],
     todo: &'a [&'a Plan],
-    train: &'a LabeledSet,
-    valid: &'a LabeledSet,
+    data: &'a TaskData,
     writer: &'a mut RecordWriter,
     /// Tags the epoch rows and run records of this invocation.
     attempt: String,
@@ -235,8 +233,9 @@ impl BackendTask for SweepTask<'_> {
     fn run<B: burn::prelude::Backend>(mut self, device: B::Device) -> Self::Output {
         let args = self.task.args;
         let setup = train::RunSetup {
-            train: self.train,
-            valid: self.valid,
+            train: &self.data.train,
+            valid: &self.data.valid,
+            test: &self.data.test,
             arch: self.arch,
             epochs: args.epochs,
             batch_size: args.batch_size,
@@ -322,6 +321,7 @@ impl BackendTask for SweepTask<'_> {
                 seconds: last.map_or(0.0, |s| s.seconds),
                 peak_val_accuracy: peak,
                 final_val_accuracy: last.map_or(f64::NAN, |s| s.accuracy),
+                test_accuracy: Some(result.test_accuracy),
                 objective: result.objective,
                 lower_bound: result.lower_bound,
                 beta: result.beta,

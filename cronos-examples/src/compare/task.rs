@@ -1,4 +1,5 @@
-//! The task of a comparison: its training and validation data, and the settings its records belong to.
+//! The task of a comparison: its training, validation and test data, and the settings its records
+//! belong to.
 
 use super::args::{Arch, Dataset, Task};
 use crate::error::CliError;
@@ -6,9 +7,20 @@ use cronos_datasets::preprocess::{Granularity, Scaler, Scaling};
 use cronos_datasets::projection::Projection;
 use cronos_datasets::LabeledSet;
 
-/// Training and validation sets of the task, pixels scaled to [0, 1] by the training range, then
-/// projected on the training set's first principal components if the task asks for them.
-pub fn load_task(task: &Task) -> Result<(LabeledSet, LabeledSet), CliError> {
+/// The data of a task, pixels scaled to [0, 1] by the training range, then projected on the
+/// training set's first principal components if the task asks for them.
+pub struct TaskData {
+    pub train: LabeledSet,
+    /// Scores every epoch; what tuning (learning rates, CRONOS's beta) and peak accuracies see.
+    pub valid: LabeledSet,
+    /// Held out from every choice: scores the final network of each run once, so the method's best
+    /// run, chosen on validation, has an accuracy that the choice did not flatter.
+    pub test: LabeledSet,
+}
+
+/// The data of `task`. The dataset's held-out split is divided by class: validation takes
+/// `--val-limit` samples of it (0: all), at most half, and the test set the rest.
+pub fn load_task(task: &Task) -> Result<TaskData, CliError> {
     let args = task.args;
     if let Some(dir) = &args.data_dir {
         if !dir.exists() {
@@ -18,7 +30,7 @@ pub fn load_task(task: &Task) -> Result<(LabeledSet, LabeledSet), CliError> {
             )));
         }
     }
-    let (train, valid) = match (args.dataset, &args.data_dir) {
+    let (train, held_out) = match (args.dataset, &args.data_dir) {
         (Dataset::FashionMnist, None) => cronos_datasets::mnist::fashion_mnist_embedded()?,
         (Dataset::FashionMnist, Some(dir)) => cronos_datasets::mnist::fashion_mnist(dir)?,
         (Dataset::Cifar10, Some(dir)) => cronos_datasets::cifar::load_dir(dir)?,
@@ -32,43 +44,55 @@ pub fn load_task(task: &Task) -> Result<(LabeledSet, LabeledSet), CliError> {
             )))
         }
     };
-    let pick = |set: LabeledSet, limit: usize| -> Result<LabeledSet, CliError> {
-        let set = if task.classes.0.is_empty() {
+    let classes = |set: LabeledSet| -> Result<LabeledSet, CliError> {
+        Ok(if task.classes.0.is_empty() {
             set
         } else {
             set.select_classes(&task.classes.0)?
-        };
-        Ok(if limit > 0 && limit < set.len() {
-            set.stratified_split(limit as f64 / set.len() as f64, 0)?.1
-        } else {
-            set
         })
     };
-    let mut train = pick(train, args.train_limit)?;
-    let mut valid = pick(valid, args.val_limit)?;
+    let (train, held_out) = (classes(train)?, classes(held_out)?);
+    let mut train = match args.train_limit {
+        limit if limit > 0 && limit < train.len() => {
+            train
+                .stratified_split(limit as f64 / train.len() as f64, 0)?
+                .1
+        }
+        _ => train,
+    };
+    if held_out.len() < 2 {
+        return Err(CliError(format!(
+            "the held-out split has {} sample(s) of the chosen classes: validation and test need \
+             one each at least",
+            held_out.len()
+        )));
+    }
+    let half = held_out.len() / 2;
+    let val_size = match args.val_limit {
+        0 => half,
+        limit => limit.min(half),
+    };
+    let (mut test, mut valid) =
+        held_out.stratified_split(val_size as f64 / held_out.len().max(1) as f64, 0)?;
     let scaler = Scaler::fit(&train.x, Scaling::UnitRange, Granularity::Scalar)?;
-    scaler.apply(&mut train.x)?;
-    scaler.apply(&mut valid.x)?;
+    for set in [&mut train, &mut valid, &mut test] {
+        scaler.apply(&mut set.x)?;
+    }
     if task.pca > 0 {
         let projection = Projection::pca(&train.x, task.pca)
             .map_err(|e| CliError(format!("invalid value {} for --pca: {e}", task.pca)))?;
-        for set in [&mut train, &mut valid] {
+        for set in [&mut train, &mut valid, &mut test] {
             set.x = projection.apply(&set.x)?;
             set.image_shape = None;
         }
     }
-    Ok((train, valid))
+    Ok(TaskData { train, valid, test })
 }
 
 /// Records only compare when the task is the same: the first sweep writes `settings.json` in the
 /// task's folder, later sweeps there must match it (methods, seeds and learning-rate draws may
 /// change).
-pub(crate) fn check_settings(
-    task: &Task,
-    arch: &Arch,
-    train: &LabeledSet,
-    valid: &LabeledSet,
-) -> Result<(), CliError> {
+pub(crate) fn check_settings(task: &Task, arch: &Arch, data: &TaskData) -> Result<(), CliError> {
     let args = task.args;
     let mut settings = serde_json::json!({
         "dataset": format!("{:?}", args.dataset),
@@ -76,8 +100,9 @@ pub(crate) fn check_settings(
         "classes": task.classes.0,
         "image_size": args.image_size,
         "pca": task.pca,
-        "train_samples": train.len(),
-        "valid_samples": valid.len(),
+        "train_samples": data.train.len(),
+        "valid_samples": data.valid.len(),
+        "test_samples": data.test.len(),
         "arch": arch.to_string(),
         "epochs": args.epochs,
         "batch_size": args.batch_size,

@@ -44,6 +44,8 @@ pub const PATH_SPAN: f64 = 1e4;
 pub struct RunSetup<'a> {
     pub train: &'a LabeledSet,
     pub valid: &'a LabeledSet,
+    /// Scores each run's final network once (see [`super::task::TaskData::test`]).
+    pub test: &'a LabeledSet,
     pub arch: &'a Arch,
     pub epochs: usize,
     pub batch_size: usize,
@@ -102,11 +104,13 @@ impl Data {
     }
 }
 
-/// A finished run: its epochs and, on the two-layer network, the final regularized training
-/// objective (CRONOS: with its certified lower bound).
+/// A finished run: its epochs, the test accuracy of its final network (CRONOS: the network of the
+/// beta it chose) and, on the two-layer network, the final regularized training objective (CRONOS:
+/// with its certified lower bound).
 #[derive(Debug, Clone)]
 pub struct Finished {
     pub scores: Vec<EpochScore>,
+    pub test_accuracy: f64,
     pub objective: Option<f64>,
     pub lower_bound: Option<f64>,
     /// beta of the two-layer program the run trained (CRONOS: the one its path chose).
@@ -228,8 +232,14 @@ fn deep<B: Backend>(
         .iter()
         .map(|s| s.feature_seconds + s.solve_seconds)
         .sum();
+    let (test_accuracy, _) = score(
+        |x| outcome.model.forward(x),
+        &Data::new(setup.test)?,
+        device,
+    );
     Ok(Some(Finished {
         scores,
+        test_accuracy,
         objective: None,
         lower_bound: None,
         beta: None,
@@ -252,6 +262,7 @@ fn two_layer<B: burn::tensor::backend::AutodiffBackend>(
 ) -> Result<Option<Finished>, CliError> {
     let train = Data::new(setup.train)?;
     let valid = Data::new(setup.valid)?;
+    let test = Data::new(setup.test)?;
     B::seed(device, seed);
     let n = train.x.rows as f64;
     let mut model = DeepMlpConfig::new(train.x.cols, width, train.y.cols)
@@ -291,9 +302,12 @@ fn two_layer<B: burn::tensor::backend::AutodiffBackend>(
             return Ok(None);
         }
     }
+    let inner = model.valid();
+    let (test_accuracy, _) = score(|x| inner.forward(x), &test, device);
     Ok(Some(Finished {
         objective: scores.last().and_then(|s| s.objective),
         scores,
+        test_accuracy,
         lower_bound: None,
         beta: Some(beta),
         head_seconds: None,
@@ -329,6 +343,7 @@ fn cronos<B: Backend>(
     };
     let train = Data::new(setup.train)?;
     let valid = Data::new(setup.valid)?;
+    let test = Data::new(setup.test)?;
     let config = CronosSolverConfig {
         solver: setup.cronos.clone().with_seed(seed),
         width: Some(*width),
@@ -343,19 +358,28 @@ fn cronos<B: Backend>(
         Beta::Path => path_betas(config.solver.zero_solution_beta(&x, &y)?),
     };
     let mut scores = Vec::with_capacity(betas.len());
-    // (validation accuracy, beta, objective, lower bound) of the best solve so far.
-    let mut best: Option<(f64, f64, f64, f64)> = None;
+    // The best solve so far and its validation accuracy.
+    let mut best: Option<(f64, Finished)> = None;
     let mut failure = None;
     let mut clock = Duration::ZERO;
     config.fit_path(x, y, &betas, |beta, fitted| {
         let _ = B::sync(device);
         clock += lap.elapsed();
         let (accuracy, loss) = score(|x| fitted.model.forward(x), &valid, device);
-        lap = Instant::now();
         let report = &fitted.report;
-        if best.is_none_or(|(a, ..)| accuracy > a) {
-            best = Some((accuracy, beta, report.objective, report.lower_bound));
+        if best.as_ref().is_none_or(|(a, _)| accuracy > *a) {
+            let (test_accuracy, _) = score(|x| fitted.model.forward(x), &test, device);
+            let chosen = Finished {
+                scores: Vec::new(),
+                test_accuracy,
+                objective: Some(report.objective),
+                lower_bound: Some(report.lower_bound),
+                beta: Some(beta),
+                head_seconds: None,
+            };
+            best = Some((accuracy, chosen));
         }
+        lap = Instant::now();
         let s = EpochScore {
             epoch: scores.len() + 1,
             seconds: clock.as_secs_f64(),
@@ -375,15 +399,9 @@ fn cronos<B: Backend>(
     if let Some(e) = failure {
         return Err(e);
     }
-    let (_, beta, objective, lower_bound) = best
+    let (_, chosen) = best
         .ok_or_else(|| CliError("the CRONOS path ran out of time before its first solve".into()))?;
-    Ok(Some(Finished {
-        scores,
-        objective: Some(objective),
-        lower_bound: Some(lower_bound),
-        beta: Some(beta),
-        head_seconds: None,
-    }))
+    Ok(Some(Finished { scores, ..chosen }))
 }
 
 /// The path's betas: [`PATH_BETAS`] values, log-spaced from a tenth of the beta whose solution is
