@@ -313,7 +313,7 @@ impl<B: Backend> Admm<B> {
         &self,
         p: &Problem<B>,
         gap: f64,
-        interrupted: &dyn Fn() -> bool,
+        interrupted: &(dyn Fn() -> bool + Sync),
     ) -> Result<(Option<Candidate<B>>, f64), Skipped> {
         let mu = self.cone_multiplier();
         let v = &self.state.v;

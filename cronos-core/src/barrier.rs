@@ -76,12 +76,13 @@ pub(crate) fn bytes(n: usize, d: usize, patterns: usize, relu: bool) -> f64 {
 }
 
 /// The program of one output restricted to some patterns: data `x` (`n x d`), patterns `mask`
-/// (`n x P`), targets `y`.
+/// (`n x P`), targets `y`; `par` is the parallelism of its factorizations and symmetric products.
 pub(crate) struct Program<'a> {
     pub(crate) x: &'a Mat<f64>,
     pub(crate) mask: &'a Mat<f64>,
     pub(crate) y: &'a [f64],
     pub(crate) beta: f64,
+    pub(crate) par: Par,
 }
 
 /// The restricted optimum: per pattern, per block (v_i then w_i, or u_i) its point (`d` values)
@@ -515,7 +516,7 @@ impl Path<'_> {
     /// H_w)^-1 H_v, the parallel sum of the two blocks, for a_i; only lower triangles are formed
     /// where the result is symmetric.
     fn factor(&mut self, interrupted: &dyn Fn() -> bool) -> Option<Factored> {
-        let par = faer::get_global_parallelism();
+        let par = self.program.par;
         let d = self.program.x.ncols();
         self.restore_gram();
         let mut eliminated = Vec::new();
@@ -579,7 +580,7 @@ impl Path<'_> {
 
     /// (L L^T)^-1 rhs with the factor of the last [`Path::factor`].
     fn solve_system(&self, rhs: &Mat<f64>) -> Mat<f64> {
-        let par = faer::get_global_parallelism();
+        let par = self.program.par;
         let mut x = rhs.clone();
         solve_lower_triangular_in_place(self.system.as_ref(), x.as_mut(), par);
         solve_upper_triangular_in_place(self.system.transpose(), x.as_mut(), par);
@@ -821,6 +822,7 @@ mod tests {
             mask: &mask,
             y,
             beta,
+            par: faer::get_global_parallelism(),
         };
         program.solve(&[0], relu, cold, 1e-12, interrupted, deadline)
     }

@@ -64,7 +64,7 @@ impl<B: Backend> Checks<B> {
         problem: &Problem<B>,
         m: &Measures,
         force: bool,
-        interrupted: &dyn Fn() -> bool,
+        interrupted: &(dyn Fn() -> bool + Sync),
     ) -> bool {
         if !force && run.iterations < self.next {
             return false;

@@ -19,7 +19,8 @@ use crate::host;
 use crate::operator::ConvexOperator;
 use crate::Formulation;
 use burn::prelude::*;
-use faer::Mat;
+use faer::{Mat, Par};
+use rayon::prelude::*;
 use std::time::Instant;
 
 /// Floating-point operations one polish may cost, all outputs together (see [`barrier::cost`]), in a
@@ -34,6 +35,12 @@ use std::time::Instant;
 /// took 13.4 s per interior-point step; with a time limit of 1,500 s it is certified (gap 7.6e-5)
 /// after 654 s.
 const MAX_FLOPS: f64 = 6e11;
+
+/// Estimated floating-point operations of one output's polish (see [`barrier::cost`]) up to which
+/// the outputs are polished side by side, one per thread. Ten outputs of 2,000 x 50 data with 3
+/// patterns each (5e8 each) took 0.87 s one after the other, their steps too small for a parallel
+/// factorization to keep two cores busy.
+const SIDE_BY_SIDE_FLOPS: f64 = 1e10;
 
 /// Relative residuals below which ADMM's nonzero patterns are worth polishing. The first check below
 /// 1e-2 came after 51 to 147 iterations on the benchmark problems and its polish certified them to
@@ -138,7 +145,7 @@ impl std::fmt::Display for Skipped {
 pub(crate) struct Limits<'a> {
     pub(crate) gap: f64,
     pub(crate) memory: f64,
-    pub(crate) interrupted: &'a dyn Fn() -> bool,
+    pub(crate) interrupted: &'a (dyn Fn() -> bool + Sync),
     pub(crate) deadline: Option<Instant>,
     pub(crate) flops_left: f64,
 }
@@ -159,10 +166,11 @@ impl Limits<'_> {
 
 /// Polishes the ADMM point `v` (`d x B c`) with cone multipliers `mu` (`n x B c`, ReLU program), for
 /// targets `y` (`n x c`) and regularization `beta`, all in the solver's scaled units, output by
-/// output within `limits`. An output interrupted during its interior-point method keeps the
-/// method's last iterate (a valid dual point, and a point the caller may reject); one interrupted
-/// before it, or whose method would not end before the deadline, or fails (iterates that are not
-/// finite), keeps ADMM's point and multipliers, and so do the outputs after either. The reason
+/// output within `limits` (side by side when they are small, see [`SIDE_BY_SIDE_FLOPS`]). An output
+/// interrupted during its interior-point method keeps the method's last iterate (a valid dual
+/// point, and a point the caller may reject); one interrupted before it, or whose method would not
+/// end before the deadline, or fails (iterates that are not finite), keeps ADMM's point and
+/// multipliers. The reason
 /// ([`Skipped`]) when the largest restricted problem would not fit the memory limit, or, without a
 /// deadline, the estimated cost exceeds both [`MAX_FLOPS`] and the iterations left
 /// (`limits.flops_left`); `None` when no output was polished. Also returns the estimated
@@ -216,16 +224,27 @@ pub(crate) fn polish<B: Backend>(
     let x = host::to_faer(op.x().clone());
     let mask = host::to_faer(op.mask().clone());
     let yh = host::to_faer(y.clone());
+    let cone_scale = op.cone_scale();
     // Patterns left out keep ADMM's multipliers, which the certificate then tightens.
-    let mut mu_out = mu.map_or_else(|| Mat::zeros(n, cols), |m| host::to_faer(m.clone()));
-    // Outputs not polished keep ADMM's point.
-    let mut v_out = vh.clone();
-    let mut polished_outputs = 0;
-    let mut flops = 0.0;
-    // An output whose point is zero keeps it: there is nothing to restrict the program to.
-    for (k, patterns) in chosen.iter().enumerate().filter(|(_, p)| !p.is_empty()) {
-        if (limits.interrupted)() {
-            break;
+    let mu_admm = mu.map_or_else(|| Mat::zeros(n, cols), |m| host::to_faer(m.clone()));
+    // Small outputs are solved side by side, each on one thread (their products are too small for
+    // a parallel factorization to pay), when the memory budget holds all of them at once.
+    let threads = rayon::current_num_threads();
+    let side_by_side = c > 1
+        && chosen
+            .iter()
+            .all(|p| barrier::cost(n, d, p.len(), relu) <= SIDE_BY_SIDE_FLOPS)
+        && memory * threads as f64 <= limits.memory;
+    let par = match side_by_side {
+        true => Par::Seq,
+        false => faer::get_global_parallelism(),
+    };
+    // One output's restricted program, started from ADMM's point and multipliers (in the units of
+    // (2 D_i - I) X); `None` when the method did not start, `Some(None)` when it failed.
+    let solve = |k: usize| -> Option<Option<barrier::Restricted>> {
+        let patterns = &chosen[k];
+        if patterns.is_empty() || (limits.interrupted)() {
+            return None;
         }
         let target: Vec<f64> = (0..n).map(|j| yh[(j, k)]).collect();
         let program = barrier::Program {
@@ -233,8 +252,8 @@ pub(crate) fn polish<B: Backend>(
             mask: &mask,
             y: &target,
             beta,
+            par,
         };
-        // ADMM's point and multipliers (in the units of (2 D_i - I) X) start the method.
         let of = |i: usize, per: &dyn Fn(usize) -> Vec<f64>| {
             columns(i, k).into_iter().map(per).collect::<Vec<_>>()
         };
@@ -247,40 +266,51 @@ pub(crate) fn polish<B: Backend>(
                 .iter()
                 .map(|&i| match relu {
                     true => of(i, &|col| {
-                        (0..n).map(|j| mu_out[(j, col)] * op.cone_scale()).collect()
+                        (0..n).map(|j| mu_admm[(j, col)] * cone_scale).collect()
                     }),
                     false => of(i, &|_| Vec::new()),
                 })
                 .collect(),
         };
-        flops += barrier::cost(n, d, patterns.len(), relu);
-        let solved = program.solve(
+        Some(program.solve(
             patterns,
             relu,
             start,
             limits.gap,
             limits.interrupted,
             limits.deadline,
-        );
-        // A method cut short keeps where it got to: its dual point bounds the optimum whatever its
-        // accuracy, and the caller returns its point only if it is feasible and better than ADMM's.
-        let cut = (limits.interrupted)();
-        let Some(restricted) = solved else {
-            break;
+        ))
+    };
+    let solved: Vec<_> = match side_by_side {
+        true => (0..c).into_par_iter().map(solve).collect(),
+        false => (0..c).map(solve).collect(),
+    };
+    let flops: f64 = chosen
+        .iter()
+        .zip(&solved)
+        .filter(|(_, s)| s.is_some())
+        .map(|(patterns, _)| barrier::cost(n, d, patterns.len(), relu))
+        .sum();
+    // Outputs not polished keep ADMM's point and multipliers. A method cut short keeps where it
+    // got to: its dual point bounds the optimum whatever its accuracy, and the caller returns its
+    // point only if it is feasible and better than ADMM's.
+    let mut v_out = vh.clone();
+    let mut mu_out = mu_admm;
+    let mut polished_outputs = 0;
+    for (k, restricted) in solved.into_iter().enumerate() {
+        let Some(Some(restricted)) = restricted else {
+            continue;
         };
         polished_outputs += 1;
-        for (q, &i) in patterns.iter().enumerate() {
+        for (q, &i) in chosen[k].iter().enumerate() {
             for (b, col) in columns(i, k).into_iter().enumerate() {
                 for (r, value) in restricted.points[q][b].iter().enumerate() {
                     v_out[(r, col)] = *value;
                 }
                 for (j, lambda) in restricted.multipliers[q][b].iter().enumerate() {
-                    mu_out[(j, col)] = lambda / op.cone_scale();
+                    mu_out[(j, col)] = lambda / cone_scale;
                 }
             }
-        }
-        if cut {
-            break;
         }
     }
     if polished_outputs == 0 {
@@ -306,9 +336,11 @@ pub(crate) fn polish<B: Backend>(
 #[cfg(test)]
 mod tests {
     use super::{polish, Limits, PolishSchedule, Skipped, MAX_FLOPS};
-    use crate::test_support::{gaussian, operator};
+    use crate::host;
+    use crate::test_support::{gaussian, operator, B};
     use crate::Formulation;
-    use std::cell::Cell;
+    use burn::prelude::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Instant;
 
     /// Without a time limit a polish may cost MAX_FLOPS, or more when the solve's iterations left
@@ -351,6 +383,62 @@ mod tests {
         assert!(skipped.to_string().contains("memory budget leaves 0.00 GB"));
     }
 
+    /// Outputs polished side by side (small ones, with threads to spare) get what each gets
+    /// polished alone: the same point and multipliers, in their own columns.
+    #[test]
+    fn outputs_polished_side_by_side_match_each_polished_alone() {
+        let c = 3;
+        let op = operator(40, Formulation::Relu).with_outputs(c);
+        let blocks = op.blocks();
+        let y = gaussian(40, c, 7);
+        let (v, mu) = (
+            gaussian(5, blocks * c, 8) * 0.1,
+            gaussian(40, blocks * c, 9).abs(),
+        );
+        let limits = Limits {
+            gap: 1e-10,
+            memory: 1e9,
+            interrupted: &|| false,
+            deadline: None,
+            flops_left: 0.0,
+        };
+        let all = polish(&op, &y, &v, Some(&mu), 1e-2, &limits)
+            .expect("within its limits")
+            .0
+            .expect("polished");
+        let alone_op = operator(40, Formulation::Relu);
+        for k in 0..c {
+            let columns = |m: &Tensor<B, 2>, per: usize| {
+                let picked: Vec<i64> = (0..per).map(|i| (i * c + k) as i64).collect();
+                let picked = Tensor::from_data(TensorData::new(picked, [per]), &m.device());
+                m.clone().select(1, picked)
+            };
+            let alone = polish(
+                &alone_op,
+                &columns(&y, 1),
+                &columns(&v, blocks),
+                Some(&columns(&mu, blocks)),
+                1e-2,
+                &limits,
+            )
+            .expect("within its limits")
+            .0
+            .expect("polished");
+            let pairs = [
+                (columns(&all.v, blocks), alone.v),
+                (columns(all.mu.as_ref().unwrap(), blocks), alone.mu.unwrap()),
+            ];
+            for (together, apart) in pairs {
+                let (together, apart) = (host::to_faer(together), host::to_faer(apart));
+                let scale = apart.norm_max().max(1e-300);
+                assert!(
+                    (&together - &apart).norm_max() <= 1e-9 * scale,
+                    "output {k}: {together:?} vs {apart:?}"
+                );
+            }
+        }
+    }
+
     /// A polish cut short after a few interior-point steps keeps where its method got to: a dual
     /// point whose bound is valid (below the objective the uninterrupted polish reaches) and better
     /// than the start's, where it used to return nothing.
@@ -361,11 +449,8 @@ mod tests {
         let blocks = op.blocks();
         let (v, mu) = (gaussian(5, blocks, 8) * 0.1, gaussian(40, blocks, 9).abs());
         let run = |calls: usize| {
-            let seen = Cell::new(0);
-            let interrupted = || {
-                seen.set(seen.get() + 1);
-                seen.get() > calls
-            };
+            let seen = AtomicUsize::new(0);
+            let interrupted = || seen.fetch_add(1, Ordering::Relaxed) + 1 > calls;
             let limits = Limits {
                 gap: 1e-10,
                 memory: 1e9,
