@@ -33,7 +33,7 @@ pub enum Command {
     Predict(PredictArgs),
     /// Compare CRONOS (two-layer task) and CRONOS-AM (deep task) with tuned gradient optimizers.
     ///
-    /// Writes, per task under --out/<task>, per-epoch records (epochs.csv, epochs.jsonl), finished
+    /// Writes, per task under --out/TASK, per-epoch records (epochs.csv, epochs.jsonl), finished
     /// runs (runs.jsonl), summary.md, summary.json and plots (val_accuracy, on the two-layer task
     /// objective; SVG and PNG), and summary.md and summary.json of every task under --out; a rerun
     /// skips finished runs.
