@@ -41,13 +41,14 @@ pub(crate) struct Checks<B: Backend> {
 }
 
 impl<B: Backend> Checks<B> {
-    /// Checks at least every `every` iterations, polished points accepted at violation `tol`.
-    pub(crate) fn new(every: usize, tol: f64) -> Self {
+    /// Checks at least every `every` iterations, polished points accepted at violation `tol`; a
+    /// `warm`-started solve polishes sooner ([`PolishSchedule::new`]).
+    pub(crate) fn new(every: usize, tol: f64, warm: bool) -> Self {
         Self {
             every,
             next: every,
             tol,
-            polish: PolishSchedule::default(),
+            polish: PolishSchedule::new(warm),
             dual: None,
             polished: None,
             polishes: 0,

@@ -44,9 +44,16 @@ const SIDE_BY_SIDE_FLOPS: f64 = 1e10;
 
 /// Relative residuals below which ADMM's nonzero patterns are worth polishing. The first check below
 /// 1e-2 came after 51 to 147 iterations on the benchmark problems and its polish certified them to
-/// 1e-6 at once; below 1e-1 (the first check, iteration 21) the interior-point method does all the
-/// work from a start far off, in no less time.
+/// 1e-6 at once. Polishing at the first check (below 1e-1, iteration 21) certified them as well and
+/// saved up to a fifth of their time, but on larger cold problems it gambles a long polish on
+/// patterns ADMM has not settled yet (1,000 x 784 raw pixels, 16 patterns: no iteration for over a
+/// minute), so only a warm start, which brings the patterns of a nearby solution, polishes that
+/// early ([`WARM_POLISH_RESIDUAL`]).
 const POLISH_RESIDUAL: f64 = 1e-2;
+/// [`POLISH_RESIDUAL`] of a warm-started solve. The two-layer task's regularization path of
+/// `cronos compare` (ten outputs, each solve warm-started from the last) took 5.4 s instead of 9.0 s,
+/// every solve certified at its first polish.
+const WARM_POLISH_RESIDUAL: f64 = 1e-1;
 /// Factor by which the residuals must fall before the next polish...
 const POLISH_SHRINK: f64 = 0.5;
 /// ...or the iterations after which the structure is polished again anyway.
@@ -62,31 +69,37 @@ const POLISH_SHARE: f64 = 0.25;
 /// structure has moved: after the residuals have halved, or after [`POLISH_INTERVAL`] iterations;
 /// and never sooner than its cost allows ([`POLISH_SHARE`]).
 pub(crate) struct PolishSchedule {
+    /// Residuals below which polishing starts ([`POLISH_RESIDUAL`] or [`WARM_POLISH_RESIDUAL`]).
+    threshold: f64,
     residual: f64,
     iteration: Option<usize>,
     spacing: usize,
 }
 
-impl Default for PolishSchedule {
-    fn default() -> Self {
+impl PolishSchedule {
+    /// The schedule of a solve, warm-started or not.
+    pub(crate) fn new(warm: bool) -> Self {
+        let threshold = match warm {
+            true => WARM_POLISH_RESIDUAL,
+            false => POLISH_RESIDUAL,
+        };
         Self {
-            residual: POLISH_RESIDUAL,
+            threshold,
+            residual: threshold,
             iteration: None,
             spacing: 0,
         }
     }
-}
 
-impl PolishSchedule {
     /// Whether to polish at `iteration`, whose larger relative residual is `residual`; a `true`
     /// counts as the polish done.
     pub(crate) fn due(&mut self, iteration: usize, residual: f64) -> bool {
         let since = |gap: usize| self.iteration.is_none_or(|last| iteration >= last + gap);
         let waited = self.iteration.is_some() && since(POLISH_INTERVAL);
         let due = since(self.spacing)
-            && (residual <= self.residual || (waited && residual <= POLISH_RESIDUAL));
+            && (residual <= self.residual || (waited && residual <= self.threshold));
         if due {
-            self.residual = residual.min(POLISH_RESIDUAL) * POLISH_SHRINK;
+            self.residual = residual.min(self.threshold) * POLISH_SHRINK;
             self.iteration = Some(iteration);
         }
         due
@@ -141,26 +154,35 @@ impl std::fmt::Display for Skipped {
 /// What a polish may take: the duality gap, relative to the objective, to which it solves the
 /// blocks it solves; the bytes of host memory it may use; the test that ends it early (checked
 /// between interior-point steps); the solve's deadline, if it has a time limit; and the estimated
-/// floating-point operations of the ADMM iterations the solve has left (see [`MAX_FLOPS`]).
+/// floating-point operations of the ADMM iterations the solve has left (see [`MAX_FLOPS`]), and
+/// whether the solve is short (see [`Limits::affordable`]).
 pub(crate) struct Limits<'a> {
     pub(crate) gap: f64,
     pub(crate) memory: f64,
     pub(crate) interrupted: &'a (dyn Fn() -> bool + Sync),
     pub(crate) deadline: Option<Instant>,
     pub(crate) flops_left: f64,
+    pub(crate) short: bool,
 }
 
 impl Limits<'_> {
     /// Whether a polish of an estimated `cost` in floating-point operations may start: with a
     /// deadline always (the interior-point method then checks its steps against it), otherwise up
-    /// to [`MAX_FLOPS`] or the cost of the iterations left, whichever is more.
+    /// to what [`Limits::affordable`] allows.
     fn afford(&self, cost: f64) -> bool {
         self.deadline.is_some() || cost <= self.affordable()
     }
 
-    /// The flops a polish may cost without a deadline.
+    /// The flops a polish may cost without a deadline: [`MAX_FLOPS`] or the cost of the iterations
+    /// left, whichever is more; in a short solve (fewer than [`crate::rho::SWEEP_MIN_BUDGET`]
+    /// iterations, such as CRONOS-AM's 30-iteration head solves, which ask for an approximate
+    /// answer quickly) only the latter. A head's polish (2,000 features of width 256, 10 patterns,
+    /// estimated 1.4e11) would certify it but take 3.7 s of a 0.5 s solve.
     fn affordable(&self) -> f64 {
-        MAX_FLOPS.max(self.flops_left)
+        match self.short {
+            true => self.flops_left,
+            false => MAX_FLOPS.max(self.flops_left),
+        }
     }
 }
 
@@ -335,7 +357,9 @@ pub(crate) fn polish<B: Backend>(
 
 #[cfg(test)]
 mod tests {
-    use super::{polish, Limits, PolishSchedule, Skipped, MAX_FLOPS};
+    use super::{
+        polish, Limits, PolishSchedule, Skipped, MAX_FLOPS, POLISH_RESIDUAL, WARM_POLISH_RESIDUAL,
+    };
     use crate::host;
     use crate::test_support::{gaussian, operator, B};
     use crate::Formulation;
@@ -347,18 +371,23 @@ mod tests {
     /// would cost more; with one, the interior-point method decides from its deadline.
     #[test]
     fn a_polish_costs_at_most_what_the_iterations_left_would_without_a_time_limit() {
-        let limits = |deadline, flops_left| Limits {
+        let limits = |deadline, flops_left, short| Limits {
             gap: 1e-6,
             memory: 1e9,
             interrupted: &|| false,
             deadline,
             flops_left,
+            short,
         };
-        assert!(limits(None, 0.0).afford(MAX_FLOPS));
-        assert!(!limits(None, 0.0).afford(2.0 * MAX_FLOPS));
-        assert!(limits(None, 3.0 * MAX_FLOPS).afford(2.0 * MAX_FLOPS));
-        assert!(!limits(None, 3.0 * MAX_FLOPS).afford(4.0 * MAX_FLOPS));
-        assert!(limits(Some(Instant::now()), 0.0).afford(1e30));
+        assert!(limits(None, 0.0, false).afford(MAX_FLOPS));
+        assert!(!limits(None, 0.0, false).afford(2.0 * MAX_FLOPS));
+        assert!(limits(None, 3.0 * MAX_FLOPS, false).afford(2.0 * MAX_FLOPS));
+        assert!(!limits(None, 3.0 * MAX_FLOPS, false).afford(4.0 * MAX_FLOPS));
+        assert!(limits(Some(Instant::now()), 0.0, false).afford(1e30));
+        // A short solve has no floor: only its iterations left pay for a polish.
+        assert!(!limits(None, 1e9, true).afford(2e9));
+        assert!(limits(None, 1e9, true).afford(1e9));
+        assert!(limits(Some(Instant::now()), 0.0, true).afford(1e30));
     }
 
     /// A polish whose matrices do not fit the memory left says so, with the sizes.
@@ -372,6 +401,7 @@ mod tests {
             interrupted: &|| false,
             deadline: None,
             flops_left: 0.0,
+            short: false,
         };
         let Err(skipped) = polish(&op, &y, &v, None, 1e-2, &limits) else {
             panic!("a polish needing more than 1 kB was not skipped");
@@ -401,6 +431,7 @@ mod tests {
             interrupted: &|| false,
             deadline: None,
             flops_left: 0.0,
+            short: false,
         };
         let all = polish(&op, &y, &v, Some(&mu), 1e-2, &limits)
             .expect("within its limits")
@@ -457,6 +488,7 @@ mod tests {
                 interrupted: &interrupted,
                 deadline: None,
                 flops_left: 0.0,
+                short: false,
             };
             polish(&op, &y, &v, Some(&mu), 1e-2, &limits)
                 .expect("within its limits")
@@ -488,17 +520,22 @@ mod tests {
 
     #[test]
     fn polishes_when_residuals_halve_or_after_an_interval() {
-        let mut s = PolishSchedule::default();
-        assert!(!s.due(10, 2e-2), "residuals above the threshold");
-        assert!(s.due(20, 8e-3));
-        assert!(!s.due(30, 5e-3), "not yet halved");
-        assert!(s.due(40, 3e-3));
-        assert!(!s.due(139, 2e-3));
-        assert!(s.due(140, 2e-3), "an interval after the last polish");
-        assert!(s.due(150, 5e-4));
+        let mut s = PolishSchedule::new(false);
+        let r = POLISH_RESIDUAL;
+        assert!(!s.due(10, 2.0 * r), "residuals above the threshold");
+        assert!(s.due(20, 0.8 * r));
+        assert!(!s.due(30, 0.5 * r), "not yet halved");
+        assert!(s.due(40, 0.3 * r));
+        assert!(!s.due(139, 0.2 * r));
+        assert!(s.due(140, 0.2 * r), "an interval after the last polish");
+        assert!(s.due(150, 0.05 * r));
         // A polish worth 100 iterations waits 300 before the next, however fast residuals fall.
         s.spent(100.0, 1.0);
         assert!(!s.due(449, 1e-6));
         assert!(s.due(450, 1e-6));
+        // A warm start polishes at residuals ten times larger.
+        let mut warm = PolishSchedule::new(true);
+        assert!(warm.due(10, 0.8 * WARM_POLISH_RESIDUAL));
+        assert!(!PolishSchedule::new(false).due(10, 0.8 * WARM_POLISH_RESIDUAL));
     }
 }

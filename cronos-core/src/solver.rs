@@ -329,6 +329,7 @@ impl<'a> Cronos<'a> {
             pcg_iterations: m.pcg_iterations,
             seconds: start.elapsed().as_secs_f64(),
         };
+        let resumed = warm.is_some();
         let opening = |rho| (Admm::new(&problem, cold(), rho, true), Vec::new(), 0);
         let (mut run, mut history, sweep_iterations) = match (warm, cfg.rho) {
             (Some((state, rho)), _) => (Admm::new(&problem, state, rho, false), Vec::new(), 0),
@@ -344,7 +345,7 @@ impl<'a> Cronos<'a> {
         };
         rows.check()?;
 
-        let mut checks = Checks::new(cfg.check_every, cfg.tol);
+        let mut checks = Checks::new(cfg.check_every, cfg.tol, resumed);
         let mut status = Status::MaxIterations;
         let mut last: Option<Measures> = None;
         while run.iterations < cfg.max_iters {
