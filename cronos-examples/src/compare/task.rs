@@ -19,7 +19,7 @@ pub struct TaskData {
 }
 
 /// The data of `task`. The dataset's held-out split is divided by class: validation takes
-/// `--val-limit` samples of it (0: all), at most half, and the test set the rest.
+/// `--val-limit` samples of it (0: half), at most half, and the test set the rest.
 pub fn load_task(task: &Task) -> Result<TaskData, CliError> {
     let args = task.args;
     if let Some(dir) = &args.data_dir {
@@ -73,7 +73,7 @@ pub fn load_task(task: &Task) -> Result<TaskData, CliError> {
         limit => limit.min(half),
     };
     let (mut test, mut valid) =
-        held_out.stratified_split(val_size as f64 / held_out.len().max(1) as f64, 0)?;
+        held_out.stratified_split(val_size as f64 / held_out.len() as f64, 0)?;
     let scaler = Scaler::fit(&train.x, Scaling::UnitRange, Granularity::Scalar)?;
     for set in [&mut train, &mut valid, &mut test] {
         scaler.apply(&mut set.x)?;
