@@ -1,5 +1,6 @@
 //! End-to-end tests of `cronos compare` and the example binaries: a tiny sweep writes its records,
-//! summary and plots; a rerun skips the finished runs and refuses other task settings; a missing data directory is one error line
+//! summary and plots; a rerun skips the finished runs and refuses other task settings; the held-out
+//! images are shared between validation and test; a missing data directory is one error line
 //! with exit status 2; the PNG plot spells out its legend and axis titles.
 
 #[cfg(unix)]
@@ -535,4 +536,42 @@ fn png_legend_and_axis_titles_are_text() {
     assert_eq!(legend_row(&renamed, 0), rows[0]);
     assert_ne!(legend_row(&renamed, 1), rows[1]);
     assert_eq!(legend_row(&renamed, 2), rows[2]);
+}
+
+/// Validation takes at most half of the held-out split, all of that half with `--val-limit 0`; the
+/// test set gets the rest (the deep task's 400 held-out T-shirt and shirt images).
+#[test]
+fn held_out_images_are_shared_between_validation_and_test() {
+    let dir = tempfile::tempdir().unwrap();
+    for (limit, expected) in [
+        ("0", "200 validation / 200 test"),
+        ("1000", "200 validation / 200 test"),
+        ("30", "30 validation / 370 test"),
+    ] {
+        let out_dir = dir.path().join(format!("limit-{limit}"));
+        let args = [
+            "compare",
+            "--tasks",
+            "deep",
+            "--methods",
+            "adam",
+            "--lr-draws",
+            "1",
+            "--epochs",
+            "1",
+            "--train-limit",
+            "100",
+            "--val-limit",
+            limit,
+            "--quiet",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ];
+        succeeded(&run(env!("CARGO_BIN_EXE_cronos"), &args));
+        let summary = std::fs::read_to_string(out_dir.join("summary.md")).unwrap();
+        assert!(
+            summary.contains(&format!("100 training / {expected} samples")),
+            "{summary}"
+        );
+    }
 }
