@@ -4,10 +4,12 @@
 //! log-uniform over [1e-6, 1e-2], over several seeds; CRONOS has no learning rate, and on the
 //! two-layer network its beta (the program's, which the baselines then share) is chosen on
 //! validation along a regularization path; CRONOS-AM is not tuned. All methods share the data, the
-//! network and the epochs, and their clocks exclude evaluation.
+//! network and the epochs, and their clocks exclude evaluation. Every choice is made on the
+//! validation set; a test set held out from all of them scores each run's final network.
 //!
 //! * [`args`]: the flags, the tasks with their defaults, the methods and the network;
-//! * [`task`]: the data of a task and the settings its records belong to;
+//! * [`task`]: the data of a task (training, validation and test sets) and the settings its records
+//!   belong to;
 //! * [`sweep`]: task by task, the planned runs, run in turn on the chosen backend;
 //! * [`train`]: one run, epoch by epoch;
 //! * [`records`]: per-epoch and per-run records written as they happen, read back to skip runs;
