@@ -206,6 +206,8 @@ impl<'a> Cronos<'a> {
 
     /// Continues from `from` (an earlier [`Solution::warm_start`]) with its gates and rho; the
     /// iteration and time limits count afresh. `x` and `y` must have the shapes of the earlier solve.
+    /// A resumed solve polishes from its first check on (residuals below 1e-1), since it starts
+    /// from the structure of a nearby solution.
     pub fn resume<B: Backend>(
         self,
         x: Tensor<B, 2>,
