@@ -323,7 +323,7 @@ impl<B: Backend> Admm<B> {
             interrupted,
             deadline: p.deadline,
             flops_left: p.max_iters.saturating_sub(self.iterations) as f64 * p.iteration_flops(),
-            short: p.max_iters < crate::rho::SWEEP_MIN_BUDGET,
+            short: crate::rho::short(p.max_iters),
         };
         let (polished, flops) = polish(&p.op, &p.y, v, mu.as_ref(), p.beta, &limits)?;
         let Some(polished) = polished else {

@@ -51,7 +51,7 @@ const SIDE_BY_SIDE_FLOPS: f64 = 1e10;
 /// early ([`WARM_POLISH_RESIDUAL`]).
 const POLISH_RESIDUAL: f64 = 1e-2;
 /// [`POLISH_RESIDUAL`] of a warm-started solve. The two-layer task's regularization path of
-/// `cronos compare` (ten outputs, each solve warm-started from the last) took 5.4 s instead of 9.0 s,
+/// `cronos compare` (ten outputs, each solve warm-started from the last) took 5.5 s instead of 9.0 s,
 /// every solve certified at its first polish.
 const WARM_POLISH_RESIDUAL: f64 = 1e-1;
 /// Factor by which the residuals must fall before the next polish...
@@ -227,10 +227,11 @@ pub(crate) fn polish<B: Backend>(
     let widest = chosen.iter().map(Vec::len).max().unwrap_or(0);
     // Besides the method's own matrices: X, the mask and the point and multipliers on the host.
     let memory = barrier::bytes(n, d, widest, relu) + 8.0 * (n * (d + p) + (n + d) * cols) as f64;
-    let cost: f64 = chosen
+    let costs: Vec<f64> = chosen
         .iter()
         .map(|patterns| barrier::cost(n, d, patterns.len(), relu))
-        .sum();
+        .collect();
+    let cost: f64 = costs.iter().sum();
     if memory > limits.memory {
         return Err(Skipped::Memory {
             needed: memory,
@@ -253,9 +254,7 @@ pub(crate) fn polish<B: Backend>(
     // a parallel factorization to pay), when the memory budget holds all of them at once.
     let threads = rayon::current_num_threads();
     let side_by_side = c > 1
-        && chosen
-            .iter()
-            .all(|p| barrier::cost(n, d, p.len(), relu) <= SIDE_BY_SIDE_FLOPS)
+        && costs.iter().all(|&cost| cost <= SIDE_BY_SIDE_FLOPS)
         && memory * threads as f64 <= limits.memory;
     let par = match side_by_side {
         true => Par::Seq,
@@ -307,11 +306,11 @@ pub(crate) fn polish<B: Backend>(
         true => (0..c).into_par_iter().map(solve).collect(),
         false => (0..c).map(solve).collect(),
     };
-    let flops: f64 = chosen
+    let flops: f64 = costs
         .iter()
         .zip(&solved)
         .filter(|(_, s)| s.is_some())
-        .map(|(patterns, _)| barrier::cost(n, d, patterns.len(), relu))
+        .map(|(cost, _)| cost)
         .sum();
     // Outputs not polished keep ADMM's point and multipliers. A method cut short keeps where it
     // got to: its dual point bounds the optimum whatever its accuracy, and the caller returns its

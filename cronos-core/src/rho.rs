@@ -29,6 +29,12 @@ pub(crate) const SWEEP: &[f64] = &[1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0];
 pub(crate) const SWEEP_ITERATIONS: usize = 20;
 /// Smallest iteration limit for which the race runs.
 pub(crate) const SWEEP_MIN_BUDGET: usize = 200;
+
+/// Whether a solve of `max_iters` iterations is short: it asks for an approximate answer quickly,
+/// so it gets no race, the cheaper factorization and no polish beyond its iterations' cost.
+pub(crate) fn short(max_iters: usize) -> bool {
+    max_iters < SWEEP_MIN_BUDGET
+}
 /// rho when a change of rho would cost a refactorization or the budget is short.
 pub(crate) const FIXED: f64 = 3e-2;
 

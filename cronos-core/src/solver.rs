@@ -287,7 +287,7 @@ impl<'a> Cronos<'a> {
             .unwrap_or(rho::FIXED);
         let core_budget = cfg.memory_budget_gb * 1e9 - footprint.total();
         // A short solve's set-up is most of its time: it gets the cheaper factorization.
-        let long = cfg.max_iters >= rho::SWEEP_MIN_BUDGET;
+        let long = !rho::short(cfg.max_iters);
         let ustep = UStepSolver::new(&op, initial_rho, long, core_budget, &interrupted_here)?;
         rows.check()?;
         // Stopped or out of time during set-up: one cheap iteration from the cold start, no race.
@@ -336,11 +336,7 @@ impl<'a> Cronos<'a> {
         let (mut run, mut history, sweep_iterations) = match (warm, cfg.rho) {
             (Some((state, rho)), _) => (Admm::new(&problem, state, rho, false), Vec::new(), 0),
             (None, Some(rho)) => opening(rho),
-            (None, None)
-                if cut_short
-                    || !problem.ustep.rho_is_free()
-                    || cfg.max_iters < rho::SWEEP_MIN_BUDGET =>
-            {
+            (None, None) if cut_short || !problem.ustep.rho_is_free() || !long => {
                 opening(rho::FIXED)
             }
             (None, None) => rho::race(&problem, cold, record, interrupted),
