@@ -84,8 +84,8 @@ enum Core<B: Backend> {
 /// The inverse of A(rho), or of its block-diagonal part, built once per solve.
 #[derive(Debug, Clone)]
 pub(crate) struct UStepSolver<B: Backend> {
-    /// T = V L^-1/2 (`d x d`); `None` for the gated program (T = I).
-    t: Option<Tensor<B, 2>>,
+    /// T = V L^-1/2 (`d x d`) and its contiguous transpose; `None` for the gated program (T = I).
+    t: Option<(Tensor<B, 2>, Tensor<B, 2>)>,
     /// Z = X T and its contiguous transpose.
     z: Tensor<B, 2>,
     zt: Tensor<B, 2>,
@@ -155,13 +155,10 @@ impl<B: Backend> UStepSolver<B> {
             };
             let gram_max = values[0];
             solver.z = x.clone().matmul(t.clone());
-            solver.t = Some(t);
+            solver.t = Some((t.clone(), contiguous_transpose(t)));
             solver.gram_max = gram_max;
         }
-        solver.zt = Tensor::from_data(
-            solver.z.clone().transpose().into_data(),
-            (&x.device(), x.dtype()),
-        );
+        solver.zt = contiguous_transpose(solver.z.clone());
         let m = if sample { n } else { d * p };
         if core_bytes(m, x.dtype().size()) > memory_budget || agreed_interrupted() {
             return Ok(solver);
@@ -266,16 +263,23 @@ impl<B: Backend> UStepSolver<B> {
 
     /// A(rho)^-1 R for `r` (`d x B c`), exact when a core is factored, (I (x) M)^-1 R otherwise.
     pub(crate) fn apply(&self, r: Tensor<B, 2>, rho: f64) -> Tensor<B, 2> {
-        let Some(t) = &self.t else {
+        let Some((t, tt)) = &self.t else {
             return self.solve_core(r, rho);
         };
         let half = r.dims()[1] / 2;
         let (rv, rw) = (r.clone().narrow(1, 0, half), r.narrow(1, half, half));
         let ra = (rv.clone() - rw.clone()) * FRAC_1_SQRT_2;
         let rb = (rv + rw) * FRAC_1_SQRT_2;
-        let tt = t.clone().transpose();
-        let b = t.clone().matmul(tt.clone().matmul(rb));
-        let a = t.clone().matmul(self.solve_core(tt.matmul(ra), rho));
+        // a and b share their products with T^T and with T (two products instead of four).
+        let rotated = tt.clone().matmul(Tensor::cat(vec![ra, rb], 1));
+        let (ta, tb) = (
+            rotated.clone().narrow(1, 0, half),
+            rotated.narrow(1, half, half),
+        );
+        let ab = t
+            .clone()
+            .matmul(Tensor::cat(vec![self.solve_core(ta, rho), tb], 1));
+        let (a, b) = (ab.clone().narrow(1, 0, half), ab.narrow(1, half, half));
         Tensor::cat(
             vec![
                 (a.clone() + b.clone()) * FRAC_1_SQRT_2,
@@ -323,6 +327,12 @@ impl<B: Backend> UStepSolver<B> {
             .clone()
             .matmul(spread(self.mask.clone(), c) * w.repeat_dim(1, p))
     }
+}
+
+/// `m^T` laid out contiguously: flex multiplies by a transposed view up to 1.4 times more slowly.
+fn contiguous_transpose<B: Backend>(m: Tensor<B, 2>) -> Tensor<B, 2> {
+    let (device, dtype) = (m.device(), m.dtype());
+    Tensor::from_data(m.transpose().into_data(), (&device, dtype))
 }
 
 /// (alpha I + S)^-1 W with the factored core.
