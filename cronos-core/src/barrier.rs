@@ -819,7 +819,7 @@ impl Path<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Program, Restricted};
+    use super::{gram, Program, Restricted};
     use faer::Mat;
     use std::time::{Duration, Instant};
 
@@ -863,6 +863,31 @@ mod tests {
                 "{what}: found {found:?}, expected {expected:?}"
             );
         }
+    }
+
+    /// The strict upper triangle and the diagonal hold X^T diag(m_i m_j) X in block (i, j).
+    #[test]
+    fn the_gram_matrix_holds_every_block_of_the_masked_data() {
+        let (n, d, p) = (137, 3, 3);
+        let x = Mat::<f64>::from_fn(n, d, |j, q| ((j * 7 + q * 13) % 17) as f64 / 17.0 - 0.5);
+        let masks = Mat::<f64>::from_fn(n, p, |j, i| f64::from(u8::from((j + i) % (i + 2) == 0)));
+        let (system, diagonal) = gram(&x, &masks, &|| false).expect("not interrupted");
+        for (q, r) in (0..p * d).flat_map(|q| (0..p * d).map(move |r| (q, r))) {
+            let (i, a, k, b) = (q / d, q % d, r / d, r % d);
+            let expected: f64 = (0..n)
+                .map(|j| masks[(j, i)] * masks[(j, k)] * x[(j, a)] * x[(j, b)])
+                .sum();
+            let found = match q.cmp(&r) {
+                std::cmp::Ordering::Less => system[(q, r)],
+                std::cmp::Ordering::Equal => diagonal[q],
+                std::cmp::Ordering::Greater => system[(r, q)],
+            };
+            assert!(
+                (found - expected).abs() < 1e-9,
+                "entry ({q}, {r}): {found} instead of {expected}"
+            );
+        }
+        assert!(gram(&x, &masks, &|| true).is_none());
     }
 
     /// With orthonormal columns, min 1/2 ||X u - X c||^2 + beta ||u|| is solved by group
