@@ -88,7 +88,8 @@ pub(crate) fn bytes(n: usize, d: usize, patterns: usize, relu: bool) -> f64 {
 }
 
 /// The program of one output restricted to some patterns: data `x` (`n x d`), patterns `mask`
-/// (`n x P`), targets `y`; `par` is the parallelism of its factorizations and symmetric products.
+/// (`n x P`), targets `y`; `par` is the parallelism of the factorization of its reduced system (and
+/// of the patterns' parts of a step when there are fewer patterns than threads).
 pub(crate) struct Program<'a> {
     pub(crate) x: &'a Mat<f64>,
     pub(crate) mask: &'a Mat<f64>,
@@ -554,12 +555,16 @@ impl Path<'_> {
                 _ => unreachable!("one or two blocks per pattern"),
             }
         };
-        let chunks = self.blocks.par_chunks(self.per_pattern());
+        let per = self.per_pattern();
         let reduced: Vec<_> = match side_by_side {
-            true => chunks.map(pattern).collect::<Option<_>>()?,
+            true => self
+                .blocks
+                .par_chunks(per)
+                .map(pattern)
+                .collect::<Option<_>>()?,
             false => self
                 .blocks
-                .chunks(self.per_pattern())
+                .chunks(per)
                 .map(pattern)
                 .collect::<Option<_>>()?,
         };
