@@ -359,7 +359,8 @@ impl<'a> Cronos<'a> {
             let checked = checks.run(&run, &problem, &m, limit, &interrupted_here);
             if checked && problem.ustep.rho_is_free() {
                 let gap = relative_gap(m.objective, checks.bound());
-                let rho = rho::adjusted(run.rho, gap, m.rel_violation, cfg.tol);
+                let idle = rho::idle(&run.state.v);
+                let rho = rho::adjusted(run.rho, gap, m.rel_violation, cfg.tol, idle);
                 if rho != run.rho {
                     run = run.with_rho(&problem, rho);
                 }
