@@ -35,6 +35,7 @@ pub(crate) const SWEEP_MIN_BUDGET: usize = 200;
 pub(crate) fn short(max_iters: usize) -> bool {
     max_iters < SWEEP_MIN_BUDGET
 }
+
 /// rho when a change of rho would cost a refactorization or the budget is short.
 pub(crate) const FIXED: f64 = 3e-2;
 

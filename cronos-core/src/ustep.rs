@@ -266,20 +266,15 @@ impl<B: Backend> UStepSolver<B> {
         let Some((t, tt)) = &self.t else {
             return self.solve_core(r, rho);
         };
-        let half = r.dims()[1] / 2;
-        let (rv, rw) = (r.clone().narrow(1, 0, half), r.narrow(1, half, half));
+        let (rv, rw) = halves(r);
         let ra = (rv.clone() - rw.clone()) * FRAC_1_SQRT_2;
         let rb = (rv + rw) * FRAC_1_SQRT_2;
         // a and b share their products with T^T and with T (two products instead of four).
-        let rotated = tt.clone().matmul(Tensor::cat(vec![ra, rb], 1));
-        let (ta, tb) = (
-            rotated.clone().narrow(1, 0, half),
-            rotated.narrow(1, half, half),
+        let (ta, tb) = halves(tt.clone().matmul(Tensor::cat(vec![ra, rb], 1)));
+        let (a, b) = halves(
+            t.clone()
+                .matmul(Tensor::cat(vec![self.solve_core(ta, rho), tb], 1)),
         );
-        let ab = t
-            .clone()
-            .matmul(Tensor::cat(vec![self.solve_core(ta, rho), tb], 1));
-        let (a, b) = (ab.clone().narrow(1, 0, half), ab.narrow(1, half, half));
         Tensor::cat(
             vec![
                 (a.clone() + b.clone()) * FRAC_1_SQRT_2,
@@ -327,6 +322,12 @@ impl<B: Backend> UStepSolver<B> {
             .clone()
             .matmul(spread(self.mask.clone(), c) * w.repeat_dim(1, p))
     }
+}
+
+/// The first and the second half of the columns of `t`.
+fn halves<B: Backend>(t: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 2>) {
+    let half = t.dims()[1] / 2;
+    (t.clone().narrow(1, 0, half), t.narrow(1, half, half))
 }
 
 /// `m^T` laid out contiguously: flex multiplies by a transposed view up to 1.4 times more slowly.
