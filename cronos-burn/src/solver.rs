@@ -56,8 +56,11 @@ impl CronosSolverConfig {
     /// one's ADMM state (its gates and rho), which is how a regularization path is cheap: from large
     /// beta to small, each solution is close to the next. `visit` receives each beta's network, for
     /// example to score it on validation data, and ends the path early with `ControlFlow::Break`.
-    /// The solver's time limit bounds the whole path: each solve gets the time left, and the path
-    /// ends once none is. Returns the number of solves made. [`CronosConfig::zero_solution_beta`]
+    /// The solver's time limit bounds the whole path: each solve gets an equal share of the time
+    /// left among the betas not yet solved (what a quick solve leaves passes on to the next), so a
+    /// limit that is too short for the path cuts every solve short, each reporting its certified
+    /// gap, rather than dropping the path's small betas; the path ends once no time is left.
+    /// Returns the number of solves made. [`CronosConfig::zero_solution_beta`]
     /// tells where a path should start.
     pub fn fit_path<B: Backend>(
         &self,
@@ -76,11 +79,12 @@ impl CronosSolverConfig {
             if left.is_some_and(|t| t <= 0.0) {
                 return Ok(solves);
             }
+            let share = left.map(|t| t / (betas.len() - solves) as f64);
             let solver = self
                 .solver
                 .clone()
                 .with_beta(beta)
-                .with_time_limit(left)
+                .with_time_limit(share)
                 .solver();
             let solution = match &warm {
                 None => solver.fit(x.clone(), y.clone())?,

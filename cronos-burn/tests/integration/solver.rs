@@ -15,7 +15,7 @@ use cronos_burn::head::{set_weight, HeadError, HeadSolverConfig};
 use cronos_burn::model::{TwoLayerMlp, TwoLayerMlpConfig};
 use cronos_burn::solver::CronosSolverConfig;
 use cronos_core::patterns::gaussian_gates;
-use cronos_core::{accuracy, CronosConfig, Formulation};
+use cronos_core::{accuracy, CronosConfig, Formulation, Status};
 use cronos_datasets::mnist::fashion_mnist_embedded;
 use cronos_datasets::{Granularity, LabeledSet, Scaler, Scaling, TargetEncoding};
 
@@ -205,6 +205,34 @@ fn path_starts_below_the_zero_solution_beta_and_each_solve_is_certified() {
     assert!(reports
         .windows(2)
         .all(|w| w[1].1.objective < w[0].1.objective));
+}
+
+/// A time limit too short for the whole path cuts every solve short instead of spending it all on
+/// the first beta: each solve gets an equal share of the time left, so every beta is visited.
+#[test]
+fn a_time_limit_is_shared_by_every_beta_of_the_path() {
+    let device = Default::default();
+    let (train, _) = pixels(&[2, 8], 600);
+    let (x, y) = tensors::<F64>(&train, &device);
+    // A tolerance no solve reaches in its share: each runs until its time is up.
+    let solve = small_solve()
+        .with_tol(1e-14)
+        .with_max_iters(1_000_000)
+        .with_time_limit(Some(3.0));
+    let zero = solve.zero_solution_beta(&x, &y).unwrap();
+    let betas = [zero / 10.0, zero / 100.0, zero / 1000.0];
+    let mut reports = Vec::new();
+    let solves = CronosSolverConfig::new(solve)
+        .fit_path(x, y, &betas, |_, fitted| {
+            reports.push(fitted.report);
+            std::ops::ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert_eq!(solves, betas.len(), "{reports:?}");
+    for report in &reports {
+        assert_eq!(report.status, Status::TimeLimit, "{report:?}");
+        assert!(report.seconds < 2.0, "{report:?}");
+    }
 }
 
 /// A user's model: one feature layer, then a head with biases.

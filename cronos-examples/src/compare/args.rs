@@ -225,8 +225,8 @@ pub struct CompareArgs {
     #[arg(long, value_name = "K", default_value_t = 10_000)]
     pub cronos_max_iters: usize,
     /// Seconds at most of the two-layer CRONOS run, its whole path (its clock counts as its training
-    /// time); a solve stopped by the limit reports its objective and the bound certified so far, and
-    /// the path ends there.
+    /// time); each beta gets an equal share of the time left, and a solve stopped by its share
+    /// reports its objective and the bound certified so far.
     #[arg(long, value_name = "S", default_value_t = 300.0)]
     pub cronos_time_limit: f64,
     /// Gradient steps between CRONOS-AM head solves.
