@@ -380,17 +380,27 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Instant;
 
+    /// Limits that let a polish run to a gap of 1e-10: no deadline, no interruption, 1 GB.
+    fn exact() -> Limits<'static> {
+        Limits {
+            gap: 1e-10,
+            memory: 1e9,
+            interrupted: &|| false,
+            deadline: None,
+            flops_left: 0.0,
+            short: false,
+        }
+    }
+
     /// Without a time limit a polish may cost MAX_FLOPS, or more when the solve's iterations left
     /// would cost more; with one, the interior-point method decides from its deadline.
     #[test]
     fn a_polish_costs_at_most_what_the_iterations_left_would_without_a_time_limit() {
         let limits = |deadline, flops_left, short| Limits {
-            gap: 1e-6,
-            memory: 1e9,
-            interrupted: &|| false,
             deadline,
             flops_left,
             short,
+            ..exact()
         };
         assert!(limits(None, 0.0, false).afford(MAX_FLOPS));
         assert!(!limits(None, 0.0, false).afford(2.0 * MAX_FLOPS));
@@ -409,12 +419,8 @@ mod tests {
         let op = operator(40, Formulation::Relu);
         let (y, v) = (gaussian(40, 1, 7), gaussian(5, op.blocks(), 8));
         let limits = Limits {
-            gap: 1e-6,
             memory: 1e3,
-            interrupted: &|| false,
-            deadline: None,
-            flops_left: 0.0,
-            short: false,
+            ..exact()
         };
         let Err(skipped) = polish(&op, &y, &v, None, 1e-2, &limits) else {
             panic!("a polish needing more than 1 kB was not skipped");
@@ -438,14 +444,7 @@ mod tests {
             gaussian(5, blocks * c, 8) * 0.1,
             gaussian(40, blocks * c, 9).abs(),
         );
-        let limits = Limits {
-            gap: 1e-10,
-            memory: 1e9,
-            interrupted: &|| false,
-            deadline: None,
-            flops_left: 0.0,
-            short: false,
-        };
+        let limits = exact();
         let all = polish(&op, &y, &v, Some(&mu), 1e-2, &limits)
             .expect("within its limits")
             .0
@@ -496,14 +495,7 @@ mod tests {
             .map(|col| if col % p == 0 { 0.0 } else { 1.0 })
             .collect();
         let zeroed = v.clone() * host::upload(kept, [1, op.blocks()], &v);
-        let limits = Limits {
-            gap: 1e-10,
-            memory: 1e9,
-            interrupted: &|| false,
-            deadline: None,
-            flops_left: 0.0,
-            short: false,
-        };
+        let limits = exact();
         let polished = |v: &Tensor<B, 2>| {
             let polished = polish(&op, &y, v, None, 1e-2, &limits)
                 .expect("within its limits")
@@ -539,12 +531,8 @@ mod tests {
             let seen = AtomicUsize::new(0);
             let interrupted = || seen.fetch_add(1, Ordering::Relaxed) + 1 > calls;
             let limits = Limits {
-                gap: 1e-10,
-                memory: 1e9,
                 interrupted: &interrupted,
-                deadline: None,
-                flops_left: 0.0,
-                short: false,
+                ..exact()
             };
             polish(&op, &y, &v, Some(&mu), 1e-2, &limits)
                 .expect("within its limits")
