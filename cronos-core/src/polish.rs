@@ -48,7 +48,8 @@ const SIDE_BY_SIDE_FLOPS: f64 = 1e10;
 /// Fashion-MNIST training images (PCA-50, ten outputs, P = 3, beta 174.6) the first polish found
 /// two of the three patterns nonzero in some outputs and certified a gap of only 0.17 (all 60
 /// neurons are active at the optimum): the solve polished again and ended at its 300-s limit with a
-/// gap of 4.9e-2; with every pattern (1.5 times the cost there) it was optimal after 118 s.
+/// gap of 4.9e-2; with every pattern (1.5 times the cost there) it was optimal after 125 s. Only
+/// when the whole programs fit the memory left and the cost a solve affords.
 const WHOLE_COST: f64 = 2.0;
 
 /// Relative residuals below which ADMM's nonzero patterns are worth polishing. The first check below
@@ -226,25 +227,45 @@ pub(crate) fn polish<B: Backend>(
         true => vec![i * c + k, (p + i) * c + k],
         false => vec![i * c + k],
     };
-    let whole = barrier::cost(n, d, p, relu);
-    let chosen: Vec<Vec<usize>> = (0..c)
+    // Host memory of a polish of `patterns` patterns at most: the method's own matrices, and X, the
+    // mask and the point and multipliers.
+    let memory_of = |patterns| {
+        barrier::bytes(n, d, patterns, relu) + 8.0 * (n * (d + p) + (n + d) * cols) as f64
+    };
+    let active: Vec<Vec<usize>> = (0..c)
         .map(|k| {
-            let active: Vec<usize> = (0..p)
+            (0..p)
                 .filter(|&i| columns(i, k).into_iter().any(nonzero))
-                .collect();
-            match whole <= WHOLE_COST * barrier::cost(n, d, active.len(), relu) {
-                true => (0..p).collect(),
-                false => active,
-            }
+                .collect()
         })
         .collect();
-    let widest = chosen.iter().map(Vec::len).max().unwrap_or(0);
-    // Besides the method's own matrices: X, the mask and the point and multipliers on the host.
-    let memory = barrier::bytes(n, d, widest, relu) + 8.0 * (n * (d + p) + (n + d) * cols) as f64;
-    let costs: Vec<f64> = chosen
+    // Each output's whole program where it costs at most WHOLE_COST times its nonzero patterns'; the
+    // nonzero patterns alone when the whole programs would not fit the memory left or the cost a
+    // solve affords.
+    let costs_of = |chosen: &[Vec<usize>]| -> Vec<f64> {
+        chosen
+            .iter()
+            .map(|patterns| barrier::cost(n, d, patterns.len(), relu))
+            .collect()
+    };
+    let whole = barrier::cost(n, d, p, relu);
+    let widened: Vec<Vec<usize>> = active
         .iter()
-        .map(|patterns| barrier::cost(n, d, patterns.len(), relu))
+        .map(
+            |patterns| match whole <= WHOLE_COST * barrier::cost(n, d, patterns.len(), relu) {
+                true => (0..p).collect(),
+                false => patterns.clone(),
+            },
+        )
         .collect();
+    let affordable = limits.afford(costs_of(&widened).iter().sum());
+    let chosen = match memory_of(p) <= limits.memory && affordable {
+        true => widened,
+        false => active,
+    };
+    let widest = chosen.iter().map(Vec::len).max().unwrap_or(0);
+    let memory = memory_of(widest);
+    let costs = costs_of(&chosen);
     let cost: f64 = costs.iter().sum();
     if memory > limits.memory {
         return Err(Skipped::Memory {
@@ -377,6 +398,7 @@ mod tests {
     use crate::test_support::{gaussian, operator, B};
     use crate::Formulation;
     use burn::prelude::*;
+    use faer::Mat;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Instant;
 
@@ -484,7 +506,8 @@ mod tests {
 
     /// An output on which ADMM left a pattern at zero is solved whole when that costs at most
     /// WHOLE_COST times its nonzero patterns (here 1.5 times): from such a point the polish reaches
-    /// the optimum it reaches from a point with every pattern nonzero, that pattern included.
+    /// the optimum it reaches from a point with every pattern nonzero, that pattern included; with
+    /// memory for the nonzero patterns only, it polishes them alone rather than nothing.
     #[test]
     fn a_cheap_zero_pattern_is_polished_with_the_others() {
         let op = operator(40, Formulation::Relu);
@@ -495,20 +518,21 @@ mod tests {
             .map(|col| if col % p == 0 { 0.0 } else { 1.0 })
             .collect();
         let zeroed = v.clone() * host::upload(kept, [1, op.blocks()], &v);
-        let limits = exact();
-        let polished = |v: &Tensor<B, 2>| {
-            let polished = polish(&op, &y, v, None, 1e-2, &limits)
+        let polished = |v: &Tensor<B, 2>, limits: &Limits| {
+            let polished = polish(&op, &y, v, None, 1e-2, limits)
                 .expect("within its limits")
                 .0
                 .expect("polished");
             host::to_faer(polished.v)
         };
-        let (whole, from_zeroed) = (polished(&v), polished(&zeroed));
-        let pattern_norm = (0..5)
-            .map(|r| whole[(r, 0)].abs() + whole[(r, p)].abs())
-            .sum::<f64>();
+        let (whole, from_zeroed) = (polished(&v, &exact()), polished(&zeroed, &exact()));
+        let pattern_norm = |v: &Mat<f64>| {
+            (0..5)
+                .map(|r| v[(r, 0)].abs() + v[(r, p)].abs())
+                .sum::<f64>()
+        };
         assert!(
-            pattern_norm > 1e-3,
+            pattern_norm(&whole) > 1e-3,
             "pattern 0 is zero at the optimum: {whole:?}"
         );
         let scale = whole.norm_max();
@@ -516,6 +540,21 @@ mod tests {
             (&whole - &from_zeroed).norm_max() <= 1e-7 * scale,
             "{whole:?} vs {from_zeroed:?}"
         );
+        // With memory for the nonzero patterns only, the polish solves them alone.
+        let tight = Limits {
+            memory: 1e3,
+            ..exact()
+        };
+        let Err(Skipped::Memory { needed, .. }) = polish(&op, &y, &zeroed, None, 1e-2, &tight)
+        else {
+            panic!("a polish needing more than 1 kB was not skipped");
+        };
+        let limits = Limits {
+            memory: needed,
+            ..exact()
+        };
+        let alone = polished(&zeroed, &limits);
+        assert_eq!(pattern_norm(&alone), 0.0, "{alone:?}");
     }
 
     /// A polish cut short after a few interior-point steps keeps where its method got to: a dual
