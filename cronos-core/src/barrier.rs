@@ -26,8 +26,11 @@
 //! f sees only a_i = v_i - w_i, so each step eliminates w_i (with v_i = w_i + a_i) pattern by
 //! pattern, which leaves the parallel sum H_v (H_v + H_w)^-1 H_w of the blocks' Hessians for a_i (a
 //! d x d factorization each), and factors one dense matrix of the patterns' total width, half that
-//! of all blocks, in place and in the memory of the step before; on the host in f64 (faer).
+//! of all blocks, in place and in the memory of the step before; or, with fewer rows than that width,
+//! the `n x n` capacitance matrix of the same system ([`crate::capacitance`]), whichever costs less
+//! ([`through_samples`]); on the host in f64 (faer).
 
+use crate::capacitance::{self, Capacitance};
 use crate::certificate::feasible_scale;
 use crate::dense::{cholesky_lower, lower_product};
 use faer::linalg::solvers::Llt;
@@ -59,10 +62,29 @@ const GATED_REDUCTION: f64 = 0.1;
 /// Estimated floating-point operations of [`Program::solve`] on `patterns` patterns of `n x d`
 /// data (ReLU: two blocks per pattern).
 pub(crate) fn cost(n: usize, d: usize, patterns: usize, relu: bool) -> f64 {
-    let (n, d, t) = (n as f64, d as f64, (patterns * d) as f64);
+    let (dense, samples) = reduced_costs(n, d, patterns);
     let blocks = if relu { 2.0 } else { 1.0 } * patterns as f64;
-    gram_cost(n, t)
-        + ESTIMATED_ITERATIONS * (t * t * t / 3.0 + blocks * (n * d * d + 2.0 * d * d * d))
+    let (n, d) = (n as f64, d as f64);
+    dense.min(samples) + ESTIMATED_ITERATIONS * blocks * (n * d * d + 2.0 * d * d * d)
+}
+
+/// The estimated floating-point operations of the reduced systems of all steps, solved densely
+/// (forming the Gram matrix once and factoring the patterns' total width every step) and through
+/// the `n x n` capacitance matrix ([`crate::capacitance`]).
+fn reduced_costs(n: usize, d: usize, patterns: usize) -> (f64, f64) {
+    let t = (patterns * d) as f64;
+    let dense = gram_cost(n as f64, t) + ESTIMATED_ITERATIONS * t * t * t / 3.0;
+    (
+        dense,
+        ESTIMATED_ITERATIONS * capacitance::cost(n, d, patterns),
+    )
+}
+
+/// Whether the steps solve their reduced systems through the capacitance matrix: when that costs
+/// less, as with few rows of many features (1,000 x 784 raw pixels, four patterns).
+fn through_samples(n: usize, d: usize, patterns: usize) -> bool {
+    let (dense, samples) = reduced_costs(n, d, patterns);
+    samples < dense
 }
 
 /// The part of [`cost`] that forms the Gram matrix of `n` rows and `t` columns.
@@ -78,13 +100,18 @@ fn gram_cost(n: f64, t: f64) -> f64 {
 pub(crate) fn bytes(n: usize, d: usize, patterns: usize, relu: bool) -> f64 {
     let threads = rayon::current_num_threads() as f64;
     let chunk = ROW_CHUNK.min(n) as f64;
-    let (n, d, t) = (n as f64, d as f64, (patterns * d) as f64);
+    let reduced = match through_samples(n, d, patterns) {
+        true => capacitance::bytes(n, d, patterns),
+        false => 8.0 * ((patterns * d) as f64).powi(2),
+    };
+    let (n, d) = (n as f64, d as f64);
     let blocks = if relu { 2.0 } else { 1.0 } * patterns as f64;
-    8.0 * (t * t
-        + n * d
-        + threads * (chunk * d + 2.0 * d * d)
-        + (blocks + 2.0 * patterns as f64) * d * d
-        + 4.0 * blocks * n)
+    reduced
+        + 8.0
+            * (n * d
+                + threads * (chunk * d + 2.0 * d * d)
+                + (blocks + 2.0 * patterns as f64) * d * d
+                + 4.0 * blocks * n)
 }
 
 /// The program of one output restricted to some patterns: data `x` (`n x d`), patterns `mask`
@@ -140,19 +167,33 @@ impl Program<'_> {
     ) -> Option<Restricted> {
         let (n, d) = (self.x.nrows(), self.x.ncols());
         let masks = Mat::<f64>::from_fn(n, patterns.len(), |j, q| self.mask[(j, patterns[q])]);
-        let started = Instant::now();
-        let (system, gram_diagonal) = gram(self.x, &masks, interrupted)?;
-        if let Some(deadline) = deadline {
-            let formed = gram_cost(n as f64, system.nrows() as f64);
-            let rate = formed / started.elapsed().as_secs_f64().max(1e-9);
-            let steps = (cost(n, d, patterns.len(), relu) - formed) / rate;
-            let end = Duration::try_from_secs_f64(steps)
+        let total = cost(n, d, patterns.len(), relu);
+        // Whether the work left, at the rate `done` flops took since `started`, ends by the deadline.
+        let in_time = |started: Instant, done: f64| {
+            let Some(deadline) = deadline else {
+                return true;
+            };
+            let rate = done / started.elapsed().as_secs_f64().max(1e-9);
+            Duration::try_from_secs_f64((total - done) / rate)
                 .ok()
-                .and_then(|steps| Instant::now().checked_add(steps));
-            if end.is_none_or(|end| end > deadline) {
-                return None;
+                .and_then(|left| Instant::now().checked_add(left))
+                .is_some_and(|end| end <= deadline)
+        };
+        let started = Instant::now();
+        let reduced = match through_samples(n, d, patterns.len()) {
+            true if interrupted() => return None,
+            true => Reduced::Samples,
+            false => {
+                let (system, gram_diagonal) = gram(self.x, &masks, interrupted)?;
+                if !in_time(started, gram_cost(n as f64, system.nrows() as f64)) {
+                    return None;
+                }
+                Reduced::Dense {
+                    system,
+                    gram_diagonal,
+                }
             }
-        }
+        };
         let live: Vec<bool> = (0..n)
             .map(|j| (0..d).any(|r| self.x[(j, r)] != 0.0))
             .collect();
@@ -181,11 +222,11 @@ impl Program<'_> {
                 });
             }
         }
+        let samples = matches!(reduced, Reduced::Samples);
         let mut path = Path {
             program: self,
             masks,
-            system,
-            gram_diagonal,
+            reduced,
             blocks,
             relu,
             mu: 0.0,
@@ -211,10 +252,15 @@ impl Program<'_> {
             }
             // An interruption, or a system that no longer factors (mu near rounding), ends the
             // method where it is.
+            let started = Instant::now();
             if interrupted() || path.step(interrupted).is_none() {
                 break;
             }
             iterations += 1;
+            // Without a Gram matrix to time, the first step says whether the rest ends in time.
+            if samples && iterations == 1 && !in_time(started, total / ESTIMATED_ITERATIONS) {
+                return None;
+            }
         }
         let finite = path
             .blocks
@@ -296,15 +342,46 @@ fn gram(
     Some((upper, diagonal))
 }
 
+/// Writes the Gram matrix into the lower triangle of `system` from its strict upper triangle and
+/// `diagonal` (see [`gram`]; block (i, j) is block (j, i), and a diagonal block of `d` columns is
+/// symmetric).
+fn restore_gram(system: &mut Mat<f64>, diagonal: &[f64], d: usize) {
+    for i in 0..system.nrows() / d.max(1) {
+        let (top, mut bottom) = system.as_mut().split_at_row_mut(i * d);
+        for j in 0..i {
+            bottom
+                .as_mut()
+                .submatrix_mut(0, j * d, d, d)
+                .copy_from(top.as_ref().submatrix(j * d, i * d, d, d));
+        }
+        let o = i * d;
+        for q in 0..d {
+            system[(o + q, o + q)] = diagonal[o + q];
+            for p in q + 1..d {
+                system[(o + p, o + q)] = system[(o + q, o + p)];
+            }
+        }
+    }
+}
+
+/// How the steps solve their reduced systems ([`through_samples`]).
+enum Reduced {
+    /// Densely: `system` holds the Gram matrix of the masked data in its strict upper triangle (see
+    /// [`gram`]) and the last step's factor in its lower.
+    Dense {
+        system: Mat<f64>,
+        gram_diagonal: Vec<f64>,
+    },
+    /// Through the capacitance matrix, factored by each step ([`Factored::capacitance`]).
+    Samples,
+}
+
 /// The iterate of the interior-point method.
 struct Path<'a> {
     program: &'a Program<'a>,
     /// The patterns' columns of the mask, `n x patterns`.
     masks: Mat<f64>,
-    /// The Gram matrix of the masked data in the strict upper triangle (see [`gram`]), the last
-    /// step's factor in the lower.
-    system: Mat<f64>,
-    gram_diagonal: Vec<f64>,
+    reduced: Reduced,
     blocks: Vec<Block>,
     relu: bool,
     /// The barrier parameter of psi (and the complementarity target of the last step).
@@ -319,9 +396,10 @@ struct Elimination {
 }
 
 /// One step's system, factored: per pattern the elimination of b_i (ReLU program), then the
-/// reduced system for the stacked a_i.
+/// reduced system for the stacked a_i (in [`Reduced::Dense`], or here).
 struct Factored {
     eliminated: Vec<Option<Elimination>>,
+    capacitance: Option<Capacitance>,
 }
 
 impl Path<'_> {
@@ -532,7 +610,6 @@ impl Path<'_> {
     /// split over two threads ran at about 45 GFLOP/s, and these parts were 60 % of a step.
     fn factor(&mut self, interrupted: &dyn Fn() -> bool) -> Option<Factored> {
         let d = self.program.x.ncols();
-        self.restore_gram();
         let side_by_side = self.masks.ncols() >= rayon::current_num_threads();
         let par = if side_by_side {
             Par::Seq
@@ -568,49 +645,51 @@ impl Path<'_> {
                 .map(pattern)
                 .collect::<Option<_>>()?,
         };
-        let mut eliminated = Vec::new();
-        for (i, (block, elimination)) in reduced.into_iter().enumerate() {
-            let o = i * d;
-            for q in 0..d {
-                for p in q..d {
-                    self.system[(o + p, o + q)] += block[(p, q)];
+        let (blocks, eliminated): (Vec<_>, Vec<_>) = reduced.into_iter().unzip();
+        let capacitance = match &mut self.reduced {
+            Reduced::Dense {
+                system,
+                gram_diagonal,
+            } => {
+                restore_gram(system, gram_diagonal, d);
+                for (i, block) in blocks.iter().enumerate() {
+                    let o = i * d;
+                    for q in 0..d {
+                        for p in q..d {
+                            system[(o + p, o + q)] += block[(p, q)];
+                        }
+                    }
                 }
+                cholesky_lower(system.as_mut(), self.program.par, interrupted)?;
+                None
             }
-            eliminated.push(elimination);
-        }
-        cholesky_lower(self.system.as_mut(), self.program.par, interrupted)?;
-        Some(Factored { eliminated })
+            Reduced::Samples => Some(Capacitance::new(
+                self.program.x,
+                &self.masks,
+                blocks,
+                side_by_side,
+                self.program.par,
+                interrupted,
+            )?),
+        };
+        Some(Factored {
+            eliminated,
+            capacitance,
+        })
     }
 
-    /// Writes the Gram matrix into the lower triangle of the system from its strict upper triangle
-    /// and diagonal (block (i, j) is block (j, i), and a diagonal block is symmetric).
-    fn restore_gram(&mut self) {
-        let d = self.program.x.ncols();
-        let patterns = self.masks.ncols();
-        for i in 0..patterns {
-            let (top, mut bottom) = self.system.as_mut().split_at_row_mut(i * d);
-            for j in 0..i {
-                bottom
-                    .as_mut()
-                    .submatrix_mut(0, j * d, d, d)
-                    .copy_from(top.as_ref().submatrix(j * d, i * d, d, d));
-            }
-            let o = i * d;
-            for q in 0..d {
-                self.system[(o + q, o + q)] = self.gram_diagonal[o + q];
-                for p in q + 1..d {
-                    self.system[(o + p, o + q)] = self.system[(o + q, o + p)];
-                }
-            }
+    /// The solution of the last [`Path::factor`]'s reduced system for `rhs`.
+    fn solve_reduced(&self, factored: &Factored, rhs: &Mat<f64>) -> Mat<f64> {
+        if let Some(capacitance) = &factored.capacitance {
+            return capacitance.solve(rhs);
         }
-    }
-
-    /// (L L^T)^-1 rhs with the factor of the last [`Path::factor`].
-    fn solve_system(&self, rhs: &Mat<f64>) -> Mat<f64> {
+        let Reduced::Dense { system, .. } = &self.reduced else {
+            unreachable!("a reduced system without a capacitance matrix is dense");
+        };
         let par = self.program.par;
         let mut x = rhs.clone();
-        solve_lower_triangular_in_place(self.system.as_ref(), x.as_mut(), par);
-        solve_upper_triangular_in_place(self.system.transpose(), x.as_mut(), par);
+        solve_lower_triangular_in_place(system.as_ref(), x.as_mut(), par);
+        solve_upper_triangular_in_place(system.transpose(), x.as_mut(), par);
         x
     }
 
@@ -703,7 +782,7 @@ impl Path<'_> {
                 rhs[(i * d + p, 0)] -= reduced[(p, 0)];
             }
         }
-        let da = self.solve_system(&rhs);
+        let da = self.solve_reduced(factored, &rhs);
         let mut steps = Vec::new();
         for (i, elimination) in factored.eliminated.iter().enumerate() {
             let dai = Mat::<f64>::from_fn(d, 1, |p, _| da[(i * d + p, 0)]);

@@ -16,6 +16,7 @@
 mod admm;
 mod background;
 mod barrier;
+mod capacitance;
 mod certificate;
 mod checks;
 mod config;

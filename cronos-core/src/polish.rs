@@ -10,7 +10,7 @@
 //! the barrier's multipliers on the blocks it solved, ADMM's on the others) certifies it whenever
 //! ADMM's groups are the optimal ones; the caller keeps the point only if it is better than ADMM's.
 //! Host linear algebra in f64 (faer), sized by the active blocks (one dense matrix of their width,
-//! d columns per pattern) and bounded by an estimated cost and by what the memory budget leaves.
+//! d columns per pattern, or of the rows where there are fewer) and bounded by an estimated cost and by what the memory budget leaves.
 //! The stop flag and the time limit end it between interior-point steps; what it has reached by then
 //! still counts (its dual point bounds the optimum whatever its accuracy).
 
@@ -74,8 +74,8 @@ const POLISH_INTERVAL: usize = 100;
 const POLISH_SHARE: f64 = 0.25;
 
 /// When a polish is worth its cost. A polish costs as much as tens to hundreds of ADMM iterations
-/// (13 to 19 interior-point steps on the benchmark problems, each factoring a dense matrix of the
-/// patterns' width: about 6 s for 4 patterns of 784 features), and it only gives something new once ADMM's
+/// (12 to 19 interior-point steps on the benchmark problems, each factoring a matrix of the patterns'
+/// width or of the rows: about 3 s in all for 4 patterns of 784 features on 1,000 rows), and it only gives something new once ADMM's
 /// structure has moved: after the residuals have halved, or after [`POLISH_INTERVAL`] iterations;
 /// and never sooner than its cost allows ([`POLISH_SHARE`]).
 pub(crate) struct PolishSchedule {
