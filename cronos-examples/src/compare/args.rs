@@ -149,10 +149,6 @@ impl Method {
             Self::Baseline(o) => o.name(),
         }
     }
-
-    pub(crate) fn tuned(&self) -> bool {
-        matches!(self, Self::Baseline(_))
-    }
 }
 
 /// Settings of a comparison (the flags of `cronos compare`).
@@ -195,7 +191,9 @@ pub struct CompareArgs {
     /// CRONOS's width 2 P c, and 256,256].
     #[arg(long, value_parser = parse_arch)]
     pub arch: Option<Arch>,
-    /// Learning rates drawn per baseline (log-uniform over [1e-6, 1e-2]).
+    /// Learning rates drawn per baseline (log-uniform over [1e-6, 1e-2] for Adam, AdamW and Yogi, the
+    /// paper's range, moved by the default learning rate over Adam's for the others: SGD [1e-4, 1],
+    /// Shampoo [5e-5, 0.5], D-Adaptation AdamW [1e-3, 10]).
     #[arg(long, default_value_t = 10)]
     pub lr_draws: usize,
     /// Number of seeds (0, 1, ...); each run is repeated per seed.

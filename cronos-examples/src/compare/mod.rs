@@ -1,7 +1,8 @@
 //! `cronos compare`: CRONOS (two-layer task) and CRONOS-AM (deep task) against Adam, AdamW, SGD with
 //! momentum, Yogi, Shampoo and D-Adapted AdamW, following the protocol of Feng,
 //! Frangella & Pilanci (2024): every baseline's learning rate is drawn by random search,
-//! log-uniform over [1e-6, 1e-2], over several seeds; CRONOS has no learning rate, and on the
+//! log-uniform over [1e-6, 1e-2] (Adam's units; moved to each optimizer's, [`lr_range`]), over
+//! several seeds; CRONOS has no learning rate, and on the
 //! two-layer network its beta (the program's, which the baselines then share) is chosen on
 //! validation along a regularization path; CRONOS-AM is not tuned. All methods share the data, the
 //! network and the epochs, and their clocks exclude evaluation. Every choice is made on the
@@ -30,7 +31,7 @@ pub mod task;
 pub mod train;
 
 pub use args::{Arch, Beta, Classes, CompareArgs, Dataset, Method, Task, TaskKind, BASELINES};
-pub use sweep::{lr_draws, run, Outcome, LR_RANGE};
+pub use sweep::{lr_draws, lr_range, run, Outcome, LR_RANGE};
 pub use task::load_task;
 
 /// What the first Ctrl-C does to a sweep (see [`crate::interrupt`]).

@@ -5,7 +5,9 @@
 
 use super::plot::{self, Chart, Curve};
 use super::records::{lr_text, EpochRecord, RunRecord};
+use super::sweep::lr_range;
 use crate::error::CliError;
+use cronos_burn::am::OptimizerConfig;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -267,6 +269,21 @@ pub struct TaskSummary {
 }
 
 /// Writes `summary.md`, `summary.json` (one [`MethodSummary`] per method) and every chart of
+/// The baselines' learning-rate ranges ([`lr_range`]), in words.
+fn lr_ranges() -> String {
+    let ranges: Vec<String> = OptimizerConfig::all()
+        .iter()
+        .map(|o| {
+            let (lo, hi) = lr_range(o);
+            format!("{} [{lo:.0e}, {hi:.0e}]", o.name())
+        })
+        .collect();
+    format!(
+        "{} (the paper's four decades for Adam, moved for the others by their default learning rate over Adam's: their learning rates are in other units)",
+        ranges.join(", ")
+    )
+}
+
 /// [`charts`] as SVG and PNG under `dir`; returns what they say. `kind` names the task
 /// (`two-layer` or `deep`), `task` describes its data and network; what the runs cover is counted
 /// from `runs`.
@@ -284,8 +301,9 @@ pub fn write(
         ""
     };
     let markdown = format!(
-        "## Task {kind}\n\n{task}; {}.\n\nLearning rates of the baselines drawn log-uniformly from [1e-6, 1e-2]; CRONOS and CRONOS-AM have no learning rate. The best run of a method is the one with the highest peak validation accuracy; its test accuracy is that of its final network on test samples no choice has seen (the peak over many runs and epochs on the same validation samples is inflated by the search itself). Runtimes exclude evaluation. The plots show, per method, the median across learning rates and seeds against the median training time of each epoch, with the 5th-95th percentile band.{objective}\n\n{}\n![validation accuracy against time](val_accuracy.svg)\n",
+        "## Task {kind}\n\n{task}; {}.\n\nLearning rates of the baselines drawn log-uniformly from {}; CRONOS and CRONOS-AM have no learning rate. The best run of a method is the one with the highest peak validation accuracy; its test accuracy is that of its final network on test samples no choice has seen (the peak over many runs and epochs on the same validation samples is inflated by the search itself). Runtimes exclude evaluation. The plots show, per method, the median across learning rates and seeds against the median training time of each epoch, with the 5th-95th percentile band.{objective}\n\n{}\n![validation accuracy against time](val_accuracy.svg)\n",
         coverage(runs),
+        lr_ranges(),
         table(&methods)
     );
     save(dir, "summary.md", markdown.as_bytes())?;
