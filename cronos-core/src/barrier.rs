@@ -903,7 +903,7 @@ impl Path<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::{gram, Program, Restricted};
+    use super::{gram, through_samples, Program, Restricted};
     use faer::Mat;
     use std::time::{Duration, Instant};
 
@@ -1033,5 +1033,32 @@ mod tests {
         let later = Instant::now() + Duration::from_secs(3600);
         let solved = solve_until(&x, &y, beta, true, &never, Some(later)).expect("solved");
         assert_close(&solved.points[0][0], &[1.5, 0.0], "v");
+    }
+
+    /// Through the capacitance matrix (4 rows, two patterns of 12 features) there is no Gram matrix
+    /// to time: the first step is timed instead, and a solve whose steps would end after its
+    /// deadline returns nothing; with time to spare it reaches its certified gap.
+    #[test]
+    fn a_solve_through_the_capacitance_matrix_keeps_its_deadline() {
+        let (n, d) = (4, 12);
+        assert!(through_samples(n, d, 2));
+        let x = Mat::<f64>::from_fn(n, d, |j, q| ((j * 5 + q * 3) % 7) as f64 / 7.0 - 0.4);
+        let mask = Mat::<f64>::from_fn(n, 2, |j, i| f64::from(u8::from((j + i) % 2 == 0)));
+        let y = [1.0, -0.5, 0.3, 0.8];
+        let program = Program {
+            x: &x,
+            mask: &mask,
+            y: &y,
+            beta: 0.1,
+            par: faer::Par::Seq,
+        };
+        let cold = || Restricted {
+            points: vec![vec![vec![0.0; d]; 2]; 2],
+            multipliers: vec![vec![vec![0.0; n]; 2]; 2],
+        };
+        let solve = |deadline| program.solve(&[0, 1], true, cold(), 1e-9, &|| false, deadline);
+        assert!(solve(Some(Instant::now())).is_none());
+        let later = Instant::now() + Duration::from_secs(3600);
+        assert!(solve(Some(later)).is_some());
     }
 }
