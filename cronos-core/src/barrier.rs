@@ -1037,7 +1037,8 @@ mod tests {
 
     /// Through the capacitance matrix (4 rows, two patterns of 12 features) there is no Gram matrix
     /// to time: the first step is timed instead, and a solve whose steps would end after its
-    /// deadline returns nothing; with time to spare it reaches its certified gap.
+    /// deadline returns nothing, as does one interrupted before its first step; with time to spare
+    /// it reaches its certified gap.
     #[test]
     fn a_solve_through_the_capacitance_matrix_keeps_its_deadline() {
         let (n, d) = (4, 12);
@@ -1058,6 +1059,9 @@ mod tests {
         };
         let solve = |deadline| program.solve(&[0, 1], true, cold(), 1e-9, &|| false, deadline);
         assert!(solve(Some(Instant::now())).is_none());
+        assert!(program
+            .solve(&[0, 1], true, cold(), 1e-9, &|| true, None)
+            .is_none());
         let later = Instant::now() + Duration::from_secs(3600);
         assert!(solve(Some(later)).is_some());
     }
