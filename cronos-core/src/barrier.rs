@@ -28,7 +28,7 @@
 //! d x d factorization each), and factors one dense matrix of the patterns' total width, half that
 //! of all blocks, in place and in the memory of the step before; or, with fewer rows than that width,
 //! the `n x n` capacitance matrix of the same system ([`crate::capacitance`]), whichever costs less
-//! ([`through_samples`]); on the host in f64 (faer).
+//! ([`Shape::through_samples`]); on the host in f64 (faer).
 
 use crate::capacitance::{self, Capacitance};
 use crate::certificate::feasible_scale;
@@ -59,70 +59,97 @@ const BOUNDARY: f64 = 0.995;
 /// Reduction of mu per step of the gated program, which has no complementarity to adapt it.
 const GATED_REDUCTION: f64 = 0.1;
 
-/// Estimated floating-point operations of [`Program::solve`] on `patterns` patterns of `n x d`
-/// data (ReLU: two blocks per pattern).
-pub(crate) fn cost(n: usize, d: usize, patterns: usize, relu: bool) -> f64 {
-    let (dense, samples) = reduced_costs(n, d, patterns);
-    let blocks = if relu { 2.0 } else { 1.0 } * patterns as f64;
-    let (n, d) = (n as f64, d as f64);
-    dense.min(samples) + ESTIMATED_ITERATIONS * blocks * (n * d * d + 2.0 * d * d * d)
+/// The shape of a restricted program: `n x d` data, `patterns` patterns (ReLU: two blocks each), and
+/// the bytes of host memory its method may use, which decide with the cost how its steps solve their
+/// reduced systems ([`Shape::through_samples`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Shape {
+    pub(crate) n: usize,
+    pub(crate) d: usize,
+    pub(crate) patterns: usize,
+    pub(crate) relu: bool,
+    pub(crate) memory: f64,
 }
 
-/// The estimated floating-point operations of the reduced systems of all steps, solved densely
-/// (forming the Gram matrix once and factoring the patterns' total width every step) and through
-/// the `n x n` capacitance matrix ([`crate::capacitance`]).
-fn reduced_costs(n: usize, d: usize, patterns: usize) -> (f64, f64) {
-    let t = (patterns * d) as f64;
-    let dense = gram_cost(n as f64, t) + ESTIMATED_ITERATIONS * t * t * t / 3.0;
-    (
-        dense,
-        ESTIMATED_ITERATIONS * capacitance::cost(n, d, patterns),
-    )
+impl Shape {
+    /// Estimated floating-point operations of [`Program::solve`].
+    pub(crate) fn cost(&self) -> f64 {
+        let (dense, samples) = self.reduced_costs();
+        let reduced = match self.through_samples() {
+            true => samples,
+            false => dense,
+        };
+        let (n, d) = (self.n as f64, self.d as f64);
+        reduced + ESTIMATED_ITERATIONS * self.blocks() * (n * d * d + 2.0 * d * d * d)
+    }
+
+    /// Estimated bytes of host memory [`Program::solve`] needs: the reduced system (densely, one
+    /// matrix of the patterns' total width that also holds the Gram matrix; or the capacitance
+    /// matrix's, see [`capacitance::bytes`]), and what both ways share ([`Shape::shared_bytes`]).
+    pub(crate) fn bytes(&self) -> f64 {
+        self.shared_bytes()
+            + match self.through_samples() {
+                true => capacitance::bytes(self.n, self.d, self.patterns),
+                false => 8.0 * ((self.patterns * self.d) as f64).powi(2),
+            }
+    }
+
+    /// Whether the steps solve their reduced systems through the capacitance matrix: when that costs
+    /// less, as with few rows of many features (1,000 x 784 raw pixels, four patterns), and fits the
+    /// memory (on 4,000 x 784 with 16 patterns it costs a third of the dense way, and the dense way
+    /// fits 2 GB where it would not).
+    fn through_samples(&self) -> bool {
+        let (dense, samples) = self.reduced_costs();
+        samples < dense
+            && self.shared_bytes() + capacitance::bytes(self.n, self.d, self.patterns)
+                <= self.memory
+    }
+
+    /// The estimated floating-point operations of the reduced systems of all steps, solved densely
+    /// (forming the Gram matrix once and factoring the patterns' total width every step) and through
+    /// the `n x n` capacitance matrix ([`crate::capacitance`]).
+    fn reduced_costs(&self) -> (f64, f64) {
+        let t = (self.patterns * self.d) as f64;
+        let dense = gram_cost(self.n as f64, t) + ESTIMATED_ITERATIONS * t * t * t / 3.0;
+        let samples = ESTIMATED_ITERATIONS * capacitance::cost(self.n, self.d, self.patterns);
+        (dense, samples)
+    }
+
+    /// The bytes both ways need: the blocks' Hessians and eliminations, per thread (the patterns'
+    /// parts are formed side by side) a chunk of scaled rows and two `d x d` temporaries, an `n x d`
+    /// temporary of the Gram matrix and the rows' vectors.
+    fn shared_bytes(&self) -> f64 {
+        let threads = rayon::current_num_threads() as f64;
+        let chunk = ROW_CHUNK.min(self.n) as f64;
+        let (n, d, blocks) = (self.n as f64, self.d as f64, self.blocks());
+        8.0 * (n * d
+            + threads * (chunk * d + 2.0 * d * d)
+            + (blocks + 2.0 * self.patterns as f64) * d * d
+            + 4.0 * blocks * n)
+    }
+
+    fn blocks(&self) -> f64 {
+        let per = if self.relu { 2.0 } else { 1.0 };
+        per * self.patterns as f64
+    }
 }
 
-/// Whether the steps solve their reduced systems through the capacitance matrix: when that costs
-/// less, as with few rows of many features (1,000 x 784 raw pixels, four patterns).
-fn through_samples(n: usize, d: usize, patterns: usize) -> bool {
-    let (dense, samples) = reduced_costs(n, d, patterns);
-    samples < dense
-}
-
-/// The part of [`cost`] that forms the Gram matrix of `n` rows and `t` columns.
+/// The part of [`Shape::cost`] that forms the Gram matrix of `n` rows and `t` columns.
 fn gram_cost(n: f64, t: f64) -> f64 {
     n * t * t
 }
 
-/// Estimated bytes of host memory [`Program::solve`] needs on `patterns` patterns of `n x d` data
-/// (ReLU: two blocks per pattern): the reduced system (which also holds the Gram matrix), the
-/// blocks' Hessians and eliminations, per thread (the patterns' parts are formed side by side) a
-/// chunk of scaled rows and two `d x d` temporaries, an `n x d` temporary of the Gram matrix and
-/// the rows' vectors.
-pub(crate) fn bytes(n: usize, d: usize, patterns: usize, relu: bool) -> f64 {
-    let threads = rayon::current_num_threads() as f64;
-    let chunk = ROW_CHUNK.min(n) as f64;
-    let reduced = match through_samples(n, d, patterns) {
-        true => capacitance::bytes(n, d, patterns),
-        false => 8.0 * ((patterns * d) as f64).powi(2),
-    };
-    let (n, d) = (n as f64, d as f64);
-    let blocks = if relu { 2.0 } else { 1.0 } * patterns as f64;
-    reduced
-        + 8.0
-            * (n * d
-                + threads * (chunk * d + 2.0 * d * d)
-                + (blocks + 2.0 * patterns as f64) * d * d
-                + 4.0 * blocks * n)
-}
-
 /// The program of one output restricted to some patterns: data `x` (`n x d`), patterns `mask`
 /// (`n x P`), targets `y`; `par` is the parallelism of the factorization of its reduced system (and
-/// of the patterns' parts of a step when there are fewer patterns than threads).
+/// of the patterns' parts of a step when there are fewer patterns than threads); `memory` the bytes
+/// its method may use (see [`Shape`]).
 pub(crate) struct Program<'a> {
     pub(crate) x: &'a Mat<f64>,
     pub(crate) mask: &'a Mat<f64>,
     pub(crate) y: &'a [f64],
     pub(crate) beta: f64,
     pub(crate) par: Par,
+    pub(crate) memory: f64,
 }
 
 /// The restricted optimum: per pattern, per block (v_i then w_i, or u_i) its point (`d` values)
@@ -167,7 +194,14 @@ impl Program<'_> {
     ) -> Option<Restricted> {
         let (n, d) = (self.x.nrows(), self.x.ncols());
         let masks = Mat::<f64>::from_fn(n, patterns.len(), |j, q| self.mask[(j, patterns[q])]);
-        let total = cost(n, d, patterns.len(), relu);
+        let shape = Shape {
+            n,
+            d,
+            patterns: patterns.len(),
+            relu,
+            memory: self.memory,
+        };
+        let total = shape.cost();
         // Whether the work left, at the rate `done` flops took since `started`, ends by the deadline.
         let in_time = |started: Instant, done: f64| {
             let Some(deadline) = deadline else {
@@ -180,7 +214,7 @@ impl Program<'_> {
                 .is_some_and(|end| end <= deadline)
         };
         let started = Instant::now();
-        let reduced = match through_samples(n, d, patterns.len()) {
+        let reduced = match shape.through_samples() {
             true if interrupted() => return None,
             true => Reduced::Samples,
             false => {
@@ -364,7 +398,7 @@ fn restore_gram(system: &mut Mat<f64>, diagonal: &[f64], d: usize) {
     }
 }
 
-/// How the steps solve their reduced systems ([`through_samples`]).
+/// How the steps solve their reduced systems ([`Shape::through_samples`]).
 enum Reduced {
     /// Densely: `system` holds the Gram matrix of the masked data in its strict upper triangle (see
     /// [`gram`]) and the last step's factor in its lower.
@@ -903,7 +937,7 @@ impl Path<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::{gram, through_samples, Program, Restricted};
+    use super::{gram, Program, Restricted, Shape};
     use faer::Mat;
     use std::time::{Duration, Instant};
 
@@ -932,6 +966,7 @@ mod tests {
             y,
             beta,
             par: faer::get_global_parallelism(),
+            memory: f64::INFINITY,
         };
         program.solve(&[0], relu, cold, 1e-12, interrupted, deadline)
     }
@@ -1042,7 +1077,16 @@ mod tests {
     #[test]
     fn a_solve_through_the_capacitance_matrix_keeps_its_deadline() {
         let (n, d) = (4, 12);
-        assert!(through_samples(n, d, 2));
+        let shape = |memory| Shape {
+            n,
+            d,
+            patterns: 2,
+            relu: true,
+            memory,
+        };
+        assert!(shape(f64::INFINITY).through_samples());
+        // Where the capacitance matrix's memory is not left, the steps factor densely.
+        assert!(!shape(shape(f64::INFINITY).bytes() - 1.0).through_samples());
         let x = Mat::<f64>::from_fn(n, d, |j, q| ((j * 5 + q * 3) % 7) as f64 / 7.0 - 0.4);
         let mask = Mat::<f64>::from_fn(n, 2, |j, i| f64::from(u8::from((j + i) % 2 == 0)));
         let y = [1.0, -0.5, 0.3, 0.8];
@@ -1052,6 +1096,7 @@ mod tests {
             y: &y,
             beta: 0.1,
             par: faer::Par::Seq,
+            memory: f64::INFINITY,
         };
         let cold = || Restricted {
             points: vec![vec![vec![0.0; d]; 2]; 2],

@@ -20,6 +20,7 @@ use faer::linalg::triangular_solve::{
 };
 use faer::{Mat, Par, Side};
 use rayon::prelude::*;
+use std::sync::Mutex;
 
 /// Refinements of a solve at most...
 const REFINEMENTS: usize = 4;
@@ -37,10 +38,11 @@ pub(crate) fn cost(n: usize, d: usize, patterns: usize) -> f64 {
 }
 
 /// Bytes of host memory of [`Capacitance`] for `n x d` data and `patterns` patterns: C, each
-/// pattern's rows of X, its block, its block's factor and its part of C.
+/// pattern's rows of X, its block and its block's factor, and a pattern's part of C per thread.
 pub(crate) fn bytes(n: usize, d: usize, patterns: usize) -> f64 {
+    let parts = rayon::current_num_threads().min(patterns) as f64;
     let (n, d, p) = (n as f64, d as f64, patterns as f64);
-    8.0 * (n * n + p * (n * d + 2.0 * d * d + n * n))
+    8.0 * (n * n + p * (n * d + 2.0 * d * d) + parts * n * n)
 }
 
 /// One pattern: its rows (where its mask is nonzero), those rows of D_i X, and its block S_i (both
@@ -105,25 +107,25 @@ impl Capacitance {
         if interrupted() {
             return None;
         }
-        let indexed: Vec<_> = blocks.into_iter().enumerate().collect();
-        let parts: Vec<(Pattern, Mat<f64>)> = match side_by_side {
-            true => indexed
-                .into_par_iter()
-                .map(pattern)
-                .collect::<Option<_>>()?,
-            false => indexed.into_iter().map(pattern).collect::<Option<_>>()?,
-        };
-        let mut c = Mat::<f64>::identity(n, n);
-        let mut patterns = Vec::with_capacity(parts.len());
-        for (pattern, part) in parts {
+        // Each part is added to C as soon as it is formed, so that at most one per thread is held.
+        let c = Mutex::new(Mat::<f64>::identity(n, n));
+        let added = |indexed: (usize, Mat<f64>)| -> Option<Pattern> {
+            let (pattern, part) = pattern(indexed)?;
+            let mut c = c.lock().ok()?;
             // Rows are ascending, so the lower triangle of a part lands in the lower triangle of C.
             for (b, &q) in pattern.rows.iter().enumerate() {
                 for (a, &p) in pattern.rows.iter().enumerate().skip(b) {
                     c[(p, q)] += part[(a, b)];
                 }
             }
-            patterns.push(pattern);
-        }
+            Some(pattern)
+        };
+        let indexed: Vec<_> = blocks.into_iter().enumerate().collect();
+        let patterns: Vec<Pattern> = match side_by_side {
+            true => indexed.into_par_iter().map(added).collect::<Option<_>>()?,
+            false => indexed.into_iter().map(added).collect::<Option<_>>()?,
+        };
+        let mut c = c.into_inner().ok()?;
         cholesky_lower(c.as_mut(), whole, interrupted)?;
         Some(Self { patterns, c })
     }

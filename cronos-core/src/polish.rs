@@ -24,10 +24,10 @@ use faer::{Mat, Par};
 use rayon::prelude::*;
 use std::time::Instant;
 
-/// Floating-point operations one polish may cost, all outputs together (see [`barrier::cost`]), in a
-/// solve without a time limit, unless the iterations the solve has left would cost more (its
-/// iteration limit is then its budget; with a time limit, each output's polish is skipped when its
-/// steps would not end in time, see [`barrier::Program::solve`]). The binary raw-pixel benchmark
+/// Floating-point operations one polish may cost, all outputs together (see
+/// [`barrier::Shape::cost`]), in a solve without a time limit, unless the iterations the solve has
+/// left would cost more (its iteration limit is then its budget; with a time limit, each output's
+/// polish is skipped when its steps would not end in time, see [`barrier::Program::solve`]). The binary raw-pixel benchmark
 /// problem (4 patterns of 784 features, estimated 3.5e11) fits and took about 6 s on 2 cores. All
 /// 12,000 two-class raw-pixel images with 4 patterns (estimated 1.3e12) fit within the default 2,000
 /// iterations (9e8 flops each): without them, `cronos fit` ran all 2,000 iterations (85 s) and
@@ -37,8 +37,8 @@ use std::time::Instant;
 /// after 654 s.
 const MAX_FLOPS: f64 = 6e11;
 
-/// Estimated floating-point operations of one output's polish (see [`barrier::cost`]) up to which
-/// the outputs are polished side by side, one per thread. Ten outputs of 2,000 x 50 data with 3
+/// Estimated floating-point operations of one output's polish (see [`barrier::Shape::cost`]) up to
+/// which the outputs are polished side by side, one per thread. Ten outputs of 2,000 x 50 data with 3
 /// patterns each (5e8 each) took 0.87 s one after the other, their steps too small for a parallel
 /// factorization to keep two cores busy.
 const SIDE_BY_SIDE_FLOPS: f64 = 1e10;
@@ -227,11 +227,18 @@ pub(crate) fn polish<B: Backend>(
         true => vec![i * c + k, (p + i) * c + k],
         false => vec![i * c + k],
     };
-    // Host memory of a polish of `patterns` patterns at most: the method's own matrices, and X, the
-    // mask and the point and multipliers.
-    let memory_of = |patterns| {
-        barrier::bytes(n, d, patterns, relu) + 8.0 * (n * (d + p) + (n + d) * cols) as f64
+    // Host memory of a polish of `patterns` patterns at most: the method's own matrices (within what
+    // is left beside the rest), and X, the mask and the point and multipliers.
+    let beside = 8.0 * (n * (d + p) + (n + d) * cols) as f64;
+    let method_memory = limits.memory - beside;
+    let shape = |patterns| barrier::Shape {
+        n,
+        d,
+        patterns,
+        relu,
+        memory: method_memory,
     };
+    let memory_of = |patterns| shape(patterns).bytes() + beside;
     let active: Vec<Vec<usize>> = (0..c)
         .map(|k| {
             (0..p)
@@ -245,14 +252,14 @@ pub(crate) fn polish<B: Backend>(
     let costs_of = |chosen: &[Vec<usize>]| -> Vec<f64> {
         chosen
             .iter()
-            .map(|patterns| barrier::cost(n, d, patterns.len(), relu))
+            .map(|patterns| shape(patterns.len()).cost())
             .collect()
     };
-    let whole = barrier::cost(n, d, p, relu);
+    let whole = shape(p).cost();
     let widened: Vec<Vec<usize>> = active
         .iter()
         .map(
-            |patterns| match whole <= WHOLE_COST * barrier::cost(n, d, patterns.len(), relu) {
+            |patterns| match whole <= WHOLE_COST * shape(patterns.len()).cost() {
                 true => (0..p).collect(),
                 false => patterns.clone(),
             },
@@ -309,6 +316,7 @@ pub(crate) fn polish<B: Backend>(
             y: &target,
             beta,
             par,
+            memory: method_memory,
         };
         let of = |i: usize, per: &dyn Fn(usize) -> Vec<f64>| {
             columns(i, k).into_iter().map(per).collect::<Vec<_>>()
