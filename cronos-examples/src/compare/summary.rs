@@ -268,7 +268,6 @@ pub struct TaskSummary {
     methods: Vec<MethodSummary>,
 }
 
-/// Writes `summary.md`, `summary.json` (one [`MethodSummary`] per method) and every chart of
 /// The baselines' learning-rate ranges ([`lr_range`]), in words.
 fn lr_ranges() -> String {
     let ranges: Vec<String> = OptimizerConfig::all()
@@ -284,6 +283,7 @@ fn lr_ranges() -> String {
     )
 }
 
+/// Writes `summary.md`, `summary.json` (one [`MethodSummary`] per method) and every chart of
 /// [`charts`] as SVG and PNG under `dir`; returns what they say. `kind` names the task
 /// (`two-layer` or `deep`), `task` describes its data and network; what the runs cover is counted
 /// from `runs`.
