@@ -32,7 +32,7 @@
 
 use crate::capacitance::{self, Capacitance};
 use crate::certificate::feasible_scale;
-use crate::dense::{cholesky_lower, lower_product};
+use crate::dense::{cholesky_lower, lower_product, mirror_lower};
 use faer::linalg::solvers::Llt;
 use faer::linalg::solvers::Solve;
 use faer::linalg::triangular_solve::{
@@ -751,11 +751,7 @@ impl Path<'_> {
                 let scaled = Mat::<f64>::from_fn(rows, d, |j, p| x[(o + j, p)] * weights[o + j]);
                 lower_product(h.as_mut(), scaled.transpose(), scaled.as_ref(), 1.0, par);
             }
-            for q in 0..d {
-                for p in q + 1..d {
-                    h[(q, p)] = h[(p, q)];
-                }
-            }
+            mirror_lower(h.as_mut());
         }
         h
     }

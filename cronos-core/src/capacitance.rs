@@ -6,14 +6,15 @@
 //! capacitance matrix C = I + Ft S^-1 Ft^T = I + sum_i D_i X S_i^-1 X^T D_i (`n x n`; Woodbury's
 //! identity) it costs P d^3 / 3 for the blocks, d^2 n_i + n_i^2 d for pattern i (n_i its rows) and
 //! n^3 / 3 for C; then y = C^-1 Ft S^-1 r and a = S^-1 (r - Ft^T y). On 1,000 x 784 raw pixels with
-//! four patterns that is at most 6.6e9 flops against 1.0e10, and the Gram matrix of the masked data (n (P d)^2
-//! flops, and the largest matrix of the dense method) is never formed.
+//! four patterns that is at most 6.6e9 flops against 1.0e10, and the Gram matrix of the masked data
+//! (n (P d)^2 flops, and the largest matrix of the dense method) is never formed.
 //!
 //! Late in the method S_i has eigenvalues near the barrier parameter, so S^-1 is large where the fit
 //! term holds the step, and the two terms of a cancel: each solve is refined against the system
-//! itself (products with X and the blocks, a few million flops), as long as its residual keeps falling.
+//! itself (products with X and the blocks, a few million flops), as long as its residual keeps
+//! falling.
 
-use crate::dense::{cholesky_lower, lower_product};
+use crate::dense::{cholesky_lower, lower_product, mirror_lower};
 use faer::linalg::solvers::{Llt, Solve};
 use faer::linalg::triangular_solve::{
     solve_lower_triangular_in_place, solve_upper_triangular_in_place,
@@ -83,11 +84,7 @@ impl Capacitance {
         let (n, d) = (x.nrows(), x.ncols());
         // Per pattern its rows, its part of C, Z_i^T Z_i with Z_i = L_i^-1 X^T D_i (lower triangle).
         let pattern = |(i, mut block): (usize, Mat<f64>)| -> Option<(Pattern, Mat<f64>)> {
-            for q in 0..d {
-                for p in q + 1..d {
-                    block[(q, p)] = block[(p, q)];
-                }
-            }
+            mirror_lower(block.as_mut());
             let factor = block.llt(Side::Lower).ok()?;
             let rows: Vec<usize> = (0..n).filter(|&j| masks[(j, i)] != 0.0).collect();
             let xi =

@@ -28,6 +28,16 @@ pub(crate) fn lower_product(
     );
 }
 
+/// Copies the lower triangle of the square matrix `m` into its strict upper triangle, making whole
+/// a symmetric matrix of which only the lower triangle was formed.
+pub(crate) fn mirror_lower(mut m: MatMut<f64>) {
+    for q in 0..m.ncols() {
+        for p in q + 1..m.nrows() {
+            m[(q, p)] = m[(p, q)];
+        }
+    }
+}
+
 /// Columns per panel of the panel-wise routines (here and the u-step's sample-space core), between
 /// which they hear an interruption.
 pub(crate) const PANEL: usize = 512;

@@ -10,7 +10,8 @@
 //! the barrier's multipliers on the blocks it solved, ADMM's on the others) certifies it whenever
 //! ADMM's groups are the optimal ones; the caller keeps the point only if it is better than ADMM's.
 //! Host linear algebra in f64 (faer), sized by the active blocks (one dense matrix of their width,
-//! d columns per pattern, or of the rows where there are fewer) and bounded by an estimated cost and by what the memory budget leaves.
+//! d columns per pattern, or of the rows where there are fewer) and bounded by an estimated cost and
+//! by what the memory budget leaves.
 //! The stop flag and the time limit end it between interior-point steps; what it has reached by then
 //! still counts (its dual point bounds the optimum whatever its accuracy).
 
@@ -27,9 +28,9 @@ use std::time::Instant;
 /// Floating-point operations one polish may cost, all outputs together (see
 /// [`barrier::Shape::cost`]), in a solve without a time limit, unless the iterations the solve has
 /// left would cost more (its iteration limit is then its budget; with a time limit, each output's
-/// polish is skipped when its steps would not end in time, see [`barrier::Program::solve`]). The binary raw-pixel benchmark
-/// problem (4 patterns of 784 features, estimated 3.5e11) fits and took about 6 s on 2 cores. All
-/// 12,000 two-class raw-pixel images with 4 patterns (estimated 1.3e12) fit within the default 2,000
+/// polish is skipped when its steps would not end in time, see [`barrier::Program::solve`]). The
+/// binary raw-pixel benchmark problem (4 patterns of 784 features, estimated 3.5e11) fits and took
+/// about 6 s on 2 cores. All 12,000 two-class raw-pixel images with 4 patterns (estimated 1.3e12) fit within the default 2,000
 /// iterations (9e8 flops each): without them, `cronos fit` ran all 2,000 iterations (85 s) and
 /// ended at a certified gap of 0.73; polished, it is optimal after 67 s (gap 9.0e-5). With 16
 /// patterns (1.6e13) it does not fit: a run without the bound formed its Gram matrix in 32 s and
@@ -75,9 +76,9 @@ const POLISH_SHARE: f64 = 0.25;
 
 /// When a polish is worth its cost. A polish costs as much as tens to hundreds of ADMM iterations
 /// (12 to 19 interior-point steps on the benchmark problems, each factoring a matrix of the patterns'
-/// width or of the rows: about 3 s in all for 4 patterns of 784 features on 1,000 rows), and it only gives something new once ADMM's
-/// structure has moved: after the residuals have halved, or after [`POLISH_INTERVAL`] iterations;
-/// and never sooner than its cost allows ([`POLISH_SHARE`]).
+/// width or of the rows: about 3 s in all for 4 patterns of 784 features on 1,000 rows), and it
+/// only gives something new once ADMM's structure has moved: after the residuals have halved, or
+/// after [`POLISH_INTERVAL`] iterations; and never sooner than its cost allows ([`POLISH_SHARE`]).
 pub(crate) struct PolishSchedule {
     /// Residuals below which polishing starts ([`POLISH_RESIDUAL`] or [`WARM_POLISH_RESIDUAL`]).
     threshold: f64,
