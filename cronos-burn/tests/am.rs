@@ -160,6 +160,18 @@ fn cronos_am_beats_two_layer_cronos_on_tshirt_vs_shirt() {
     // 2,000 images in batches of 100: 20 steps per epoch, a solve before steps 0, 10, 20, 30.
     let steps: Vec<usize> = am.head_solves.iter().map(|s| s.step).collect();
     assert_eq!(steps, vec![0, 10, 20, 30]);
+    // Each head's beta comes from its own features (relative to their zero-solution beta), not
+    // from the fixed `cronos.beta`.
+    let betas: Vec<f64> = am
+        .head_solves
+        .iter()
+        .filter_map(|s| s.report.as_ref().map(|r| r.beta))
+        .collect();
+    assert!(
+        betas.iter().all(|&b| b > 10.0 * config.cronos.beta),
+        "{betas:?}"
+    );
+    assert!(betas.windows(2).any(|w| w[0] != w[1]), "{betas:?}");
     // Burn's metrics were logged for both splits.
     for split in ["train", "valid"] {
         for metric in ["Loss", "Accuracy"] {

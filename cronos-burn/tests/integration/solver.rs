@@ -260,7 +260,11 @@ impl<B: Backend> UserNet<B> {
     }
 
     fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-        self.fc2.forward(relu(self.fc1.forward(self.features(x))))
+        self.head(self.features(x))
+    }
+
+    fn head(&self, h: Tensor<B, 2>) -> Tensor<B, 2> {
+        self.fc2.forward(relu(self.fc1.forward(h)))
     }
 }
 
@@ -394,6 +398,66 @@ fn head_solver_rejects_narrow_heads_and_gated_programs() {
         .fit_into(x, y, &mut wide.fc1, &mut wide.fc2)
         .unwrap_err();
     assert!(matches!(err, HeadError::Shape { .. }), "{err}");
+}
+
+/// With a relative beta the head does not depend on the scale of the features: the program on
+/// s H with penalty s b has the solution of (H, b) divided by s, the same predictions, and the
+/// zero-solution beta of s H is s times that of H. With an absolute beta the same scaling changes
+/// the head. At the zero-solution beta itself (fraction 1) the head is zero.
+#[test]
+fn a_relative_beta_follows_the_scale_of_the_features() {
+    let device = Default::default();
+    let (train, _) = pixels(&[2, 8], 200);
+    let (x, y) = tensors::<F64>(&train, &device);
+    let solve = small_solve()
+        .with_neurons(4)
+        .with_max_iters(2000)
+        .with_tol(1e-6);
+    let relative = HeadSolverConfig::new(solve.clone()).with_relative_beta(Some(0.05));
+    let absolute = HeadSolverConfig::new(solve.with_beta(1.0));
+    let m = relative.required_width(1);
+    let mut net = UserNet::<F64>::new(784, 16, m, 1, &device);
+    let h = net.features(x.clone());
+    let predictions = |head: &HeadSolverConfig, scale: f64, net: &mut UserNet<F64>| {
+        let h = h.clone() * scale;
+        let report = head
+            .fit_into(h.clone(), y.clone(), &mut net.fc1, &mut net.fc2)
+            .expect("head solve");
+        assert_eq!(report.status, Status::Optimal, "scale {scale}");
+        (report.beta, values(net.head(h)))
+    };
+    let (beta, one) = predictions(&relative, 1.0, &mut net);
+    let (beta_scaled, scaled) = predictions(&relative, 8.0, &mut net);
+    let spread = one.iter().map(|v| v.abs()).fold(0.0, f64::max);
+    assert!(spread > 0.1, "the head is not zero: {spread}");
+    assert!(
+        (beta_scaled / beta - 8.0).abs() < 1e-9,
+        "{beta} -> {beta_scaled}"
+    );
+    let diff = max_abs_diff(&one, &scaled);
+    assert!(
+        diff < 1e-3 * spread,
+        "relative beta: predictions moved by {diff}"
+    );
+
+    let (_, one) = predictions(&absolute, 1.0, &mut net);
+    let (_, scaled) = predictions(&absolute, 8.0, &mut net);
+    let diff = max_abs_diff(&one, &scaled);
+    assert!(
+        diff > 1e-2 * spread,
+        "absolute beta: predictions moved by only {diff}"
+    );
+
+    let at_zero = relative.clone().with_relative_beta(Some(1.0));
+    let (_, out) = predictions(&at_zero, 1.0, &mut net);
+    let largest = out.iter().map(|v| v.abs()).fold(0.0, f64::max);
+    assert!(
+        largest < 1e-9,
+        "at the zero-solution beta: largest output {largest}"
+    );
+    let bad = relative.with_relative_beta(Some(f64::NAN));
+    let err = bad.fit_into(h, y, &mut net.fc1, &mut net.fc2).unwrap_err();
+    assert!(err.to_string().contains("relative_beta"), "{err}");
 }
 
 #[test]

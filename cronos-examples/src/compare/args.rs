@@ -3,7 +3,7 @@
 use crate::device::DeviceArgs;
 use crate::error::CliError;
 use clap::{Args, ValueEnum};
-use cronos_burn::am::OptimizerConfig;
+use cronos_burn::am::{DeepTrainingConfig, OptimizerConfig};
 use cronos_core::GateSampling;
 use std::fmt;
 use std::path::PathBuf;
@@ -227,6 +227,14 @@ pub struct CompareArgs {
     /// reports its objective and the bound certified so far.
     #[arg(long, value_name = "S", default_value_t = 300.0)]
     pub cronos_time_limit: f64,
+    /// beta of each CRONOS-AM head solve as this fraction of the smallest beta whose head is zero
+    /// on the features of that solve.
+    #[arg(long, value_name = "F", default_value_t = DeepTrainingConfig::HEAD_RELATIVE_BETA)]
+    pub head_relative_beta: f64,
+    /// An absolute beta for every CRONOS-AM head solve instead of --head-relative-beta (the
+    /// reference runners' is 1e-3).
+    #[arg(long, value_name = "B", conflicts_with = "head_relative_beta")]
+    pub head_beta: Option<f64>,
     /// Gradient steps between CRONOS-AM head solves.
     #[arg(long, default_value_t = 10)]
     pub resolve_every: usize,
@@ -275,6 +283,19 @@ impl Task<'_> {
 }
 
 impl CompareArgs {
+    /// The head solves' relative beta, `None` where --head-beta fixes it.
+    pub fn head_relative_beta(&self) -> Option<f64> {
+        self.head_beta.is_none().then_some(self.head_relative_beta)
+    }
+
+    /// The head solves' beta as recorded in a task's settings.
+    pub fn head_beta_text(&self) -> String {
+        match self.head_beta {
+            Some(beta) => format!("{beta:e}"),
+            None => format!("{:e} of the zero-solution beta", self.head_relative_beta),
+        }
+    }
+
     /// The tasks to run, in order, each with the methods that train its network. A task none of
     /// whose methods was asked for is left out; a method asked for that fits no task run is an
     /// error.

@@ -115,8 +115,11 @@ pub(crate) fn check_settings(task: &Task, arch: &Arch, data: &TaskData) -> Resul
         "precision": format!("{:?}", args.device.precision),
     });
     // beta only shapes the two-layer program; deep runs recorded before it was a setting still match.
+    // And the head's beta the deep one.
     if matches!(arch, Arch::TwoLayer { .. }) {
         settings["beta"] = args.beta.to_string().into();
+    } else {
+        settings["head_beta"] = args.head_beta_text().into();
     }
     let path = task.out.join("settings.json");
     match std::fs::read_to_string(&path) {
