@@ -506,6 +506,32 @@ fn hand_built_training_keeps_the_head_between_solves() {
 /// With warm starts each head solve continues from the previous one's ADMM state: on features that
 /// moved by a few Adam steps it needs fewer iterations than a solve from zero, and reaches the same
 /// tolerance.
+/// A solve that returns a zero head (here at the zero-solution beta itself) is not written: a zero
+/// head would pass no gradient to the feature layers. The model keeps its head and the record says
+/// why; without the guard the head would be all zeros.
+#[test]
+fn a_zero_head_is_not_written() {
+    let _serial = serial();
+    let (train_set, dl_train, _) = quarter_loaders(&[2, 8]);
+    let device = FlexDevice;
+    let strategy = CronosAmConfig::new(CronosConfig::new().with_neurons(5).with_max_iters(30))
+        .with_relative_beta(Some(1.0))
+        .init::<B>(&device);
+    B::seed(&device, 3);
+    let model = DeepMlpConfig::for_cronos(train_set.dim(), 1, 5)
+        .with_feature_widths(vec![64])
+        .init::<B>(&device);
+    let head =
+        |m: &DeepMlp<B>| -> Vec<f32> { m.head_hidden.weight.val().into_data().iter().collect() };
+    let (kept, solve) = strategy.resolve_head(model.clone(), dl_train.iter());
+    let error = solve.error.expect("a zero head is an error");
+    println!("{error}");
+    assert!(solve.report.is_none());
+    assert!(error.contains("zero head"), "{error}");
+    assert_eq!(head(&kept), head(&model));
+    assert!(head(&kept).iter().any(|&w| w != 0.0));
+}
+
 #[test]
 fn warm_started_head_solves_need_fewer_iterations() {
     let _serial = serial();
