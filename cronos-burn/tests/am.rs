@@ -446,6 +446,19 @@ fn multiclass_one_hot_targets() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// CRONOS-AM with 30-iteration heads of P = 5.
+fn short_heads() -> CronosAmConfig {
+    CronosAmConfig::new(CronosConfig::new().with_neurons(5).with_max_iters(30))
+}
+
+/// A seeded MLP of one feature layer of width 64 and a head for [`short_heads`], one output.
+fn small_mlp(d_input: usize) -> DeepMlp<B> {
+    B::seed(&FlexDevice, 3);
+    DeepMlpConfig::for_cronos(d_input, 1, 5)
+        .with_feature_widths(vec![64])
+        .init::<B>(&FlexDevice)
+}
+
 /// The strategy used directly in a hand-built `SupervisedTraining`, on a model whose head is NOT
 /// frozen and with Burn's Adam: between solves the head's gradients are dropped, so with a single
 /// solve (at step 0) the trained head is exactly the head CRONOS solved on the initial features,
@@ -456,13 +469,8 @@ fn hand_built_training_keeps_the_head_between_solves() {
     let (train_set, dl_train, dl_valid) = quarter_loaders(&[2, 8]);
     let device = FlexDevice;
 
-    let strategy = CronosAmConfig::new(CronosConfig::new().with_neurons(5).with_max_iters(30))
-        .with_resolve_every(1000)
-        .init::<B>(&device);
-    B::seed(&device, 3);
-    let model = DeepMlpConfig::for_cronos(train_set.dim(), 1, 5)
-        .with_feature_widths(vec![64])
-        .init::<B>(&device);
+    let strategy = short_heads().with_resolve_every(1000).init::<B>(&device);
+    let model = small_mlp(train_set.dim());
     assert!(model.head_hidden.weight.val().is_require_grad());
     let (expected, solve) = strategy.resolve_head(model.clone(), dl_train.iter());
     assert!(solve.report.is_some(), "{:?}", solve.error);
@@ -503,9 +511,6 @@ fn hand_built_training_keeps_the_head_between_solves() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// With warm starts each head solve continues from the previous one's ADMM state: on features that
-/// moved by a few Adam steps it needs fewer iterations than a solve from zero, and reaches the same
-/// tolerance.
 /// A solve that returns a zero head (here at the zero-solution beta itself) is not written: a zero
 /// head would pass no gradient to the feature layers. The model keeps its head and the record says
 /// why; without the guard the head would be all zeros.
@@ -514,13 +519,10 @@ fn a_zero_head_is_not_written() {
     let _serial = serial();
     let (train_set, dl_train, _) = quarter_loaders(&[2, 8]);
     let device = FlexDevice;
-    let strategy = CronosAmConfig::new(CronosConfig::new().with_neurons(5).with_max_iters(30))
+    let strategy = short_heads()
         .with_relative_beta(Some(1.0))
         .init::<B>(&device);
-    B::seed(&device, 3);
-    let model = DeepMlpConfig::for_cronos(train_set.dim(), 1, 5)
-        .with_feature_widths(vec![64])
-        .init::<B>(&device);
+    let model = small_mlp(train_set.dim());
     let head =
         |m: &DeepMlp<B>| -> Vec<f32> { m.head_hidden.weight.val().into_data().iter().collect() };
     let (kept, solve) = strategy.resolve_head(model.clone(), dl_train.iter());
@@ -532,6 +534,9 @@ fn a_zero_head_is_not_written() {
     assert!(head(&kept).iter().any(|&w| w != 0.0));
 }
 
+/// With warm starts each head solve continues from the previous one's ADMM state: on features that
+/// moved by a few Adam steps it needs fewer iterations than a solve from zero, and reaches the same
+/// tolerance.
 #[test]
 fn warm_started_head_solves_need_fewer_iterations() {
     let _serial = serial();
