@@ -71,7 +71,9 @@ impl<B: Backend> TwoLayerNet<B> {
 }
 
 /// Classification accuracy of predictions against targets: sign agreement for one output (targets
-/// +-1), argmax agreement for several (one-hot targets).
+/// +-1; a zero prediction counts as -1), argmax agreement for several (one-hot targets; a tie counts
+/// as its first output). Ties are broken as the argmax of the class scores (-f, f) of one output
+/// breaks them, so that a model scored here and by burn-train's accuracy metric gets one number.
 pub fn accuracy<B: Backend>(pred: Tensor<B, 2>, targets: Tensor<B, 2>) -> f64 {
     let n = pred.dims()[0];
     if n == 0 {
@@ -95,7 +97,10 @@ pub fn accuracy_and_mse<B: Backend>(pred: Tensor<B, 2>, targets: Tensor<B, 2>) -
 pub(crate) fn hits<B: Backend>(pred: Tensor<B, 2>, targets: Tensor<B, 2>) -> Tensor<B, 1> {
     let dtype = pred.dtype();
     let hits = if pred.dims()[1] == 1 {
-        (pred * targets).greater_elem(0.0).int().sum()
+        pred.greater_elem(0.0)
+            .equal(targets.greater_elem(0.0))
+            .int()
+            .sum()
     } else {
         pred.argmax(1).equal(targets.argmax(1)).int().sum()
     };
@@ -165,4 +170,27 @@ pub fn map_to_network<B: Backend>(
         w2: host::upload(w2, [m, c], v),
         gates,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::B;
+
+    fn matrix(values: &[f64], cols: usize) -> Tensor<B, 2> {
+        let rows = values.len() / cols;
+        Tensor::<B, 1>::from_floats(values, &Default::default()).reshape([rows, cols])
+    }
+
+    /// Ties count as the first class, as the argmax of (-f, f) and of several outputs does:
+    /// the zero network scores the share of -1 targets, not 0.
+    #[test]
+    fn ties_count_as_the_first_class() {
+        let targets = matrix(&[1.0, 1.0, -1.0, 1.0], 1);
+        let pred = matrix(&[0.5, -0.2, 0.0, 0.0], 1);
+        assert_eq!(accuracy(pred, targets.clone()), 0.5);
+        assert_eq!(accuracy(targets.zeros_like(), targets), 0.25);
+        let one_hot = matrix(&[1.0, 0.0, 0.0, 1.0], 2);
+        assert_eq!(accuracy(one_hot.zeros_like(), one_hot), 0.5);
+    }
 }
