@@ -790,6 +790,11 @@ fn bad_input_exits_2_with_one_line() {
         ],
         "--classes",
     );
+    fails_with(
+        &["compare", "--head-relative-beta=-1"],
+        "--head-relative-beta",
+    );
+    fails_with(&["compare", "--head-beta", "nan"], "--head-beta");
     fails_with(&["data", "info", "imagenet"], "imagenet");
     fails_with(&["data", "info", "mnist"], "mnist");
     // Backends reach this binary through feature unification across the workspace, so only CUDA,

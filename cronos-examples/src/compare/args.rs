@@ -110,9 +110,19 @@ fn parse_beta(s: &str) -> Result<Beta, String> {
     if s == "path" {
         return Ok(Beta::Path);
     }
+    parse_positive(s, true)
+        .map(Beta::Fixed)
+        .map_err(|_| format!("expected `path` or a number >= 0, found `{s}`"))
+}
+
+/// A finite number `> 0` (`>= 0` with `zero`), as a flag's value.
+fn parse_positive(s: &str, zero: bool) -> Result<f64, String> {
     match s.parse::<f64>() {
-        Ok(beta) if beta.is_finite() && beta >= 0.0 => Ok(Beta::Fixed(beta)),
-        _ => Err(format!("expected `path` or a number >= 0, found `{s}`")),
+        Ok(v) if v.is_finite() && (v > 0.0 || (zero && v == 0.0)) => Ok(v),
+        _ => Err(format!(
+            "expected a number {} 0, found `{s}`",
+            if zero { ">=" } else { ">" }
+        )),
     }
 }
 
@@ -229,11 +239,13 @@ pub struct CompareArgs {
     pub cronos_time_limit: f64,
     /// beta of each CRONOS-AM head solve as this fraction of the smallest beta whose head is zero
     /// on the features of that solve.
-    #[arg(long, value_name = "F", default_value_t = DeepTrainingConfig::HEAD_RELATIVE_BETA)]
+    #[arg(long, value_name = "F", default_value_t = DeepTrainingConfig::HEAD_RELATIVE_BETA,
+          value_parser = |s: &str| parse_positive(s, false))]
     pub head_relative_beta: f64,
     /// An absolute beta for every CRONOS-AM head solve instead of --head-relative-beta (the
     /// reference runners' is 1e-3).
-    #[arg(long, value_name = "B", conflicts_with = "head_relative_beta")]
+    #[arg(long, value_name = "B", conflicts_with = "head_relative_beta",
+          value_parser = |s: &str| parse_positive(s, true))]
     pub head_beta: Option<f64>,
     /// Gradient steps between CRONOS-AM head solves.
     #[arg(long, default_value_t = 10)]
