@@ -280,25 +280,26 @@ impl<'a> Cronos<'a> {
         let interrupted_here = || stopped() || out_of_time();
         let interrupted = || rows.agreed(interrupted_here(), &x);
 
-        let initial_rho = warm
-            .as_ref()
-            .map(|(_, rho)| *rho)
-            .or(cfg.rho)
-            .unwrap_or(rho::FIXED);
-        let core_budget = cfg.memory_budget_gb * 1e9 - footprint.total();
+        let ys = y.clone() / sy;
+        let fty = op.ft(ys.clone());
+        let beta = cfg.beta / (sx * sy);
         // A short solve's set-up is most of its time: it gets the cheaper factorization.
         let long = !rho::short(cfg.max_iters);
+        let initial_rho = match (warm.as_ref().map(|(_, rho)| *rho), cfg.rho) {
+            (Some(rho), _) | (None, Some(rho)) => rho,
+            (None, None) if long => rho::FIXED,
+            (None, None) => rho::unraced(beta, host::scalar(group_norms(fty.clone()).max())),
+        };
+        let core_budget = cfg.memory_budget_gb * 1e9 - footprint.total();
         let ustep = UStepSolver::new(&op, initial_rho, long, core_budget, &interrupted_here)?;
         rows.check()?;
         // Stopped or out of time during set-up: one cheap iteration from the cold start, no race.
         let cut_short = interrupted();
-        let ys = y.clone() / sy;
-        let fty = op.ft(ys.clone());
         let problem = Problem {
             fty_norm: host::scalar(reduce::sum_squares(fty.clone())).sqrt(),
             fty,
             y: ys,
-            beta: cfg.beta / (sx * sy),
+            beta,
             exact: ustep.path().is_exact(),
             pcg_max_iters: if cut_short { 1 } else { cfg.pcg_max_iters },
             polish_memory: core_budget - ustep.core_resident_bytes(),
@@ -337,7 +338,7 @@ impl<'a> Cronos<'a> {
             (Some((state, rho)), _) => (Admm::new(&problem, state, rho, false), Vec::new(), 0),
             (None, Some(rho)) => opening(rho),
             (None, None) if cut_short || !problem.ustep.rho_is_free() || !long => {
-                opening(rho::FIXED)
+                opening(initial_rho)
             }
             (None, None) => rho::race(&problem, cold, record, interrupted),
         };

@@ -156,3 +156,71 @@ fn solve_continued_from_a_larger_beta_reaches_the_reference() {
     assert!(warm.rel_constraint_violation <= 1e-4, "{warm:?}");
     assert!(warm.iterations <= 2 * cold.iterations, "{warm:?}");
 }
+
+/// The zero-solution beta of the fixture, max over gates i and outputs k of ||X^T (D_i y_k)|| with
+/// D_i = 1[X g_i >= 0], computed from the fixture's arrays alone.
+fn zero_solution_beta(fx: &Fixture) -> f64 {
+    let (n, d, p, c) = (fx.x.rows, fx.x.cols, fx.gates.cols, fx.y.cols);
+    let x = |j: usize, r: usize| f64::from(fx.x.data[j * d + r]);
+    let mut largest = 0.0_f64;
+    for i in 0..p {
+        let active: Vec<bool> = (0..n)
+            .map(|j| {
+                (0..d)
+                    .map(|r| x(j, r) * f64::from(fx.gates.data[r * p + i]))
+                    .sum::<f64>()
+                    >= 0.0
+            })
+            .collect();
+        for k in 0..c {
+            let norm = (0..d)
+                .map(|r| {
+                    (0..n)
+                        .filter(|&j| active[j])
+                        .map(|j| x(j, r) * f64::from(fx.y.data[j * c + k]))
+                        .sum::<f64>()
+                        .powi(2)
+                })
+                .sum::<f64>()
+                .sqrt();
+            largest = largest.max(norm);
+        }
+    }
+    largest
+}
+
+/// A short solve (30 iterations, no race) at a beta of 3 % of the zero-solution beta leaves zero:
+/// at the former fixed rho of 3e-2 the shrinkage beta / rho held every group at zero for all its
+/// iterations and it returned the zero network, at the rho the solver now picks it returns a network
+/// whose objective is within 10 % of its certified bound (of either sign: after 30 iterations the
+/// point still violates its cone constraints a little).
+#[test]
+fn a_short_solve_at_a_large_beta_leaves_zero() {
+    let fx = Fixture::load("bench_binary_raw784.npz");
+    let [x, y, gates] = fx.tensors::<NdArray>(&Default::default(), DType::F64);
+    let short = CronosConfig::new()
+        .with_beta(0.03 * zero_solution_beta(&fx))
+        .with_filter_patterns(false)
+        .with_max_iters(30);
+    let zero_objective = 0.5 * fx.y.data.iter().map(|&v| f64::from(v).powi(2)).sum::<f64>();
+    let solve = |config: CronosConfig| {
+        let report = config
+            .solver()
+            .fit_with_gates(x.clone(), y.clone(), gates.clone())
+            .unwrap()
+            .report;
+        println!(
+            "rho {:.2e}: objective {:.2} (zero network {zero_objective}), certified gap {:.3}, \
+             {} active neurons",
+            report.rho, report.objective, report.rel_gap, report.active_neurons
+        );
+        report
+    };
+    let fixed = solve(short.clone().with_rho(Some(3e-2)));
+    assert_eq!(fixed.active_neurons, 0);
+    let chosen = solve(short);
+    assert!(chosen.rho > 3e-2);
+    assert!(chosen.active_neurons > 0);
+    assert!(chosen.objective < 0.9 * zero_objective);
+    assert!(chosen.rel_gap.abs() < 0.1, "{}", chosen.rel_gap);
+}
