@@ -6,7 +6,8 @@
 //! continues the one whose certified gap (or relative violation, if larger) is smallest among those
 //! whose point has left zero. Otherwise (a Cholesky core, or the PCG path), and for solves with fewer
 //! than [`SWEEP_MIN_BUDGET`] iterations (such as CRONOS-AM's head solves, which a race would
-//! multiply), it uses [`FIXED`].
+//! multiply), it uses [`FIXED`], and a short solve at least a multiple of its relative beta
+//! ([`unraced`]).
 //!
 //! A race of 20 iterations judges the start; later, at every check, [`adjusted`] moves rho when one
 //! of the two certified measures lags the other by ten times: the relative violation of the cone

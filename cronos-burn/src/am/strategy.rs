@@ -201,8 +201,9 @@ impl<B: AutodiffBackend> CronosAm<B> {
 
 /// `weights` unless the head is zero. A zero head passes no gradient to the layers below it, so
 /// writing it would end training for good: the previous head is kept and the next solve, on moved
-/// features, tries again. Short solves return one when beta is large for their iterations (every
-/// run of the deep task at beta = 10, about 3 % of its heads' zero-solution beta).
+/// features, tries again. A short solve can return one when beta is large for its iterations
+/// (every run of the deep task at beta = 10, about 3 % of its heads' zero-solution beta, got one
+/// before short solves' rho grew with their beta).
 fn nonzero<B: Backend>(weights: HeadWeights<B>) -> Result<HeadWeights<B>, String> {
     let report = &weights.report;
     if report.active_neurons > 0 {
