@@ -30,9 +30,9 @@ use std::time::Instant;
 /// left would cost more (its iteration limit is then its budget; with a time limit, each output's
 /// polish is skipped when its steps would not end in time, see [`barrier::Program::solve`]). The
 /// binary raw-pixel benchmark problem (4 patterns of 784 features, estimated 3.5e11) fits and took
-/// about 6 s on 2 cores. All 12,000 two-class raw-pixel images with 4 patterns (estimated 1.3e12) fit within the default 2,000
-/// iterations (9e8 flops each): without them, `cronos fit` ran all 2,000 iterations (85 s) and
-/// ended at a certified gap of 0.73; polished, it is optimal after 67 s (gap 9.0e-5). With 16
+/// about 6 s on 2 cores. All 12,000 two-class raw-pixel images with 4 patterns (estimated 1.3e12)
+/// fit within the default 2,000 iterations (9e8 flops each): without them, `cronos fit` ran all
+/// 2,000 iterations (85 s) and ended at a certified gap of 0.73; polished, it is optimal after 67 s (gap 9.0e-5). With 16
 /// patterns (1.6e13) it does not fit: a run without the bound formed its Gram matrix in 32 s and
 /// took 13.4 s per interior-point step; with a time limit of 1,500 s it is certified (gap 7.6e-5)
 /// after 654 s.

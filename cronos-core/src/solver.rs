@@ -100,8 +100,13 @@ impl CronosConfig {
             self.filter_patterns,
         )?;
         let op = ConvexOperator::new(x.clone(), patterns.mask, Formulation::Gated);
-        Ok(host::scalar(group_norms(op.ft(y.clone())).max()))
+        Ok(zero_beta(op.ft(y.clone())))
     }
+}
+
+/// The smallest beta whose solution is zero, from F^T Y (`fty`): its largest group norm.
+fn zero_beta<B: Backend>(fty: Tensor<B, 2>) -> f64 {
+    host::scalar(group_norms(fty).max())
 }
 
 /// Y must have a row per row of X.
@@ -288,7 +293,7 @@ impl<'a> Cronos<'a> {
         let initial_rho = match (warm.as_ref().map(|(_, rho)| *rho), cfg.rho) {
             (Some(rho), _) | (None, Some(rho)) => rho,
             (None, None) if long => rho::FIXED,
-            (None, None) => rho::unraced(beta, host::scalar(group_norms(fty.clone()).max())),
+            (None, None) => rho::unraced(beta, zero_beta(fty.clone())),
         };
         let core_budget = cfg.memory_budget_gb * 1e9 - footprint.total();
         let ustep = UStepSolver::new(&op, initial_rho, long, core_budget, &interrupted_here)?;
