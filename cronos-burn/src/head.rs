@@ -80,18 +80,13 @@ pub enum HeadError {
     Solve(#[from] CronosError),
 }
 
-/// Configuration of the head solver: the settings of the convex solve.
+/// Configuration of the head solver: the settings of the convex solve. A trained network's layers
+/// change the scale of the features between solves, so repeated solves usually want
+/// [`CronosConfig::relative_beta`] rather than a fixed beta.
 #[derive(Config, Debug, PartialEq)]
 pub struct HeadSolverConfig {
     /// Settings of the convex solve (P = `neurons`, beta, rho, tolerances, limits, seed, ...).
     pub cronos: CronosConfig,
-    /// When set, each solve's beta is this fraction (in (0, 1); at 1 and above the head is zero) of
-    /// the smallest beta whose solution is zero for its own features and targets
-    /// ([`CronosConfig::zero_solution_beta`]) instead of `cronos.beta`. The penalty then follows the
-    /// scale of the features, which a trained network's layers change between solves, as a
-    /// regularization path does with its betas.
-    #[config(default = "None")]
-    pub relative_beta: Option<f64>,
 }
 
 /// Head weights computed by CRONOS, in `Linear` layout (`y = x W`).
@@ -128,21 +123,6 @@ impl HeadSolverConfig {
         Ok(())
     }
 
-    /// Checks every setting, naming the first one out of range.
-    pub fn validate(&self) -> Result<(), HeadError> {
-        self.cronos.validate()?;
-        match self.relative_beta {
-            Some(fraction) if !(fraction.is_finite() && fraction > 0.0) => {
-                Err(HeadError::Solve(CronosError::Parameter {
-                    name: "relative_beta",
-                    value: fraction.to_string(),
-                    reason: "must be finite and > 0",
-                }))
-            }
-            _ => Ok(()),
-        }
-    }
-
     /// Solves the head problem for `features` (`n x k`) and `targets` (`n x c`) on their backend,
     /// returning weights of hidden width `width` (`>= 2 P c`).
     pub fn solve<B: Backend>(
@@ -168,12 +148,17 @@ impl HeadSolverConfig {
     ) -> Result<(HeadWeights<B>, WarmStart<B>), HeadError> {
         let c = targets.dims()[1];
         self.check_width(width, c)?;
-        let cronos = self.settings(&features, &targets)?;
-        let resumed = warm.map(|w| cronos.solver().resume(features.clone(), targets.clone(), w));
+        let resumed = warm.map(|w| {
+            self.cronos
+                .solver()
+                .resume(features.clone(), targets.clone(), w)
+        });
         let solution = match resumed {
-            Some(Err(CronosError::WarmStart { .. })) => cronos.solver().fit(features, targets)?,
+            Some(Err(CronosError::WarmStart { .. })) => {
+                self.cronos.solver().fit(features, targets)?
+            }
             Some(result) => result?,
-            None => cronos.solver().fit(features, targets)?,
+            None => self.cronos.solver().fit(features, targets)?,
         };
         let network = solution.padded_network(width).ok_or(HeadError::Width {
             width,
@@ -190,21 +175,6 @@ impl HeadSolverConfig {
             },
             warm,
         ))
-    }
-
-    /// The settings of the solve for `features` and `targets`: `cronos`, with beta from
-    /// `relative_beta` when it is set.
-    fn settings<B: Backend>(
-        &self,
-        features: &Tensor<B, 2>,
-        targets: &Tensor<B, 2>,
-    ) -> Result<CronosConfig, HeadError> {
-        self.validate()?;
-        let Some(fraction) = self.relative_beta else {
-            return Ok(self.cronos.clone());
-        };
-        let zero = self.cronos.zero_solution_beta(features, targets)?;
-        Ok(self.cronos.clone().with_beta(fraction * zero))
     }
 
     /// Solves the head on the backend of `features` and writes it into `hidden` (`k x m`) and

@@ -61,7 +61,8 @@ impl CronosSolverConfig {
     /// limit that is too short for the path cuts every solve short, each reporting its certified
     /// gap, rather than dropping the path's small betas; the path ends once no time is left.
     /// Returns the number of solves made. [`CronosConfig::zero_solution_beta`]
-    /// tells where a path should start.
+    /// tells where a path should start; the betas are absolute (the solver's `relative_beta` is
+    /// not used).
     pub fn fit_path<B: Backend>(
         &self,
         x: Tensor<B, 2>,
@@ -84,6 +85,7 @@ impl CronosSolverConfig {
                 .solver
                 .clone()
                 .with_beta(beta)
+                .with_relative_beta(None)
                 .with_time_limit(share)
                 .solver();
             let solution = match &warm {

@@ -66,6 +66,13 @@ pub struct CronosConfig {
     /// Group-lasso weight beta (equivalently the weight decay beta/2 of the network).
     #[config(default = 1e-3)]
     pub beta: f64,
+    /// When set, beta is this fraction of the smallest beta whose solution is zero for the data of
+    /// the solve (see [`CronosConfig::zero_solution_beta`]; at 1 and above the solution is zero)
+    /// and `beta` is not used: the penalty then follows the scale of the data, as a
+    /// regularization path's betas do, which suits repeated solves on moving data such as
+    /// CRONOS-AM's heads. The report gives the beta used.
+    #[config(default = "None")]
+    pub relative_beta: Option<f64>,
     /// ADMM penalty rho in the solver's scaled units; `None` lets the solver choose it (see
     /// `cronos-core/src/rho.rs` and the README).
     #[config(default = "None")]
@@ -122,6 +129,14 @@ impl CronosConfig {
             self.beta,
             "must be finite and >= 0",
         )?;
+        if let Some(fraction) = self.relative_beta {
+            ensure_param(
+                fraction.is_finite() && fraction > 0.0,
+                "relative_beta",
+                fraction,
+                "must be finite and > 0",
+            )?;
+        }
         if let Some(rho) = self.rho {
             ensure_param(
                 rho.is_finite() && rho > 0.0,

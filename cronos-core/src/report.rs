@@ -76,7 +76,7 @@ pub struct SolveReport {
     pub status: Status,
     /// Program solved.
     pub formulation: Formulation,
-    /// Regularization used.
+    /// Regularization used (from `relative_beta` when the configuration sets it).
     pub beta: f64,
     /// Samples, features, outputs.
     pub n: usize,

@@ -84,7 +84,8 @@ impl CronosConfig {
     /// of one pattern's data with one output, for the patterns a solve with this configuration
     /// draws. Zero satisfies the gated program's optimality condition there, and so the ReLU
     /// program's, whose cone constraints only narrow the directions to check. A regularization path
-    /// starts below it.
+    /// starts below it; a [`CronosConfig::relative_beta`] is a fraction of it (computed by the solve
+    /// itself, on the patterns it uses).
     pub fn zero_solution_beta<B: Backend>(
         &self,
         x: &Tensor<B, 2>,
@@ -287,13 +288,21 @@ impl<'a> Cronos<'a> {
 
         let ys = y.clone() / sy;
         let fty = op.ft(ys.clone());
-        let beta = cfg.beta / (sx * sy);
+        // The zero-solution beta of these patterns, in scaled units: the scale of a relative beta
+        // and of short solves' rho.
+        let zero = zero_beta(fty.clone());
+        // beta in the caller's units (the objective, the certificate and the report use it).
+        let beta_used = match cfg.relative_beta {
+            Some(fraction) => fraction * zero * sx * sy,
+            None => cfg.beta,
+        };
+        let beta = beta_used / (sx * sy);
         // A short solve's set-up is most of its time: it gets the cheaper factorization.
         let long = !rho::short(cfg.max_iters);
         let initial_rho = match (warm.as_ref().map(|(_, rho)| *rho), cfg.rho) {
             (Some(rho), _) | (None, Some(rho)) => rho,
             (None, None) if long => rho::FIXED,
-            (None, None) => rho::unraced(beta, zero_beta(fty.clone())),
+            (None, None) => rho::unraced(beta, zero),
         };
         let core_budget = cfg.memory_budget_gb * 1e9 - footprint.total();
         let ustep = UStepSolver::new(&op, initial_rho, long, core_budget, &interrupted_here)?;
@@ -404,7 +413,7 @@ impl<'a> Cronos<'a> {
         let v = point * (sy / sx);
         let network = map_to_network(op, &patterns.gates, &v, None).expect("unpadded mapping");
         let xv = x.clone().matmul(v.clone());
-        let [loss, penalty] = network.objective_terms(x.clone(), y.clone(), cfg.beta);
+        let [loss, penalty] = network.objective_terms(x.clone(), y.clone(), beta_used);
         let (sums, maxima, shared) = rows.read(
             vec![loss, hits(network.forward(x), y)],
             vec![op.violation(xv.clone()), xv.abs().max()],
@@ -422,7 +431,7 @@ impl<'a> Cronos<'a> {
             sy,
             op.cone_scale(),
             op.patterns(),
-            cfg.beta,
+            beta_used,
             objective,
         );
         let report = SolveReport {
@@ -450,7 +459,7 @@ impl<'a> Cronos<'a> {
             polish_skipped: checks.skipped.map(|s| s.to_string()),
             status,
             formulation: cfg.formulation,
-            beta: cfg.beta,
+            beta: beta_used,
             n: total_rows,
             d,
             outputs: c,

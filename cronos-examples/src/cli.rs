@@ -107,6 +107,10 @@ pub struct FitArgs {
     /// Regularization beta (group lasso; weight decay beta/2 on the network).
     #[arg(long, default_value_t = CronosConfig::new().beta)]
     pub beta: f64,
+    /// beta as this fraction of the smallest beta whose solution is zero for the data (at 1 and
+    /// above the network is zero) instead of --beta; the report gives the beta used.
+    #[arg(long, value_name = "F", conflicts_with = "beta")]
+    pub relative_beta: Option<f64>,
     /// ADMM penalty rho in the solver's scaled units [default: chosen by the solver].
     #[arg(long)]
     pub rho: Option<f64>,

@@ -64,6 +64,7 @@ pub fn config(args: &FitArgs) -> CronosConfig {
     CronosConfig::new()
         .with_neurons(args.neurons)
         .with_beta(args.beta)
+        .with_relative_beta(args.relative_beta)
         .with_rho(args.rho)
         .with_tol(args.tol)
         .with_max_iters(args.max_iters)

@@ -767,6 +767,22 @@ fn bad_input_exits_2_with_one_line() {
     );
     fails_with(&["fit", "--beta", "-1", "--report", report], "--beta");
     fails_with(
+        &["fit", "--relative-beta", "0", "--report", report],
+        "--relative-beta",
+    );
+    fails_with(
+        &[
+            "fit",
+            "--beta",
+            "1",
+            "--relative-beta",
+            "0.1",
+            "--report",
+            report,
+        ],
+        "--relative-beta",
+    );
+    fails_with(
         &["fit", "--max-iters", "0", "--report", report],
         "--max-iters",
     );

@@ -31,12 +31,9 @@ use std::time::Instant;
 /// Configuration of CRONOS-AM's alternation.
 #[derive(Config, Debug, PartialEq)]
 pub struct CronosAmConfig {
-    /// Settings of each head solve (P = `neurons` must satisfy `2 P c <= head width`).
+    /// Settings of each head solve (P = `neurons` must satisfy `2 P c <= head width`; a
+    /// `relative_beta` follows the features as they train).
     pub head: CronosConfig,
-    /// Each head solve's beta as a fraction of the zero-solution beta of its features (see
-    /// [`HeadSolverConfig`]'s `relative_beta`) instead of `head.beta`.
-    #[config(default = "None")]
-    pub relative_beta: Option<f64>,
     /// Gradient steps between head solves (the reference code's `checkpoint`; 10 in most runners).
     #[config(default = 10)]
     pub resolve_every: usize,
@@ -52,7 +49,7 @@ impl CronosAmConfig {
     /// The strategy, training on `device`.
     pub fn init<B: AutodiffBackend>(&self, device: &B::Device) -> CronosAm<B> {
         CronosAm {
-            head: HeadSolverConfig::new(self.head.clone()).with_relative_beta(self.relative_beta),
+            head: HeadSolverConfig::new(self.head.clone()),
             resolve_every: self.resolve_every.max(1),
             device: device.clone(),
             solves: Arc::new(Mutex::new(Vec::new())),

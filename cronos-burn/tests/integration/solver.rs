@@ -151,8 +151,8 @@ fn fixed_width_network_pads_with_zero_neurons() {
 
 /// Above [`CronosConfig::zero_solution_beta`] the solution is the zero network (its objective is
 /// 1/2 ||Y||^2 in closed form); below it the gated program's is not (the bound is exact there,
-/// and only an upper bound for the ReLU program). Along a path below it every solve reaches its own
-/// certificate, warm-started from the previous beta.
+/// and only an upper bound for the ReLU program). A relative beta is that fraction of it. Along a
+/// path below it every solve reaches its own certificate, warm-started from the previous beta.
 #[test]
 fn path_starts_below_the_zero_solution_beta_and_each_solve_is_certified() {
     // Gaussian data from a seed of its own: Burn's process-global RNG is shared with other tests.
@@ -165,24 +165,40 @@ fn path_starts_below_the_zero_solution_beta_and_each_solve_is_certified() {
     let solve = small_solve().with_max_iters(300);
     let zero = solve.zero_solution_beta(&x, &y).unwrap();
     let half_y_sq = 0.5 * values(y.clone()).iter().map(|v| v * v).sum::<f64>();
-    let at = |formulation, beta: f64| {
-        let config = solve.clone().with_formulation(formulation).with_beta(beta);
+    let solved = |config: CronosConfig| {
         CronosSolverConfig::new(config)
             .fit(x.clone(), y.clone())
             .unwrap()
             .report
     };
+    let at = |formulation, beta: f64| {
+        solved(solve.clone().with_formulation(formulation).with_beta(beta))
+    };
+    let relative = |formulation, fraction: f64| {
+        let config = solve.clone().with_formulation(formulation);
+        solved(config.with_relative_beta(Some(fraction)))
+    };
     for formulation in [Formulation::Gated, Formulation::Relu] {
-        let above = at(formulation, 1.01 * zero);
-        assert_eq!(above.active_neurons, 0, "{above:?}");
-        assert!(
-            (above.objective - half_y_sq).abs() <= 1e-9 * half_y_sq,
-            "{above:?}"
-        );
+        for above in [at(formulation, 1.01 * zero), relative(formulation, 1.01)] {
+            assert_eq!(above.active_neurons, 0, "{above:?}");
+            assert!(
+                (above.objective - half_y_sq).abs() <= 1e-9 * half_y_sq,
+                "{above:?}"
+            );
+        }
     }
     let below = at(Formulation::Gated, 0.5 * zero);
     assert!(below.active_neurons > 0, "{below:?}");
     assert!(below.objective < half_y_sq, "{below:?}");
+    let half = relative(Formulation::Gated, 0.5);
+    assert!(
+        (half.beta - below.beta).abs() <= 1e-12 * below.beta,
+        "{half:?}"
+    );
+    assert!(
+        (half.objective - below.objective).abs() <= 1e-9 * below.objective,
+        "{half:?}"
+    );
 
     let betas = [zero / 10.0, zero / 30.0, zero / 100.0];
     let mut reports = Vec::new();
@@ -413,7 +429,7 @@ fn a_relative_beta_follows_the_scale_of_the_features() {
         .with_neurons(4)
         .with_max_iters(2000)
         .with_tol(1e-6);
-    let relative = HeadSolverConfig::new(solve.clone()).with_relative_beta(Some(0.05));
+    let relative = HeadSolverConfig::new(solve.clone().with_relative_beta(Some(0.05)));
     let absolute = HeadSolverConfig::new(solve.with_beta(1.0));
     let m = relative.required_width(1);
     let mut net = UserNet::<F64>::new(784, 16, m, 1, &device);
@@ -448,14 +464,15 @@ fn a_relative_beta_follows_the_scale_of_the_features() {
         "absolute beta: predictions moved by only {diff}"
     );
 
-    let at_zero = relative.clone().with_relative_beta(Some(1.0));
+    let with_fraction = |f| HeadSolverConfig::new(relative.cronos.clone().with_relative_beta(f));
+    let at_zero = with_fraction(Some(1.0));
     let (_, out) = predictions(&at_zero, 1.0, &mut net);
     let largest = out.iter().map(|v| v.abs()).fold(0.0, f64::max);
     assert!(
         largest < 1e-9,
         "at the zero-solution beta: largest output {largest}"
     );
-    let bad = relative.with_relative_beta(Some(f64::NAN));
+    let bad = with_fraction(Some(f64::NAN));
     let err = bad.fit_into(h, y, &mut net.fc1, &mut net.fc2).unwrap_err();
     assert!(err.to_string().contains("relative_beta"), "{err}");
 }

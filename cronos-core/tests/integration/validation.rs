@@ -29,6 +29,8 @@ fn invalid_parameters_are_named() {
     let (x, y) = data(20, 3, 1);
     let cases = [
         (config().with_beta(-1.0), "beta"),
+        (config().with_relative_beta(Some(f64::NAN)), "relative_beta"),
+        (config().with_relative_beta(Some(0.0)), "relative_beta"),
         (config().with_rho(Some(0.0)), "rho"),
         (config().with_neurons(0), "neurons"),
         (config().with_memory_budget_gb(-1.0), "memory_budget_gb"),

@@ -4,7 +4,7 @@ use crate::device::DeviceArgs;
 use crate::error::CliError;
 use clap::{Args, ValueEnum};
 use cronos_burn::am::{DeepTrainingConfig, OptimizerConfig};
-use cronos_core::GateSampling;
+use cronos_core::{CronosConfig, GateSampling};
 use std::fmt;
 use std::path::PathBuf;
 
@@ -295,9 +295,12 @@ impl Task<'_> {
 }
 
 impl CompareArgs {
-    /// The head solves' relative beta, `None` where --head-beta fixes it.
-    pub fn head_relative_beta(&self) -> Option<f64> {
-        self.head_beta.is_none().then_some(self.head_relative_beta)
+    /// `head` with the head solves' beta: --head-beta, or --head-relative-beta.
+    pub fn head_beta(&self, head: CronosConfig) -> CronosConfig {
+        match self.head_beta {
+            Some(beta) => head.with_beta(beta).with_relative_beta(None),
+            None => head.with_relative_beta(Some(self.head_relative_beta)),
+        }
     }
 
     /// The head solves' beta as recorded in a task's settings.

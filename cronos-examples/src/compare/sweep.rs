@@ -267,14 +267,11 @@ impl BackendTask for SweepTask<'_> {
                 .with_max_iters(args.cronos_max_iters)
                 .with_time_limit(Some(args.cronos_time_limit)),
             beta: args.beta,
-            head: {
-                let head = cronos_burn::am::DeepTrainingConfig::paper_head()
+            head: args.head_beta(
+                cronos_burn::am::DeepTrainingConfig::default_head()
                     .with_neurons(self.task.neurons)
-                    .with_gate_sampling(args.gate_sampling);
-                let beta = args.head_beta.unwrap_or(head.beta);
-                head.with_beta(beta)
-            },
-            head_relative_beta: args.head_relative_beta(),
+                    .with_gate_sampling(args.gate_sampling),
+            ),
             resolve_every: args.resolve_every,
             head_warm_start: args.head_warm_start,
             logs: &self.task.out.join("burn-train"),

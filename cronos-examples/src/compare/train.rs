@@ -55,8 +55,6 @@ pub struct RunSetup<'a> {
     pub beta: Beta,
     /// Head solves of CRONOS-AM (P, beta and a short ADMM budget, since they repeat).
     pub head: CronosConfig,
-    /// Each head solve's beta relative to its zero-solution beta, instead of `head.beta`.
-    pub head_relative_beta: Option<f64>,
     /// Gradient steps between head solves of CRONOS-AM.
     pub resolve_every: usize,
     /// Whether each head solve continues from the previous one.
@@ -195,7 +193,6 @@ fn deep<B: Backend>(
         .with_optimizer(optimizer)
         .with_learning_rate(Some(lr))
         .with_cronos(setup.head.clone())
-        .with_head_relative_beta(setup.head_relative_beta)
         .with_resolve_every(setup.resolve_every)
         .with_head_warm_start(setup.head_warm_start)
         .with_feature_widths(feature_widths.to_vec())
