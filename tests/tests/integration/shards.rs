@@ -30,23 +30,27 @@ fn sharded(fx: &Fixture, config: &CronosConfig, peers: usize) -> Solution<B> {
 }
 
 /// A fixed number of iterations from the same start: 1, 2 and 4 peers run the same iteration (their
-/// sums only add rows in another order), so their objectives agree far below any tolerance.
+/// sums only add rows in another order), so their objectives agree far below any tolerance. So does
+/// a relative beta, which comes from F^T Y, a sum over the rows of every peer.
 #[test]
 fn peers_follow_the_same_iterates() {
     for name in ["relu_binary.npz", "relu_multi.npz", "gated_binary.npz"] {
         let fx = Fixture::load(name);
-        let config = config(&fx).with_max_iters(60).with_rho(Some(0.03));
-        let reports = [1, 2, 4].map(|peers| (peers, sharded(&fx, &config, peers).report));
-        let one = &reports[0].1;
-        for (peers, r) in &reports[1..] {
-            let diff = (r.objective - one.objective).abs() / one.objective;
-            println!(
-                "{name}: {peers} peers' objective {} vs 1 peer's {} ({diff:.1e})",
-                r.objective, one.objective
-            );
-            assert!(diff <= 1e-9, "{name}: {r:?} vs {one:?}");
-            assert_eq!(r.iterations, one.iterations);
-            assert_eq!(r.n, fx.x.rows);
+        let fixed = config(&fx).with_max_iters(60).with_rho(Some(0.03));
+        for config in [fixed.clone(), fixed.with_relative_beta(Some(1e-3))] {
+            let reports = [1, 2, 4].map(|peers| (peers, sharded(&fx, &config, peers).report));
+            let one = &reports[0].1;
+            for (peers, r) in &reports[1..] {
+                let diff = (r.objective - one.objective).abs() / one.objective;
+                println!(
+                    "{name}, beta {}: {peers} peers' objective {} vs 1 peer's {} ({diff:.1e})",
+                    r.beta, r.objective, one.objective
+                );
+                assert!(diff <= 1e-9, "{name}: {r:?} vs {one:?}");
+                assert!((r.beta - one.beta).abs() <= 1e-12 * one.beta, "{r:?}");
+                assert_eq!(r.iterations, one.iterations);
+                assert_eq!(r.n, fx.x.rows);
+            }
         }
     }
 }
