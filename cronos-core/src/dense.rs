@@ -1,17 +1,19 @@
-//! Dense symmetric matrices on the host in f64 (faer): products and factors that touch only the
-//! lower triangle, for the u-step's core and the polish's interior-point steps. Working on one
-//! triangle halves the flops of a symmetric product and lets a factor overwrite its matrix.
+//! Dense symmetric matrices on the host (faer): products and factors that touch only the lower
+//! triangle, for the u-step's core and the polish's interior-point steps. Working on one triangle
+//! halves the flops of a symmetric product and lets a factor overwrite its matrix. The polish works
+//! in f64; a short solve in f32 factors its u-step core in f32 (see [`crate::ustep`]).
 
 use faer::linalg::matmul::triangular::{matmul, BlockStructure};
 use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
+use faer::traits::RealField;
 use faer::{Accum, Mat, MatMut, MatRef, Par, Side};
 
 /// Adds `alpha lhs rhs` to the lower triangle of `dst` (a symmetric result).
-pub(crate) fn lower_product(
-    dst: MatMut<f64>,
-    lhs: MatRef<f64>,
-    rhs: MatRef<f64>,
-    alpha: f64,
+pub(crate) fn lower_product<T: RealField + Copy>(
+    dst: MatMut<T>,
+    lhs: MatRef<T>,
+    rhs: MatRef<T>,
+    alpha: T,
     par: Par,
 ) {
     let full = BlockStructure::Rectangular;
@@ -30,7 +32,7 @@ pub(crate) fn lower_product(
 
 /// Copies the lower triangle of the square matrix `m` into its strict upper triangle, making whole
 /// a symmetric matrix of which only the lower triangle was formed.
-pub(crate) fn mirror_lower(mut m: MatMut<f64>) {
+pub(crate) fn mirror_lower<T: RealField + Copy>(mut m: MatMut<T>) {
     for q in 0..m.ncols() {
         for p in q + 1..m.nrows() {
             m[(q, p)] = m[(p, q)];
@@ -47,8 +49,8 @@ pub(crate) const PANEL: usize = 512;
 /// factorization writes there). `None` when `m` is not positive definite, or when `interrupted` holds between
 /// panels (a panel's update of a 12,544-column matrix takes about a second at most on 2 cores).
 /// On 2 cores it took 7.6 s on a 12,544-column matrix where faer's took 11.7 s.
-pub(crate) fn cholesky_lower(
-    mut m: MatMut<f64>,
+pub(crate) fn cholesky_lower<T: RealField + Copy>(
+    mut m: MatMut<T>,
     par: Par,
     interrupted: &dyn Fn() -> bool,
 ) -> Option<()> {
@@ -77,7 +79,13 @@ pub(crate) fn cholesky_lower(
         let (left, right) = m.as_mut().split_at_col_mut(o + w);
         let panel = left.as_ref().submatrix(o + w, o, rest, w);
         let trailing = right.submatrix_mut(o + w, 0, rest, rest);
-        lower_product(trailing, panel, panel.transpose(), -1.0, par);
+        lower_product(
+            trailing,
+            panel,
+            panel.transpose(),
+            T::zero() - T::one(),
+            par,
+        );
     }
     Some(())
 }
@@ -85,14 +93,14 @@ pub(crate) fn cholesky_lower(
 /// The lower triangle of (L L^T)^-1 = L^-T L^-1 from the factor `l` of [`cholesky_lower`], written
 /// over `l` (one more matrix of its size holds L^-1), a panel of columns at a time; `None` once
 /// `interrupted` holds between panels.
-pub(crate) fn inverse_lower(
-    mut l: Mat<f64>,
+pub(crate) fn inverse_lower<T: RealField + Copy>(
+    mut l: Mat<T>,
     par: Par,
     interrupted: &dyn Fn() -> bool,
-) -> Option<Mat<f64>> {
+) -> Option<Mat<T>> {
     let n = l.nrows();
     // Columns o.. of L^-1 vanish above row o, where L[o.., o..] X = (the identity's columns) holds.
-    let mut l_inv = Mat::<f64>::zeros(n, n);
+    let mut l_inv = Mat::<T>::zeros(n, n);
     for o in (0..n).step_by(PANEL) {
         if interrupted() {
             return None;
@@ -100,7 +108,7 @@ pub(crate) fn inverse_lower(
         let w = PANEL.min(n - o);
         let mut panel = l_inv.as_mut().submatrix_mut(o, o, n - o, w);
         for q in 0..w {
-            panel[(q, q)] = 1.0;
+            panel[(q, q)] = T::one();
         }
         solve_lower_triangular_in_place(l.as_ref().submatrix(o, o, n - o, n - o), panel, par);
     }
@@ -119,7 +127,7 @@ pub(crate) fn inverse_lower(
             BlockStructure::TriangularUpper,
             trailing.subcols(0, w),
             BlockStructure::Rectangular,
-            1.0,
+            T::one(),
             par,
         );
     }

@@ -1,7 +1,7 @@
 //! Moving small tensors between the device and the host, where r x r factorizations run in f64.
 
 use burn::prelude::*;
-use burn::tensor::TensorData;
+use burn::tensor::{Element, TensorData};
 use nalgebra::DMatrix;
 
 /// Reads any float tensor back as f64 values, whatever its storage dtype.
@@ -21,8 +21,8 @@ pub fn to_matrix<B: Backend>(t: Tensor<B, 2>) -> DMatrix<f64> {
 }
 
 /// Uploads host values as a tensor with the dtype and device of `like`.
-pub fn upload<B: Backend, const D: usize>(
-    values: Vec<f64>,
+pub fn upload<B: Backend, E: Element, const D: usize>(
+    values: Vec<E>,
     shape: [usize; D],
     like: &Tensor<B, 2>,
 ) -> Tensor<B, D> {
@@ -45,13 +45,13 @@ pub fn to_faer<B: Backend>(t: Tensor<B, 2>) -> faer::Mat<f64> {
     faer::Mat::from_fn(rows, cols, |i, j| values[i * cols + j])
 }
 
-/// Uploads a faer matrix as a tensor with the dtype and device of `like`.
-pub fn upload_faer<B: Backend>(m: &faer::Mat<f64>, like: &Tensor<B, 2>) -> Tensor<B, 2> {
+/// Uploads a faer matrix (f64 or f32) as a tensor with the dtype and device of `like`.
+pub fn upload_faer<B: Backend, E: Element>(m: &faer::Mat<E>, like: &Tensor<B, 2>) -> Tensor<B, 2> {
     upload(row_major(m), [m.nrows(), m.ncols()], like)
 }
 
 /// The entries of a faer matrix, row by row.
-pub fn row_major(m: &faer::Mat<f64>) -> Vec<f64> {
+pub fn row_major<E: Copy>(m: &faer::Mat<E>) -> Vec<E> {
     let (rows, cols) = (m.nrows(), m.ncols());
     let mut values = Vec::with_capacity(rows * cols);
     for i in 0..rows {

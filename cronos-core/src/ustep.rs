@@ -18,22 +18,25 @@
 //! * Cholesky of (rho / gamma) I + S for larger cores, for one rho (see [`crate::rho`]);
 //! * no core at all (PCG preconditioned by I (x) M^-1 only) when the core would not fit the memory budget.
 //!
-//! Factorizations run on the host in f64 with faer (blocked, multi-threaded), and so does the
-//! forming of a sample-space core (its lower triangle, from Z read off the backend: an `n x d`
+//! Factorizations run on the host in f64 with faer (blocked, multi-threaded; in f32, twice as fast,
+//! for a short solve on an f32 device), and so does the forming of a sample-space core (its lower triangle, from Z read off the backend: an `n x d`
 //! transfer instead of `n x n`); the pattern-space core, a sum over rows that a sharded solve spreads
 //! over its peers, is formed on the backend. The u-step's products stay on the backend.
 //! The u-step itself is preconditioned conjugate gradients with this inverse as preconditioner
 //! ([`crate::pcg`]): with an exact core one step, from the last u-step's point, solves the system.
 
 use crate::background::unless_interrupted;
-use crate::dense::{cholesky_lower, inverse_lower, PANEL};
+use crate::dense::{cholesky_lower, inverse_lower, mirror_lower, PANEL};
 use crate::error::{CronosError, Result};
 use crate::host;
 use crate::operator::{spread, sum_blocks, ConvexOperator};
 use crate::rows::Rows;
 use crate::Formulation;
 use burn::prelude::*;
+use burn::tensor::DType;
 use faer::linalg::matmul::matmul;
+use faer::traits::math_utils::from_f64;
+use faer::traits::RealField;
 use faer::{Accum, Mat, Side};
 use serde::{Deserialize, Serialize};
 use std::f64::consts::FRAC_1_SQRT_2;
@@ -169,17 +172,26 @@ impl<B: Backend> UStepSolver<B> {
         let alpha = rho / solver.gamma;
         // Every peer knows the sizes, so every peer knows which factor peer 0 computes.
         let by_eigen = long && m <= EIGEN_LIMIT;
+        // A short solve on an f32 device forms and factors its core in f32, at twice the speed of
+        // f64: its factor is rounded to f32 anyway, and its rho, at least `rho::FIXED`, keeps the
+        // core well conditioned (its largest eigenvalue is at most P over its smallest).
+        let single = !long && x.dtype() == DType::F32 && rho >= crate::rho::FIXED;
         let factor = move |abandoned: &dyn Fn() -> bool| {
-            let s = source.matrix(abandoned)?;
             if by_eigen {
-                Some(eigen(&s))
-            } else {
-                shifted_inverse(s, alpha, abandoned)
-                    .map(|inverse| inverse.map(|inverse| (inverse, Vec::new())))
+                let s = source.matrix(abandoned)?;
+                return Some(eigen(&s).map(|(q, s)| (Factor::Double(q), s)));
             }
+            let inverse = if single {
+                shifted_inverse(source.single(abandoned)?, alpha, abandoned)?.map(Factor::Single)
+            } else {
+                shifted_inverse(source.matrix(abandoned)?, alpha, abandoned)?.map(Factor::Double)
+            };
+            Some(inverse.map(|inverse| (inverse, Vec::new())))
         };
-        let factor = on_first(rows, factor, interrupted)?
-            .map(|(matrix, values)| SetUp::upload(&matrix, values, x));
+        let factor = on_first(rows, factor, interrupted)?.map(|(matrix, values)| SetUp {
+            matrix: matrix.upload(x),
+            values,
+        });
         solver.core = match shared(rows, factor, x) {
             Some(SetUp { matrix, values }) if by_eigen => Core::Eigen {
                 q: matrix,
@@ -445,18 +457,19 @@ fn eigen(s: &Mat<f64>) -> Result<(Mat<f64>, Vec<f64>)> {
     ))
 }
 
-/// (alpha I + S)^-1 by a Cholesky factorization of the lower triangle of `s`, in its memory; both
-/// triangles of the result are filled (it is applied on the device as a full matrix). `None` once
-/// `abandoned` holds between panels.
-fn shifted_inverse(
-    mut s: Mat<f64>,
+/// (alpha I + S)^-1 by a Cholesky factorization of the lower triangle of `s`, in its memory and
+/// its precision; both triangles of the result are filled (it is applied on the device as a full
+/// matrix). `None` once `abandoned` holds between panels.
+fn shifted_inverse<T: RealField + Copy>(
+    mut s: Mat<T>,
     alpha: f64,
     abandoned: &dyn Fn() -> bool,
-) -> Option<Result<Mat<f64>>> {
+) -> Option<Result<Mat<T>>> {
     let par = faer::get_global_parallelism();
     let m = s.nrows();
+    let shift = from_f64::<T>(alpha);
     for i in 0..m {
-        s[(i, i)] += alpha;
+        s[(i, i)] += shift;
     }
     if cholesky_lower(s.as_mut(), par, abandoned).is_none() {
         return (!abandoned()).then(|| {
@@ -467,12 +480,24 @@ fn shifted_inverse(
         });
     }
     let mut inverse = inverse_lower(s, par, abandoned)?;
-    for j in 0..m {
-        for i in j + 1..m {
-            inverse[(j, i)] = inverse[(i, j)];
+    mirror_lower(inverse.as_mut());
+    Some(Ok(inverse))
+}
+
+/// A factor computed on the host, in the precision it was computed in.
+enum Factor {
+    Double(Mat<f64>),
+    Single(Mat<f32>),
+}
+
+impl Factor {
+    /// The factor on the device of `like`, in its dtype.
+    fn upload<B: Backend>(&self, like: &Tensor<B, 2>) -> Tensor<B, 2> {
+        match self {
+            Self::Double(m) => host::upload_faer(m, like),
+            Self::Single(m) => host::upload_faer(m, like),
         }
     }
-    Some(Ok(inverse))
 }
 
 /// The u-step's core before it is factored (see [`UStepSolver::core_source`]).
@@ -492,12 +517,25 @@ impl CoreSource {
             Self::Sample { z, mask } => sample_core(&z, &mask, abandoned),
         }
     }
+
+    /// [`CoreSource::matrix`] in f32 (a sample-space core formed in f32).
+    fn single(self, abandoned: &dyn Fn() -> bool) -> Option<Mat<f32>> {
+        let single = |m: &Mat<f64>| Mat::from_fn(m.nrows(), m.ncols(), |i, j| m[(i, j)] as f32);
+        match self {
+            Self::Formed(s) => Some(single(&s)),
+            Self::Sample { z, mask } => sample_core(&single(&z), &mask, abandoned),
+        }
+    }
 }
 
 /// The lower triangle of (Z Z^T) o (D D^T), a panel of columns at a time (`None` once `abandoned`
 /// holds between panels): entry (j, k) of D D^T counts the patterns active on both samples, a
 /// population count of their patterns' bits.
-fn sample_core(z: &Mat<f64>, mask: &Mat<f64>, abandoned: &dyn Fn() -> bool) -> Option<Mat<f64>> {
+fn sample_core<T: RealField + Copy>(
+    z: &Mat<T>,
+    mask: &Mat<f64>,
+    abandoned: &dyn Fn() -> bool,
+) -> Option<Mat<T>> {
     let (n, p) = (z.nrows(), mask.ncols());
     let words = p.div_ceil(64);
     let bits: Vec<u64> = (0..n)
@@ -509,7 +547,7 @@ fn sample_core(z: &Mat<f64>, mask: &Mat<f64>, abandoned: &dyn Fn() -> bool) -> O
             })
         })
         .collect();
-    let mut s = Mat::<f64>::zeros(n, n);
+    let mut s = Mat::<T>::zeros(n, n);
     for o in (0..n).step_by(PANEL) {
         if abandoned() {
             return None;
@@ -521,7 +559,7 @@ fn sample_core(z: &Mat<f64>, mask: &Mat<f64>, abandoned: &dyn Fn() -> bool) -> O
             Accum::Replace,
             z.as_ref().subrows(o, n - o),
             z.as_ref().subrows(o, w).transpose(),
-            1.0,
+            T::one(),
             faer::get_global_parallelism(),
         );
         for k in o..o + w {
@@ -533,7 +571,7 @@ fn sample_core(z: &Mat<f64>, mask: &Mat<f64>, abandoned: &dyn Fn() -> bool) -> O
                     .zip(of_k)
                     .map(|(a, b)| (a & b).count_ones())
                     .sum();
-                *entry *= f64::from(both);
+                *entry *= from_f64::<T>(f64::from(both));
             }
         }
     }
@@ -543,7 +581,7 @@ fn sample_core(z: &Mat<f64>, mask: &Mat<f64>, abandoned: &dyn Fn() -> bool) -> O
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::{gaussian, operator};
+    use crate::test_support::{gaussian, operator, B};
 
     #[test]
     fn exact_paths_invert_a() {
@@ -564,29 +602,43 @@ mod tests {
                     assert_eq!(solver.path(), expected);
                     let u = gaussian(5, op.blocks() * 3, 7);
                     let (au, _) = op.apply_a(&u, rho);
-                    let back = solver.apply(au.clone(), rho);
-                    let err = host::scalar((back - u.clone()).square().sum()).sqrt()
-                        / host::scalar(u.clone().square().sum()).sqrt();
+                    let error = |solver: &UStepSolver<B>| {
+                        let back = solver.apply(au.clone(), rho);
+                        host::scalar((back - u.clone()).square().sum()).sqrt()
+                            / host::scalar(u.clone().square().sum()).sqrt()
+                    };
+                    let err = error(&solver);
                     assert!(
                         err < 1e-9,
                         "{expected:?} {formulation:?} rho {rho}: error {err}"
                     );
-                    // The same core through a Cholesky factor.
+                    // The same core through a Cholesky factor, and for rho >= rho::FIXED in f32 as
+                    // a short f32 solve factors it: to a few f32 roundings times the core's
+                    // condition (5e-6 at rho 0.1).
                     if let Core::Eigen { .. } = solver.core {
-                        let source = solver.core_source(&Rows::whole(), &|| false).unwrap();
-                        let s = source.matrix(&|| false).unwrap();
-                        let inverse = shifted_inverse(s, rho / solver.gamma, &|| false)
-                            .unwrap()
-                            .unwrap();
-                        solver.core = Core::Cholesky {
-                            inverse: host::upload_faer(&inverse, &u),
-                        };
-                        let back = solver.apply(au, rho);
-                        let err = host::scalar((back - u.clone()).square().sum()).sqrt();
-                        assert!(
-                            err < 1e-8,
-                            "Cholesky {formulation:?} rho {rho}: error {err}"
-                        );
+                        let source = || solver.core_source(&Rows::whole(), &|| false).unwrap();
+                        let alpha = rho / solver.gamma;
+                        let inverse = |s| shifted_inverse(s, alpha, &|| false).unwrap().unwrap();
+                        let mut factors = vec![(
+                            Factor::Double(inverse(source().matrix(&|| false).unwrap())),
+                            1e-9,
+                        )];
+                        if rho >= crate::rho::FIXED {
+                            let s = source().single(&|| false).unwrap();
+                            let single = shifted_inverse(s, alpha, &|| false).unwrap().unwrap();
+                            factors.push((Factor::Single(single), 1e-4));
+                        }
+                        for (factor, tol) in factors {
+                            solver.core = Core::Cholesky {
+                                inverse: factor.upload(&u),
+                            };
+                            let err = error(&solver);
+                            let single = matches!(factor, Factor::Single(_));
+                            assert!(
+                                err < tol,
+                                "Cholesky (f32: {single}) {formulation:?} rho {rho}: error {err}"
+                            );
+                        }
                     }
                 }
             }
