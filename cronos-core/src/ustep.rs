@@ -19,7 +19,7 @@
 //! * no core at all (PCG preconditioned by I (x) M^-1 only) when the core would not fit the memory budget.
 //!
 //! Factorizations run on the host in f64 with faer (blocked, multi-threaded; in f32, twice as fast,
-//! for a short solve on an f32 device), and so does the forming of a sample-space core (its lower triangle, from Z read off the backend: an `n x d`
+//! for a short ReLU solve on an f32 device), and so does the forming of a sample-space core (its lower triangle, from Z read off the backend: an `n x d`
 //! transfer instead of `n x n`); the pattern-space core, a sum over rows that a sharded solve spreads
 //! over its peers, is formed on the backend. The u-step's products stay on the backend.
 //! The u-step itself is preconditioned conjugate gradients with this inverse as preconditioner
@@ -172,10 +172,12 @@ impl<B: Backend> UStepSolver<B> {
         let alpha = rho / solver.gamma;
         // Every peer knows the sizes, so every peer knows which factor peer 0 computes.
         let by_eigen = long && m <= EIGEN_LIMIT;
-        // A short solve on an f32 device forms and factors its core in f32, at twice the speed of
-        // f64: its factor is rounded to f32 anyway, and its rho, at least `rho::FIXED`, keeps the
-        // core well conditioned (its largest eigenvalue is at most P over its smallest).
-        let single = !long && x.dtype() == DType::F32 && rho >= crate::rho::FIXED;
+        // A short solve of the ReLU program on an f32 device forms and factors its core in f32, at
+        // twice the speed of f64: its factor is rounded to f32 anyway, and the core is well
+        // conditioned: whitened by M, with rows of unit root-mean-square norm, Z Z^T has its
+        // eigenvalues below 1, so those of (rho / 2) I + S lie between rho / 2 and rho / 2 + P,
+        // and rho is at least `rho::FIXED`. (The gated program's core is not whitened.)
+        let single = relu && !long && x.dtype() == DType::F32 && rho >= crate::rho::FIXED;
         let factor = move |abandoned: &dyn Fn() -> bool| {
             if by_eigen {
                 let s = source.matrix(abandoned)?;
@@ -612,9 +614,9 @@ mod tests {
                         err < 1e-9,
                         "{expected:?} {formulation:?} rho {rho}: error {err}"
                     );
-                    // The same core through a Cholesky factor, and for rho >= rho::FIXED in f32 as
-                    // a short f32 solve factors it: to a few f32 roundings times the core's
-                    // condition (5e-6 at rho 0.1).
+                    // The same core through a Cholesky factor, and in f32 as a short f32 solve of
+                    // the ReLU program factors it (rho >= rho::FIXED): to a few f32 roundings times
+                    // the core's condition (5e-6 at rho 0.1).
                     if let Core::Eigen { .. } = solver.core {
                         let source = || solver.core_source(&Rows::whole(), &|| false).unwrap();
                         let alpha = rho / solver.gamma;
@@ -623,7 +625,7 @@ mod tests {
                             Factor::Double(inverse(source().matrix(&|| false).unwrap())),
                             1e-9,
                         )];
-                        if rho >= crate::rho::FIXED {
+                        if formulation == Formulation::Relu && rho >= crate::rho::FIXED {
                             let s = source().single(&|| false).unwrap();
                             let single = shifted_inverse(s, alpha, &|| false).unwrap().unwrap();
                             factors.push((Factor::Single(single), 1e-4));
