@@ -19,9 +19,10 @@
 //! * no core at all (PCG preconditioned by I (x) M^-1 only) when the core would not fit the memory budget.
 //!
 //! Factorizations run on the host in f64 with faer (blocked, multi-threaded; in f32, twice as fast,
-//! for a short ReLU solve on an f32 device), and so does the forming of a sample-space core (its lower triangle, from Z read off the backend: an `n x d`
-//! transfer instead of `n x n`); the pattern-space core, a sum over rows that a sharded solve spreads
-//! over its peers, is formed on the backend. The u-step's products stay on the backend.
+//! for a short ReLU solve on an f32 device), and so does the forming of a sample-space core (its
+//! lower triangle, from Z read off the backend: an `n x d` transfer instead of `n x n`); the
+//! pattern-space core, a sum over rows that a sharded solve spreads over its peers, is formed on the
+//! backend. The u-step's products stay on the backend.
 //! The u-step itself is preconditioned conjugate gradients with this inverse as preconditioner
 //! ([`crate::pcg`]): with an exact core one step, from the last u-step's point, solves the system.
 
@@ -620,11 +621,9 @@ mod tests {
                     if let Core::Eigen { .. } = solver.core {
                         let source = || solver.core_source(&Rows::whole(), &|| false).unwrap();
                         let alpha = rho / solver.gamma;
-                        let inverse = |s| shifted_inverse(s, alpha, &|| false).unwrap().unwrap();
-                        let mut factors = vec![(
-                            Factor::Double(inverse(source().matrix(&|| false).unwrap())),
-                            1e-9,
-                        )];
+                        let s = source().matrix(&|| false).unwrap();
+                        let double = shifted_inverse(s, alpha, &|| false).unwrap().unwrap();
+                        let mut factors = vec![(Factor::Double(double), 1e-9)];
                         if formulation == Formulation::Relu && rho >= crate::rho::FIXED {
                             let s = source().single(&|| false).unwrap();
                             let single = shifted_inverse(s, alpha, &|| false).unwrap().unwrap();

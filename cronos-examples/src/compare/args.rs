@@ -296,7 +296,7 @@ impl Task<'_> {
 
 impl CompareArgs {
     /// `head` with the head solves' beta: --head-beta, or --head-relative-beta.
-    pub fn head_beta(&self, head: CronosConfig) -> CronosConfig {
+    pub fn head_with_beta(&self, head: CronosConfig) -> CronosConfig {
         match self.head_beta {
             Some(beta) => head.with_beta(beta).with_relative_beta(None),
             None => head.with_relative_beta(Some(self.head_relative_beta)),

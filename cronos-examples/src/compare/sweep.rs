@@ -267,7 +267,7 @@ impl BackendTask for SweepTask<'_> {
                 .with_max_iters(args.cronos_max_iters)
                 .with_time_limit(Some(args.cronos_time_limit)),
             beta: args.beta,
-            head: args.head_beta(
+            head: args.head_with_beta(
                 cronos_burn::am::DeepTrainingConfig::default_head()
                     .with_neurons(self.task.neurons)
                     .with_gate_sampling(args.gate_sampling),
