@@ -1,6 +1,7 @@
 //! CRONOS-AM: deep networks trained by alternating minimization inside burn-train (Feng, Frangella
 //! & Pilanci 2024). The last two layers are solved by CRONOS on the features of the whole training
-//! set every few steps; the earlier layers are trained by any Burn optimizer through the fixed head.
+//! set at the start of every epoch (or every few steps); the earlier layers are trained by any Burn
+//! optimizer through the fixed head.
 //!
 //! * [`model`]: the paper's deep ReLU MLP ([`DeepMlp`]) and the [`HeadModel`] trait a model
 //!   implements to be trained this way;

@@ -247,9 +247,10 @@ pub struct CompareArgs {
     #[arg(long, value_name = "B", conflicts_with = "head_relative_beta",
           value_parser = |s: &str| parse_positive(s, true))]
     pub head_beta: Option<f64>,
-    /// Gradient steps between CRONOS-AM head solves.
-    #[arg(long, default_value_t = 10)]
-    pub resolve_every: usize,
+    /// Gradient steps between CRONOS-AM head solves [default: one solve at the start of every
+    /// epoch].
+    #[arg(long, value_name = "K")]
+    pub resolve_every: Option<usize>,
     /// Continue each CRONOS-AM head solve from the previous one's ADMM state instead of from zero.
     #[arg(long)]
     pub head_warm_start: bool,

@@ -4,8 +4,8 @@
 //! * deep task: every method trains the deep MLP through burn-train with the library's
 //!   [`train_deep_mlp`]: the baselines end to end by their optimizer with the MSE loss, CRONOS-AM
 //!   with its strategy ([`cronos_burn::am::CronosAm`]: the head re-solved by CRONOS on the
-//!   features of the whole training set every `resolve_every` steps, the feature layers trained by
-//!   D-Adapted AdamW at lr 1, the paper's untuned choice);
+//!   features of the whole training set at the start of every epoch (or every `resolve_every`
+//!   steps), the feature layers trained by D-Adapted AdamW at lr 1, the paper's untuned choice);
 //! * two-layer task, baselines: the network trained end to end by the optimizer on minibatches of
 //!   CRONOS's objective per sample, `1/(2 |B|) ||f(X_B) - Y_B||^2 + beta/(2 n) ||W||^2`, so every
 //!   method minimizes the same program;
@@ -55,8 +55,8 @@ pub struct RunSetup<'a> {
     pub beta: Beta,
     /// Head solves of CRONOS-AM (P, beta and a short ADMM budget, since they repeat).
     pub head: CronosConfig,
-    /// Gradient steps between head solves of CRONOS-AM.
-    pub resolve_every: usize,
+    /// Gradient steps between head solves of CRONOS-AM; `None`: one per epoch.
+    pub resolve_every: Option<usize>,
     /// Whether each head solve continues from the previous one.
     pub head_warm_start: bool,
     /// Where the deep task's runs keep burn-train's metric logs, a folder per run.
