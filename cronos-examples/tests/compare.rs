@@ -455,6 +455,43 @@ fn unknown_method_is_rejected_before_training() {
     assert!(stderr.contains("unknown method `rmsprop`"), "{stderr}");
 }
 
+/// A count of zero is rejected before any run, naming its flag (a zero --lr-draws used to end in
+/// an internal failure once the baselines had no runs to summarize).
+#[test]
+fn zero_counts_are_rejected_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    for flag in [
+        "--epochs",
+        "--seeds",
+        "--lr-draws",
+        "--batch-size",
+        "--resolve-every",
+    ] {
+        let out = run(
+            env!("CARGO_BIN_EXE_cronos"),
+            &[
+                "compare",
+                "--tasks",
+                "deep",
+                "--methods",
+                "cronos-am,adam",
+                flag,
+                "0",
+                "--out",
+                dir.path().to_str().unwrap(),
+            ],
+        );
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            stderr.trim(),
+            format!("error: invalid value 0 for {flag}: must be at least 1"),
+            "{flag}"
+        );
+    }
+    assert!(!dir.path().join("deep").exists(), "nothing ran");
+}
+
 /// The PNG carries the SVG's words: each legend row shows its method's name (renaming one method
 /// changes only its row), and both axis titles are drawn.
 #[test]

@@ -103,6 +103,11 @@ fn log10(v: f64) -> Option<f64> {
 
 /// A tick label: three significant digits, without trailing zeros.
 fn label(v: f64) -> String {
+    // Zero has no magnitude (its digits would be unbounded): a linear axis through 0, e.g. an
+    // empty plot's default range, ticks there.
+    if v == 0.0 {
+        return "0".into();
+    }
     // The nudge keeps exact powers of ten (whose log10 may land just below an integer) in their decade.
     let magnitude = (v.abs().log10() + 1e-9).floor();
     if v != 0.0 && !(-3.0..5.0).contains(&magnitude) {
@@ -215,4 +220,20 @@ fn draw_legend<DB: DrawingBackend>(
         area.draw_text(text, &style, (x, y))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::label;
+
+    #[test]
+    fn tick_labels_keep_three_significant_digits() {
+        assert_eq!(label(0.0), "0");
+        assert_eq!(label(-0.0), "0");
+        assert_eq!(label(0.25), "0.25");
+        assert_eq!(label(0.0123), "0.0123");
+        assert_eq!(label(1234.4), "1234");
+        assert_eq!(label(100.0), "100");
+        assert_eq!(label(1e-5), "1.00e-5");
+    }
 }

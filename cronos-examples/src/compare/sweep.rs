@@ -79,8 +79,17 @@ pub struct Outcome {
 /// written; the unfinished run is redone by a rerun) and the summary covers the runs finished so far.
 pub fn run(args: &CompareArgs, stop: &Interrupter) -> Result<Outcome, CliError> {
     let start = Instant::now();
-    if args.epochs == 0 || args.seeds == 0 {
-        return Err(CliError("--epochs and --seeds must be at least 1".into()));
+    let counts = [
+        ("--epochs", args.epochs),
+        ("--seeds", usize::try_from(args.seeds).unwrap_or(usize::MAX)),
+        ("--lr-draws", args.lr_draws),
+        ("--batch-size", args.batch_size),
+        ("--resolve-every", args.resolve_every.unwrap_or(1)),
+    ];
+    if let Some((flag, _)) = counts.iter().find(|(_, count)| *count == 0) {
+        return Err(CliError(format!(
+            "invalid value 0 for {flag}: must be at least 1"
+        )));
     }
     let tasks = args.tasks()?;
     let mut outcome = Outcome {
