@@ -65,10 +65,14 @@ impl From<CronosError> for CliError {
                 name,
                 value,
                 reason,
-            } => Self(format!(
-                "invalid value {value} for --{}: {reason}",
-                name.replace('_', "-")
-            )),
+            } => {
+                // The one field whose flag drops its unit.
+                let flag = match name {
+                    "memory_budget_gb" => "memory-budget".to_string(),
+                    _ => name.replace('_', "-"),
+                };
+                Self(format!("invalid value {value} for --{flag}: {reason}"))
+            }
             CronosError::Memory {
                 needed_gb,
                 budget_gb,
@@ -96,6 +100,15 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "invalid value 0 for --max-iters: must be at least 1"
+        );
+        let e = CliError::from(CronosError::Parameter {
+            name: "memory_budget_gb",
+            value: "NaN".into(),
+            reason: "must be finite and >= 0",
+        });
+        assert_eq!(
+            e.to_string(),
+            "invalid value NaN for --memory-budget: must be finite and >= 0"
         );
     }
 

@@ -492,6 +492,42 @@ fn zero_counts_are_rejected_before_training() {
     assert!(!dir.path().join("deep").exists(), "nothing ran");
 }
 
+/// Layer widths of zero, no feature layer and a single class are argument errors naming what is
+/// wrong (the first two used to end in an index out of bounds, the third trained on one class).
+#[test]
+fn bad_architectures_and_single_classes_are_argument_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, value, expected) in [
+        (
+            "--arch",
+            "256,0",
+            "bad width `0`: a layer needs at least one neuron",
+        ),
+        ("--arch", "0", "bad width `0`"),
+        ("--arch", "two-layer:0", "bad width `0`"),
+        ("--arch", ",", "no feature layer widths"),
+        ("--classes", "3", "at least two classes, found 1"),
+    ] {
+        let out = run(
+            env!("CARGO_BIN_EXE_cronos"),
+            &[
+                "compare",
+                flag,
+                value,
+                "--out",
+                dir.path().to_str().unwrap(),
+            ],
+        );
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains(flag) && stderr.contains(expected),
+            "{flag} {value}: {stderr}"
+        );
+    }
+}
+
 /// The PNG carries the SVG's words: each legend row shows its method's name (renaming one method
 /// changes only its row), and both axis titles are drawn.
 #[test]

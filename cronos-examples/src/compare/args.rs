@@ -392,26 +392,45 @@ fn parse_classes(s: &str) -> Result<Classes, String> {
     if s == "all" {
         return Ok(Classes(Vec::new()));
     }
-    s.split(',')
+    let classes: Vec<usize> = s
+        .split(',')
         .map(|p| {
             p.trim()
                 .parse()
                 .map_err(|_| format!("bad class index `{p}`"))
         })
-        .collect::<Result<_, _>>()
-        .map(Classes)
+        .collect::<Result<_, _>>()?;
+    if classes.len() < 2 {
+        return Err(format!(
+            "a classification needs at least two classes, found {}",
+            classes.len()
+        ));
+    }
+    Ok(Classes(classes))
+}
+
+/// A layer width: a positive integer.
+fn parse_width(s: &str) -> Result<usize, String> {
+    match s.trim().parse() {
+        Ok(0) => Err("bad width `0`: a layer needs at least one neuron".into()),
+        Ok(width) => Ok(width),
+        Err(_) => Err(format!("bad width `{s}`")),
+    }
 }
 
 fn parse_arch(s: &str) -> Result<Arch, String> {
     if let Some(w) = s.strip_prefix("two-layer:") {
-        let width = w.parse().map_err(|_| format!("bad width `{w}`"))?;
+        let width = parse_width(w)?;
         return Ok(Arch::TwoLayer { width });
     }
     let feature_widths = s
         .split(',')
         .filter(|p| !p.is_empty())
-        .map(|p| p.trim().parse().map_err(|_| format!("bad width `{p}`")))
+        .map(parse_width)
         .collect::<Result<Vec<usize>, String>>()?;
+    if feature_widths.is_empty() {
+        return Err("no feature layer widths (e.g. `256,256`)".into());
+    }
     Ok(Arch::Deep { feature_widths })
 }
 
