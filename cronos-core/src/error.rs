@@ -67,6 +67,22 @@ pub enum CronosError {
     /// The iteration produced non-finite numbers (diverged).
     #[error("numerical breakdown: {0}")]
     Numerical(String),
+    /// The data's scale is beyond f32: the solve works in units where rows of X and Y have unit
+    /// root-mean-square norm, and the weights of the network it returns scale with the ratio of
+    /// those norms, whose squares (the group norms) would leave f32's range.
+    #[error(
+        "the scale of the data is beyond f32: root-mean-square row norms {x_scale:.1e} (X) and \
+         {y_scale:.1e} (Y) scale the network's weights by {ratio:.1e}, whose squares leave f32's \
+         range; rescale the data or solve in f64"
+    )]
+    Scale {
+        /// Root-mean-square row norm of X.
+        x_scale: f64,
+        /// Root-mean-square row norm of Y.
+        y_scale: f64,
+        /// Their ratio, the scale of the weights.
+        ratio: f64,
+    },
 }
 
 /// Result alias used throughout the crate.

@@ -25,6 +25,7 @@ use crate::state::{State, WarmStart};
 use crate::ustep::UStepSolver;
 use crate::Formulation;
 use burn::prelude::*;
+use burn::tensor::DType;
 use std::ops::ControlFlow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -134,9 +135,23 @@ fn check_finite<B: Backend>(t: &Tensor<B, 2>, what: &'static str, rows: &Rows<B>
     }
 }
 
+/// The ratios sy / sx of root-mean-square row norms that an f32 solve accepts: the weights it
+/// returns scale with the ratio, and their squares (in group norms and the penalty) stay about ten
+/// decades inside f32's range (about 1e-38 to 3e38). With X scaled by 1e30 (ratio 1e-30) the group
+/// norms underflowed to zero and an f32 solve returned the zero network.
+const F32_WEIGHT_SCALES: std::ops::RangeInclusive<f64> = 1e-14..=1e14;
+
 /// Root-mean-square row norm ||T||_F / sqrt(rows), or 1 for a zero matrix; `n` rows in all.
 fn rms_row_norm<B: Backend>(t: &Tensor<B, 2>, n: usize, rows: &Rows<B>) -> f64 {
-    let r = (host::scalar(rows.sum(reduce::sum_squares(t.clone()))) / n as f64).sqrt();
+    // Squared after dividing by the largest entry: in f32 the squares of entries beyond 1.8e19
+    // overflow, which left a solve on such data with a non-finite iterate.
+    let (_, maxima, _) = rows.read(Vec::new(), vec![t.clone().abs().max()], Vec::new());
+    let largest = maxima[0];
+    if !(largest > 0.0 && largest.is_finite()) {
+        return 1.0;
+    }
+    let scaled = t.clone() / largest;
+    let r = largest * (host::scalar(rows.sum(reduce::sum_squares(scaled))) / n as f64).sqrt();
     if r > 0.0 && r.is_finite() {
         r
     } else {
@@ -257,6 +272,13 @@ impl<'a> Cronos<'a> {
             rms_row_norm(&x, total_rows, &rows),
             rms_row_norm(&y, total_rows, &rows),
         );
+        if x.dtype() == DType::F32 && !(F32_WEIGHT_SCALES.contains(&(sy / sx))) {
+            return Err(CronosError::Scale {
+                x_scale: sx,
+                y_scale: sy,
+                ratio: sy / sx,
+            });
+        }
         let op = ConvexOperator::on_rows(
             x.clone() / sx,
             patterns.mask.clone(),

@@ -2,6 +2,7 @@
 
 use burn::backend::NdArray;
 use burn::prelude::*;
+use burn::tensor::DType;
 use cronos_core::{host, CronosConfig, CronosError, Formulation, Status};
 
 type B = NdArray<f64>;
@@ -202,5 +203,45 @@ fn zero_and_tiny_target_columns_solve() {
             .clone()
             .slice([0..sol.network.w2.dims()[0], 1..2]);
         assert!(host::scalar(second.abs().max()) < 1e-3, "scale {scale}");
+    }
+}
+
+/// With a relative beta the program follows the scale of X (the network absorbs it), so the
+/// objective is the same for X and 1e10 X in both precisions and for 1e30 X in f64. In f32, 1e30 X
+/// would scale the returned weights by about 1e-30, whose squares underflow: that is an error
+/// naming the scale (it used to end in a non-finite iterate, the row norms' squares overflowing).
+#[test]
+fn data_far_from_unit_scale_solves_or_names_its_scale() {
+    let (x, y) = data(60, 8, 12);
+    let cfg = config().with_relative_beta(Some(0.1)).with_tol(1e-4);
+    let objective = |sol: cronos_core::Solution<B>| {
+        assert_eq!(sol.report.status, Status::Optimal, "{:?}", sol.report);
+        sol.report.objective
+    };
+    let reference = objective(cfg.solver().fit(x.clone(), y.clone()).unwrap());
+    for scale in [1e10, 1e30] {
+        let found = objective(cfg.solver().fit(x.clone() * scale, y.clone()).unwrap());
+        assert!(
+            (found - reference).abs() <= 1e-6 * reference,
+            "f64, X x {scale:e}: {found} vs {reference}"
+        );
+    }
+    let single = |scale: f64| {
+        let f32 = |t: Tensor<B, 2>| t.cast(DType::F32);
+        cfg.solver().fit(f32(x.clone() * scale), f32(y.clone()))
+    };
+    let found = single(1e10).unwrap().report;
+    assert_eq!(found.status, Status::Optimal, "{found:?}");
+    assert!(
+        (found.objective - reference).abs() <= 1e-3 * reference,
+        "f32, X x 1e10: {} vs {reference}",
+        found.objective
+    );
+    match single(1e30) {
+        Err(e @ CronosError::Scale { ratio, .. }) => {
+            println!("{e}");
+            assert!((1e-32..1e-29).contains(&ratio), "{e}");
+        }
+        other => panic!("expected a scale error, found {other:?}"),
     }
 }
