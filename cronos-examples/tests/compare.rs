@@ -428,6 +428,23 @@ fn missing_data_directory_is_one_error_line_with_status_2() {
     assert!(stderr.starts_with("error: data directory"), "{stderr}");
     assert!(stderr.contains("no-cifar"), "{stderr}");
 
+    let file = dir.path().join("cifar.bin");
+    std::fs::write(&file, b"").unwrap();
+    let out = run(
+        env!("CARGO_BIN_EXE_cifar10_mlp"),
+        &[
+            file.to_str().unwrap(),
+            "--out",
+            dir.path().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.trim_end().ends_with("is not a directory"),
+        "{stderr}"
+    );
+
     let out = run(env!("CARGO_BIN_EXE_cifar10_mlp"), &[]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -466,6 +483,7 @@ fn zero_counts_are_rejected_before_training() {
         "--lr-draws",
         "--batch-size",
         "--resolve-every",
+        "--cronos-max-iters",
     ] {
         let out = run(
             env!("CARGO_BIN_EXE_cronos"),
@@ -507,6 +525,8 @@ fn bad_architectures_and_single_classes_are_argument_errors() {
         ("--arch", "two-layer:0", "bad width `0`"),
         ("--arch", ",", "no feature layer widths"),
         ("--classes", "3", "at least two classes, found 1"),
+        ("--cronos-time-limit", "0", "expected a number > 0"),
+        ("--cronos-time-limit", "nan", "expected a number > 0"),
     ] {
         let out = run(
             env!("CARGO_BIN_EXE_cronos"),

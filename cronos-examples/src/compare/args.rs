@@ -235,7 +235,8 @@ pub struct CompareArgs {
     /// Seconds at most of the two-layer CRONOS run, its whole path (its clock counts as its training
     /// time); each beta gets an equal share of the time left, and a solve stopped by its share
     /// reports its objective and the bound certified so far.
-    #[arg(long, value_name = "S", default_value_t = 300.0)]
+    #[arg(long, value_name = "S", default_value_t = 300.0,
+          value_parser = |s: &str| parse_positive(s, false))]
     pub cronos_time_limit: f64,
     /// beta of each CRONOS-AM head solve as this fraction of the smallest beta whose head is zero
     /// on the features of that solve.

@@ -92,10 +92,11 @@ impl Preset {
                 )))
             }
             Some(dir) if !dir.is_dir() => {
-                return Err(CliError(format!(
-                    "data directory {} does not exist",
-                    dir.display()
-                )))
+                let what = match dir.exists() {
+                    true => "is not a directory",
+                    false => "does not exist",
+                };
+                return Err(CliError(format!("data directory {} {what}", dir.display())));
             }
             _ => {}
         }

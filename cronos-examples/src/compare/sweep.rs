@@ -85,6 +85,7 @@ pub fn run(args: &CompareArgs, stop: &Interrupter) -> Result<Outcome, CliError> 
         ("--lr-draws", args.lr_draws),
         ("--batch-size", args.batch_size),
         ("--resolve-every", args.resolve_every.unwrap_or(1)),
+        ("--cronos-max-iters", args.cronos_max_iters),
     ];
     if let Some((flag, _)) = counts.iter().find(|(_, count)| *count == 0) {
         return Err(CliError(format!(
