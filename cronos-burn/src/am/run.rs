@@ -111,10 +111,10 @@ pub struct DeepTrainingConfig {
 impl DeepTrainingConfig {
     /// The relative beta of [`DeepTrainingConfig::default_head`]. On the deep task of `cronos
     /// compare` (two Fashion-MNIST classes, 2,000 images, the 256-256 MLP, whose heads'
-    /// zero-solution betas were 290 to 390, a head solve every 10 steps), over six seeds, CRONOS-AM's
-    /// mean peak validation and test accuracies were 0.813 and 0.808 with the reference runners'
-    /// beta = 1e-3 and 0.840 and 0.833 with this on T-shirt vs shirt, 0.816 and 0.793 against 0.835
-    /// and 0.818 on pullover vs coat. Near 1e-3 the heads fit the training features almost exactly.
+    /// zero-solution betas were 290 to 390, a head solve every 10 steps), over six seeds,
+    /// CRONOS-AM's mean peak validation and test accuracies were 0.813 and 0.808 with the reference
+    /// runners' beta = 1e-3 and 0.840 and 0.833 with this on T-shirt vs shirt, 0.816 and 0.793
+    /// against 0.835 and 0.818 on pullover vs coat. Near 1e-3 the heads fit the training features almost exactly.
     /// A relative 1e-2 gained nothing (0.828 and 0.853 on T-shirt vs shirt). On two pairs not used
     /// to choose it, coat vs shirt and pullover vs shirt, it gave 0.854 and 0.861, 0.847 and 0.825,
     /// against 0.799 and 0.818, 0.815 and 0.781 at 1e-3; with one solve per epoch, 2 to 5 points

@@ -3,8 +3,9 @@
 //! Alternating minimization (Feng, Frangella & Pilanci 2024; digest §3.2-3.3): before the first
 //! step of every epoch (or, with `resolve_every = Some(k)`, whenever a global step counter that
 //! starts at 0 is a multiple of `k`) the head is re-solved by CRONOS on the features of the whole
-//! training set; every step is one optimizer step on a minibatch. Gradients flow through the whole network, but the head's gradients are dropped, so
-//! the optimizer only moves the feature layers (and keeps its state across re-solves).
+//! training set; every step is one optimizer step on a minibatch. Gradients flow through the whole
+//! network, but the head's gradients are dropped, so the optimizer only moves the feature layers
+//! (and keeps its state across re-solves).
 //!
 //! Everything else is burn-train's own machinery: metrics, validation, checkpointing, early
 //! stopping, interruption and renderers behave as with the default strategy.
