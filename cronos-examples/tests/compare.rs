@@ -510,10 +510,11 @@ fn zero_counts_are_rejected_before_training() {
     assert!(!dir.path().join("deep").exists(), "nothing ran");
 }
 
-/// Layer widths of zero, no feature layer and a single class are argument errors naming what is
-/// wrong (the first two used to end in an index out of bounds, the third trained on one class).
+/// Layer widths of zero, no feature layer, a single class, a non-positive time limit and a dataset
+/// without its directory are one-line errors naming the flag (the first two used to end in an index
+/// out of bounds, the third trained on one class).
 #[test]
-fn bad_architectures_and_single_classes_are_argument_errors() {
+fn bad_arguments_are_one_line_errors_naming_the_flag() {
     let dir = tempfile::tempdir().unwrap();
     for (flag, value, expected) in [
         (
@@ -527,6 +528,7 @@ fn bad_architectures_and_single_classes_are_argument_errors() {
         ("--classes", "3", "at least two classes, found 1"),
         ("--cronos-time-limit", "0", "expected a number > 0"),
         ("--cronos-time-limit", "nan", "expected a number > 0"),
+        ("--dataset", "cifar10", "--dataset cifar10 needs --data-dir"),
     ] {
         let out = run(
             env!("CARGO_BIN_EXE_cronos"),

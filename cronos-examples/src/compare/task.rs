@@ -3,6 +3,7 @@
 
 use super::args::{Arch, Dataset, Task};
 use crate::error::CliError;
+use clap::ValueEnum;
 use cronos_datasets::preprocess::{Granularity, Scaler, Scaling};
 use cronos_datasets::projection::Projection;
 use cronos_datasets::LabeledSet;
@@ -39,9 +40,12 @@ pub fn load_task(task: &Task) -> Result<TaskData, CliError> {
             all.stratified_split(0.2, 0)?
         }
         (kind, None) => {
+            let name = kind
+                .to_possible_value()
+                .map_or_else(|| format!("{kind:?}"), |v| v.get_name().to_string());
             return Err(CliError(format!(
-                "{kind:?} needs --data-dir (only fashion-mnist is embedded)"
-            )))
+                "--dataset {name} needs --data-dir (only fashion-mnist is embedded)"
+            )));
         }
     };
     let classes = |set: LabeledSet| -> Result<LabeledSet, CliError> {
