@@ -150,13 +150,9 @@ fn rms_row_norm<B: Backend>(t: &Tensor<B, 2>, n: usize, rows: &Rows<B>) -> f64 {
     if !(largest > 0.0 && largest.is_finite()) {
         return 1.0;
     }
+    // The largest entry scales to 1, so the sum of squares lies in [1, n d]: positive and finite.
     let scaled = t.clone() / largest;
-    let r = largest * (host::scalar(rows.sum(reduce::sum_squares(scaled))) / n as f64).sqrt();
-    if r > 0.0 && r.is_finite() {
-        r
-    } else {
-        1.0
-    }
+    largest * (host::scalar(rows.sum(reduce::sum_squares(scaled))) / n as f64).sqrt()
 }
 
 impl<'a> Cronos<'a> {
@@ -272,11 +268,12 @@ impl<'a> Cronos<'a> {
             rms_row_norm(&x, total_rows, &rows),
             rms_row_norm(&y, total_rows, &rows),
         );
-        if x.dtype() == DType::F32 && !(F32_WEIGHT_SCALES.contains(&(sy / sx))) {
+        let ratio = sy / sx;
+        if x.dtype() == DType::F32 && !F32_WEIGHT_SCALES.contains(&ratio) {
             return Err(CronosError::Scale {
                 x_scale: sx,
                 y_scale: sy,
-                ratio: sy / sx,
+                ratio,
             });
         }
         let op = ConvexOperator::on_rows(
