@@ -35,8 +35,8 @@ pub enum GateSampling {
     /// Antithetic pairs g, -g: the two patterns of a pair are complements, so every sample is
     /// active in one pattern of each pair, and a pair's neurons can represent the linear function
     /// `x -> x^T u` (relu(x^T u) - relu(-x^T u)). With few gates this matters: on ten-class
-    /// Fashion-MNIST with P = 3 (README, "Gate sampling") it raised validation accuracy from
-    /// 0.69 - 0.76 to 0.77 - 0.79 over three seeds.
+    /// Fashion-MNIST with P = 3 (`cronos-core/README.md`, "Gate sampling") it raised validation
+    /// accuracy from 0.69 - 0.76 to 0.77 - 0.79 over three seeds.
     #[default]
     Pairs,
     /// Independent gates, as in the paper: a sample on the negative side of every gate (a share
@@ -74,7 +74,7 @@ pub struct CronosConfig {
     #[config(default = "None")]
     pub relative_beta: Option<f64>,
     /// ADMM penalty rho in the solver's scaled units; `None` lets the solver choose it (see
-    /// `cronos-core/src/rho.rs` and the README).
+    /// `cronos-core/src/rho.rs` and `cronos-core/README.md`).
     #[config(default = "None")]
     pub rho: Option<f64>,
     /// Tolerance on the certified relative duality gap and the relative cone violation: the status is

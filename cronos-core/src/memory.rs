@@ -15,8 +15,8 @@
 //!
 //! This is the footprint of the PCG path, the least any solve needs; the u-step core
 //! ([`crate::ustep`]) is factored only when it fits in what the budget leaves. The copy counts were
-//! read from the solver and checked against the peak resident memory of `cronos fit` (README,
-//! "Memory"), which they bound from above.
+//! read from the solver and checked against the peak resident memory of `cronos fit`
+//! (`cronos-examples/README.md`, "Limits"), which they bound from above.
 
 use crate::error::{CronosError, Result};
 use crate::{CronosConfig, Formulation};

@@ -63,7 +63,8 @@ pub struct SolveReport {
     pub patterns: usize,
     /// Final penalty rho.
     pub rho: f64,
-    /// Polishes that returned a point (see the README, "Polishing"), cut short ones included.
+    /// Polishes that returned a point (see `cronos-core/README.md`, "Polishing"), cut short ones
+    /// included.
     #[serde(default)]
     pub polishes: usize,
     /// Why the last polish that was due did not start, if it did not: its matrices would not fit

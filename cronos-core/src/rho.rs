@@ -15,8 +15,8 @@
 //! faster). On the ten-output benchmark problem the raced rho of 1e-4 closed the gap within a few
 //! hundred iterations while the violation stayed near 3.5e-3 for thousands; four raises there, and
 //! the rule overall, took the benchmark from 1 of 5 problems certified to 1e-3 within 60 s to 5 of 5
-//! (README, "Benchmarks"). Only where rho is free (an eigendecomposed u-step): elsewhere a change
-//! would cost a new factorization.
+//! (`cronos-core/README.md`, "Benchmarks"). Only where rho is free (an eigendecomposed u-step):
+//! elsewhere a change would cost a new factorization.
 
 use crate::admm::{relative_gap, Admm, Measures, Problem};
 use crate::host;
@@ -53,7 +53,7 @@ const SHRINKAGE_LIMIT: f64 = 20.0;
 /// P = 8; CRONOS-AM's 2,000 x 256 head, P = 10), and at 1 % the ten-output one kept 4 of its 160
 /// groups; over relative betas of 1e-3 to 3e-2 and rho of 0.03 to 1, the rho with the best
 /// certified gap and violation after 30 iterations grew in proportion, from 0.03 to between 0.3
-/// and 1 (README, "How the solver works").
+/// and 1 (`cronos-core/README.md`, "How the solver works").
 pub(crate) fn unraced(beta: f64, zero_beta: f64) -> f64 {
     if zero_beta > 0.0 {
         FIXED.max(SHRINKAGE_LIMIT * beta / zero_beta).min(RANGE.1)

@@ -144,7 +144,7 @@ pub struct FitArgs {
     #[command(flatten)]
     pub device: DeviceArgs,
     /// Split the rows over this many peers on the device, one thread each, whose sums over rows are
-    /// all-reduces (README: "Sharded solves"); 1 solves unsharded.
+    /// all-reduces (`cronos-burn/README.md`: "Sharded solves"); 1 solves unsharded.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub shards: u32,
     /// Where to write the JSON report (parent directories are created).

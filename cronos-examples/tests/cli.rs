@@ -1026,9 +1026,10 @@ fn fit_refuses_a_hundred_thousand_neurons_on_eight_features_before_solving() {
     assert!(!report.exists());
 }
 
-/// Same inputs, seed and thread count give the same bits (README, "Limits"): the report's numbers
-/// and the saved weights of two runs are compared exactly, on the exact (eigen) u-step path and on
-/// the PCG path over data large enough (6,000 x 784) for the backend's parallel sums.
+/// Same inputs, seed and thread count give the same bits (`cronos-examples/README.md`, "Limits"):
+/// the report's numbers and the saved weights of two runs are compared exactly, on the exact (eigen)
+/// u-step path and on the PCG path over data large enough (6,000 x 784) for the backend's parallel
+/// sums.
 #[test]
 fn fit_twice_with_the_same_seed_and_threads_gives_the_same_bits() {
     let dir = tempfile::tempdir().unwrap();

@@ -118,7 +118,7 @@ impl DeepTrainingConfig {
     /// A relative 1e-2 gained nothing (0.828 and 0.853 on T-shirt vs shirt). On two pairs not used
     /// to choose it, coat vs shirt and pullover vs shirt, it gave 0.854 and 0.861, 0.847 and 0.825,
     /// against 0.799 and 0.818, 0.815 and 0.781 at 1e-3; with one solve per epoch, 2 to 5 points
-    /// over 1e-3 on all four pairs (README, "Benchmarks").
+    /// over 1e-3 on all four pairs (`cronos-burn/README.md`, "CRONOS-AM").
     pub const HEAD_RELATIVE_BETA: f64 = 3e-3;
 
     /// Head-solve settings: the reference runners' P = 10 and a short ADMM budget, since the head

@@ -40,7 +40,7 @@ pub struct CronosAmConfig {
     /// images on 10,000 training images, about once per pass over the data; counted in steps, the
     /// same spacing at another batch size or training-set size would be another schedule. On the
     /// deep task of `cronos compare` (2,000 images, batches of 100) one solve per epoch was as
-    /// accurate as one every 10 steps, in half the time (README, "Benchmarks").
+    /// accurate as one every 10 steps, in half the time (`cronos-burn/README.md`, "CRONOS-AM").
     #[config(default = "None")]
     pub resolve_every: Option<usize>,
     /// Continue each head solve from the previous one's ADMM state instead of from zero: the

@@ -26,7 +26,7 @@ fn main() -> ExitCode {
             ("pca", "50"),
             // Its beta path: on all 60,000 images each solve takes minutes; with 600 s no solve of
             // the path finished in its share (test accuracy 0.607), with 1800 s the small betas do
-            // (0.803, README "Benchmarks").
+            // (0.803, `cronos-examples/README.md`, "Results in detail").
             ("cronos_time_limit", "1800"),
             ("methods", "cronos,adam,adamw,sgd,yogi,shampoo,dadapt-adamw"),
             ("train_limit", "0"),
