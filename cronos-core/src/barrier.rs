@@ -13,7 +13,9 @@
 //! exactly right, and active-set rounds started from them wander off far from the solution. The
 //! rows get multipliers lambda_b >= 0 and slacks r_b of their own (C v_b - r_b is driven to zero
 //! with the rest, so ADMM's slightly infeasible point can start the method), and Mehrotra's
-//! predictor-corrector steps drive lambda_bj r_bj to zero together; the group norm is replaced by its second-order-cone barrier
+//! predictor-corrector steps drive lambda_bj r_bj to zero together (where such a step is short,
+//! Gondzio's centrality correctors lengthen it, on the same factorization: [`Path::centred`]);
+//! the group norm is replaced by its second-order-cone barrier
 //! at the same parameter mu with the epigraph variable eliminated in closed form,
 //! psi(v) = min_{s > ||v||} beta s - mu log(s^2 - ||v||^2), whose gradient is beta v / s with
 //! s = (mu + sqrt(mu^2 + beta^2 ||v||^2)) / beta. Where the steps converge, the pair
@@ -56,6 +58,13 @@ const STALLED: usize = 5;
 const ROW_CHUNK: usize = 1024;
 /// Fraction of the way to the boundary of r >= 0 and lambda >= 0 that a step may go.
 const BOUNDARY: f64 = 0.995;
+/// Centrality correctors per step at most ([`Path::centred`]), the box around the centring target
+/// they move the products r_j lambda_j into, how much longer than the step they aim, and the
+/// step length from which a step gets none.
+const CORRECTORS: usize = 3;
+const CENTRAL: (f64, f64) = (0.1, 10.0);
+const STRETCH: f64 = 0.2;
+const SHORT_STEP: f64 = 0.5;
 /// Reduction of mu per step of the gated program, which has no complementarity to adapt it.
 const GATED_REDUCTION: f64 = 0.1;
 
@@ -134,9 +143,11 @@ impl Shape {
     }
 }
 
-/// The part of [`Shape::cost`] that forms the Gram matrix of `n` rows and `t` columns.
+/// The part of [`Shape::cost`] that forms the Gram matrix of `n` rows and `t` columns ([`gram`]):
+/// with random patterns a diagonal block holds about half the rows and any other block a quarter,
+/// so the blocks' lower triangles cost about `n t^2 / 8` flops in all.
 fn gram_cost(n: f64, t: f64) -> f64 {
-    n * t * t
+    n * t * t / 8.0
 }
 
 /// The program of one output restricted to some patterns: data `x` (`n x d`), patterns `mask`
@@ -202,13 +213,13 @@ impl Program<'_> {
             memory: self.memory,
         };
         let total = shape.cost();
-        // Whether the work left, at the rate `done` flops took since `started`, ends by the deadline.
-        let in_time = |started: Instant, done: f64| {
+        // Whether `left` flops, at the rate `done` flops took since `started`, end by the deadline.
+        let in_time = |started: Instant, done: f64, left: f64| {
             let Some(deadline) = deadline else {
                 return true;
             };
             let rate = done / started.elapsed().as_secs_f64().max(1e-9);
-            Duration::try_from_secs_f64((total - done) / rate)
+            Duration::try_from_secs_f64(left / rate)
                 .ok()
                 .and_then(|left| Instant::now().checked_add(left))
                 .is_some_and(|end| end <= deadline)
@@ -218,8 +229,9 @@ impl Program<'_> {
             true if interrupted() => return None,
             true => Reduced::Samples,
             false => {
-                let (system, gram_diagonal) = gram(self.x, &masks, interrupted)?;
-                if !in_time(started, gram_cost(n as f64, system.nrows() as f64)) {
+                let (system, gram_diagonal, done) = gram(self.x, &masks, self.par, interrupted)?;
+                let steps = total - gram_cost(n as f64, system.nrows() as f64);
+                if !in_time(started, done, steps) {
                     return None;
                 }
                 Reduced::Dense {
@@ -292,7 +304,8 @@ impl Program<'_> {
             }
             iterations += 1;
             // Without a Gram matrix to time, the first step says whether the rest ends in time.
-            if samples && iterations == 1 && !in_time(started, total / ESTIMATED_ITERATIONS) {
+            let step = total / ESTIMATED_ITERATIONS;
+            if samples && iterations == 1 && !in_time(started, step, total - step) {
                 return None;
             }
         }
@@ -348,32 +361,39 @@ fn to_boundary(blocks: &[Block], x: impl Fn(&Block) -> &[f64], dx: &[Vec<f64>]) 
     alpha
 }
 
-/// The Gram matrix of the masked data [D_1 X ... D_P X] (`masks` n x P): its strict upper triangle
-/// in a matrix whose lower triangle each step overwrites with its system and factor (so the largest
-/// matrix of the method is held once), and its diagonal. Block (i, j) is X^T diag(m_i m_j) X, a
-/// symmetric matrix equal to block (j, i). `None` when `interrupted` holds between blocks.
+/// The Gram matrix of the masked data [D_1 X ... D_P X] (`masks` n x P, of zeros and ones): its
+/// strict upper triangle in a matrix whose lower triangle each step overwrites with its system and
+/// factor (so the largest matrix of the method is held once), its diagonal, and the flops it took.
+/// Block (i, j) is X^T diag(m_i m_j) X, a symmetric matrix equal to block (j, i), formed from the
+/// rows both patterns hold as a lower triangle: with random patterns an eighth of the flops of the
+/// square product over all rows, and none for the complementary patterns of a gate pair. `None`
+/// when `interrupted` holds between blocks.
 fn gram(
     x: &Mat<f64>,
     masks: &Mat<f64>,
+    par: Par,
     interrupted: &dyn Fn() -> bool,
-) -> Option<(Mat<f64>, Vec<f64>)> {
+) -> Option<(Mat<f64>, Vec<f64>, f64)> {
     let (n, d, patterns) = (x.nrows(), x.ncols(), masks.ncols());
     let mut upper = Mat::<f64>::zeros(patterns * d, patterns * d);
+    let mut flops = 0.0;
     for i in 0..patterns {
         for j in i..patterns {
             if interrupted() {
                 return None;
             }
-            let masked =
-                Mat::<f64>::from_fn(n, d, |r, p| masks[(r, i)] * masks[(r, j)] * x[(r, p)]);
-            upper
-                .as_mut()
-                .submatrix_mut(i * d, j * d, d, d)
-                .copy_from(masked.transpose() * x);
+            let shared: Vec<usize> = (0..n)
+                .filter(|&r| masks[(r, i)] * masks[(r, j)] != 0.0)
+                .collect();
+            let rows = Mat::<f64>::from_fn(shared.len(), d, |k, p| x[(shared[k], p)]);
+            let mut block = upper.as_mut().submatrix_mut(i * d, j * d, d, d);
+            lower_product(block.as_mut(), rows.transpose(), rows.as_ref(), 1.0, par);
+            mirror_lower(block);
+            flops += (shared.len() * d * d) as f64;
         }
     }
     let diagonal = (0..patterns * d).map(|q| upper[(q, q)]).collect();
-    Some((upper, diagonal))
+    Some((upper, diagonal, flops))
 }
 
 /// Writes the Gram matrix into the lower triangle of `system` from its strict upper triangle and
@@ -427,6 +447,15 @@ struct Path<'a> {
 struct Elimination {
     sum: Llt<f64>,
     hv: Mat<f64>,
+}
+
+/// A step of the point (per block), the slacks and the multipliers (per block and row), and the
+/// length it can take.
+struct Move {
+    dv: Vec<Mat<f64>>,
+    dr: Vec<Vec<f64>>,
+    dl: Vec<Vec<f64>>,
+    alpha: f64,
 }
 
 /// One step's system, factored: per pattern the elimination of b_i (ReLU program), then the
@@ -865,6 +894,64 @@ impl Path<'_> {
         to_boundary(&self.blocks, |b| &b.r, dr).min(to_boundary(&self.blocks, |b| &b.lambda, dl))
     }
 
+    /// The full step for complementarity `targets`: the point's, the slacks' and the multipliers'
+    /// parts and its length.
+    fn move_for(
+        &self,
+        factored: &Factored,
+        fit: &Mat<f64>,
+        infeasible: &[Vec<f64>],
+        targets: &[Vec<f64>],
+    ) -> Move {
+        let dv = self.direction(factored, fit, infeasible, targets);
+        let (dr, dl) = self.rows_step(&dv, infeasible, targets);
+        let alpha = self.step_length(&dr, &dl);
+        Move { dv, dr, dl, alpha }
+    }
+
+    /// Gondzio's multiple centrality correctors (Gondzio 1996; Colombo & Gondzio 2008): the
+    /// products r_j lambda_j that the step `chosen` would leave at a longer trial length are moved
+    /// into [`CENTRAL`] times `centre` by adding the difference to their targets, and the corrected
+    /// step is kept while it lengthens the step by at least a tenth of the stretch. Each corrector
+    /// reuses the step's factorization, so it costs a solve and a product with X per block.
+    fn centred(
+        &self,
+        factored: &Factored,
+        fit: &Mat<f64>,
+        infeasible: &[Vec<f64>],
+        mut targets: Vec<Vec<f64>>,
+        mut chosen: Move,
+        centre: f64,
+    ) -> Move {
+        if chosen.alpha >= SHORT_STEP {
+            return chosen;
+        }
+        let (low, high) = (CENTRAL.0 * centre, CENTRAL.1 * centre);
+        for _ in 0..CORRECTORS {
+            let trial = (chosen.alpha + STRETCH).min(1.0);
+            for (b, (target, (dr, dl))) in self
+                .blocks
+                .iter()
+                .zip(targets.iter_mut().zip(chosen.dr.iter().zip(&chosen.dl)))
+            {
+                for j in (0..b.signs.len()).filter(|&j| b.live(j)) {
+                    let product = (b.r[j] + trial * dr[j]) * (b.lambda[j] + trial * dl[j]);
+                    target[j] += match product {
+                        p if p < low => low - p,
+                        p if p > high => (high - p).max(-high),
+                        _ => 0.0,
+                    };
+                }
+            }
+            let corrected = self.move_for(factored, fit, infeasible, &targets);
+            if corrected.alpha < chosen.alpha + 0.1 * STRETCH {
+                break;
+            }
+            chosen = corrected;
+        }
+        chosen
+    }
+
     /// One predictor-corrector step; `None` when its system does not factor or `interrupted` holds
     /// during the factorization.
     fn step(&mut self, interrupted: &dyn Fn() -> bool) -> Option<()> {
@@ -877,18 +964,18 @@ impl Path<'_> {
             .map(|b| vec![0.0; b.signs.len()])
             .collect();
         let rows = self.rows();
-        let (sigma, targets) = if rows == 0 {
-            (GATED_REDUCTION, zeros)
+        let (sigma, chosen) = if rows == 0 {
+            let chosen = self.move_for(&factored, &fit, &infeasible, &zeros);
+            (GATED_REDUCTION, chosen)
         } else {
             // Predictor: the affine step (targets zero) says how far mu can fall.
             let mu = self.complementarity_rows() / rows as f64;
-            let dv = self.direction(&factored, &fit, &infeasible, &zeros);
-            let (dr, dl) = self.rows_step(&dv, &infeasible, &zeros);
-            let alpha = self.step_length(&dr, &dl);
+            let affine_step = self.move_for(&factored, &fit, &infeasible, &zeros);
+            let Move { dr, dl, alpha, .. } = &affine_step;
             let affine: f64 = self
                 .blocks
                 .iter()
-                .zip(dr.iter().zip(&dl))
+                .zip(dr.iter().zip(dl))
                 .map(|(b, (dr, dl))| {
                     (0..b.signs.len())
                         .filter(|&j| b.live(j))
@@ -900,16 +987,16 @@ impl Path<'_> {
             let sigma = (affine / mu).clamp(0.0, 1.0).powi(3);
             self.mu = mu;
             // Corrector: centring at sigma mu with Mehrotra's second-order term.
-            let targets = dr
+            let targets: Vec<Vec<f64>> = dr
                 .iter()
-                .zip(&dl)
+                .zip(dl)
                 .map(|(dr, dl)| dr.iter().zip(dl).map(|(r, l)| sigma * mu - r * l).collect())
                 .collect();
-            (sigma, targets)
+            let corrector = self.move_for(&factored, &fit, &infeasible, &targets);
+            let chosen = self.centred(&factored, &fit, &infeasible, targets, corrector, sigma * mu);
+            (sigma, chosen)
         };
-        let dv = self.direction(&factored, &fit, &infeasible, &targets);
-        let (dr, dl) = self.rows_step(&dv, &infeasible, &targets);
-        let alpha = self.step_length(&dr, &dl);
+        let Move { dv, dr, dl, alpha } = chosen;
         for (b, (step, (dr, dl))) in self
             .blocks
             .iter_mut()
@@ -934,7 +1021,7 @@ impl Path<'_> {
 #[cfg(test)]
 mod tests {
     use super::{gram, Program, Restricted, Shape};
-    use faer::Mat;
+    use faer::{Mat, Par};
     use std::time::{Duration, Instant};
 
     fn solve(x: &Mat<f64>, y: &[f64], beta: f64, relu: bool) -> Restricted {
@@ -980,13 +1067,30 @@ mod tests {
         }
     }
 
-    /// The strict upper triangle and the diagonal hold X^T diag(m_i m_j) X in block (i, j).
+    /// The strict upper triangle and the diagonal hold X^T diag(m_i m_j) X in block (i, j), also
+    /// for patterns that share no row (the last is the complement of the first); the flops count
+    /// the rows each block was formed from.
     #[test]
     fn the_gram_matrix_holds_every_block_of_the_masked_data() {
-        let (n, d, p) = (137, 3, 3);
+        let (n, d, p) = (137, 3, 4);
         let x = Mat::<f64>::from_fn(n, d, |j, q| ((j * 7 + q * 13) % 17) as f64 / 17.0 - 0.5);
-        let masks = Mat::<f64>::from_fn(n, p, |j, i| f64::from(u8::from((j + i) % (i + 2) == 0)));
-        let (system, diagonal) = gram(&x, &masks, &|| false).expect("not interrupted");
+        let masks = Mat::<f64>::from_fn(n, p, |j, i| match i {
+            3 => f64::from(u8::from(j % 2 == 1)),
+            _ => f64::from(u8::from((j + i) % (i + 2) == 0)),
+        });
+        let (system, diagonal, flops) =
+            gram(&x, &masks, Par::Seq, &|| false).expect("not interrupted");
+        let shared = |i: usize, k: usize| {
+            (0..n)
+                .filter(|&j| masks[(j, i)] * masks[(j, k)] != 0.0)
+                .count()
+        };
+        let rows: usize = (0..p)
+            .flat_map(|i| (i..p).map(move |k| (i, k)))
+            .map(|(i, k)| shared(i, k))
+            .sum();
+        assert_eq!(shared(0, 3), 0, "the complementary patterns share rows");
+        assert_eq!(flops, (rows * d * d) as f64);
         for (q, r) in (0..p * d).flat_map(|q| (0..p * d).map(move |r| (q, r))) {
             let (i, a, k, b) = (q / d, q % d, r / d, r % d);
             let expected: f64 = (0..n)
@@ -1002,7 +1106,7 @@ mod tests {
                 "entry ({q}, {r}): {found} instead of {expected}"
             );
         }
-        assert!(gram(&x, &masks, &|| true).is_none());
+        assert!(gram(&x, &masks, Par::Seq, &|| true).is_none());
     }
 
     /// With orthonormal columns, min 1/2 ||X u - X c||^2 + beta ||u|| is solved by group
