@@ -1,15 +1,14 @@
 //! The ADMM penalty rho, in the solver's scaled units (rows of X and Y of unit root-mean-square norm).
 //!
 //! With an exact u-step ADMM's iteration count depends on rho alone, and the best rho moves by orders
-//! of magnitude between problems. When a change of rho is free (an eigendecomposed core, or the PCG
-//! path, whose preconditioner does not depend on rho), the solver races the candidates in [`SWEEP`]
-//! for [`SWEEP_ITERATIONS`] iterations each from the same cold start and continues the one whose
-//! certified gap (or relative violation, if larger) is smallest among those whose point has left
-//! zero (on the PCG path the race costs what its iterations' u-steps do, measured in
-//! `cronos-core/README.md`, "How the solver works"). Otherwise (a Cholesky core), and for solves
-//! with fewer than [`SWEEP_MIN_BUDGET`] iterations (such as CRONOS-AM's head solves, which a race
-//! would multiply), it uses [`FIXED`], and a short solve at least a multiple of its relative beta
-//! ([`unraced`]).
+//! of magnitude between problems. When the factorization makes rho free (an eigendecomposed core),
+//! the solver races the candidates in [`SWEEP`] for [`SWEEP_ITERATIONS`] iterations each from the
+//! same cold start and continues the one whose certified gap (or relative violation, if larger) is
+//! smallest among those whose point has left zero. Otherwise (a Cholesky core, or the PCG path,
+//! where a race's inexact u-steps cost more than they gain: `cronos-core/README.md`, "How the solver
+//! works"), and for solves with fewer than [`SWEEP_MIN_BUDGET`] iterations (such as CRONOS-AM's head
+//! solves, which a race would multiply), it uses [`FIXED`], and a short solve at least a multiple of
+//! its relative beta ([`unraced`]).
 //!
 //! A race of 20 iterations judges the start; later, at every check, [`adjusted`] moves rho when one
 //! of the two certified measures lags the other by ten times: the relative violation of the cone
@@ -17,8 +16,9 @@
 //! faster). On the ten-output benchmark problem the raced rho of 1e-4 closed the gap within a few
 //! hundred iterations while the violation stayed near 3.5e-3 for thousands; four raises there, and
 //! the rule overall, took the benchmark from 1 of 5 problems certified to 1e-3 within 60 s to 5 of 5
-//! (`cronos-core/README.md`, "Benchmarks"). Only where rho is free: with a Cholesky core a change
-//! would cost a new factorization.
+//! (`cronos-core/README.md`, "Benchmarks"). Only where rho is free (an eigendecomposed core, or the
+//! PCG path, whose preconditioner does not depend on rho): with a Cholesky core a change would cost
+//! a new factorization.
 
 use crate::admm::{relative_gap, Admm, Measures, Problem};
 use crate::host;

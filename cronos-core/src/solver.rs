@@ -370,7 +370,11 @@ impl<'a> Cronos<'a> {
         let (mut run, mut history, sweep_iterations) = match (warm, cfg.rho) {
             (Some((state, rho)), _) => (Admm::new(&problem, state, rho, false), Vec::new(), 0),
             (None, Some(rho)) => opening(rho),
-            (None, None) if cut_short || !problem.ustep.rho_is_free() || !long => {
+            // Only an eigendecomposed core races: on the PCG path rho is free too, but the race's
+            // 120 inexact u-steps delay the polish (see `rho`).
+            (None, None)
+                if cut_short || !long || !(problem.exact && problem.ustep.rho_is_free()) =>
+            {
                 opening(initial_rho)
             }
             (None, None) => rho::race(&problem, cold, record, interrupted),
