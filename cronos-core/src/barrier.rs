@@ -213,6 +213,7 @@ impl Program<'_> {
             memory: self.memory,
         };
         let total = shape.cost();
+        let first_step = total / ESTIMATED_ITERATIONS;
         // Whether `left` flops, at the rate `done` flops took since `started`, end by the deadline.
         let in_time = |started: Instant, done: f64, left: f64| {
             let Some(deadline) = deadline else {
@@ -304,8 +305,7 @@ impl Program<'_> {
             }
             iterations += 1;
             // Without a Gram matrix to time, the first step says whether the rest ends in time.
-            let step = total / ESTIMATED_ITERATIONS;
-            if samples && iterations == 1 && !in_time(started, step, total - step) {
+            if samples && iterations == 1 && !in_time(started, first_step, total - first_step) {
                 return None;
             }
         }

@@ -372,9 +372,7 @@ impl<'a> Cronos<'a> {
             (None, Some(rho)) => opening(rho),
             // Only an eigendecomposed core races: on the PCG path rho is free too, but the race's
             // 120 inexact u-steps delay the polish (see `rho`).
-            (None, None)
-                if cut_short || !long || !(problem.exact && problem.ustep.rho_is_free()) =>
-            {
+            (None, None) if cut_short || !long || !problem.ustep.path().is_eigen() => {
                 opening(initial_rho)
             }
             (None, None) => rho::race(&problem, cold, record, interrupted),

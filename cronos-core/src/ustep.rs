@@ -63,6 +63,11 @@ impl UStepPath {
     pub fn is_exact(self) -> bool {
         self != Self::Pcg
     }
+
+    /// Whether the core is eigendecomposed, which makes every rho free without losing exactness.
+    pub fn is_eigen(self) -> bool {
+        matches!(self, Self::SampleEigen | Self::PatternEigen)
+    }
 }
 
 /// Largest core factored by eigendecomposition (about 10 m^3 flops); larger cores use Cholesky.
