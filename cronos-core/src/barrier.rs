@@ -42,11 +42,13 @@ use faer::linalg::triangular_solve::{
 };
 use faer::{Mat, Par, Side};
 use rayon::prelude::*;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-/// Iterations at most, and the number the cost estimate assumes.
+/// Iterations at most.
 const MAX_ITERATIONS: usize = 100;
-const ESTIMATED_ITERATIONS: f64 = 15.0;
+/// Iterations the cost estimates assume (the benchmark problems take 12 to 19, all 12,000 two-class
+/// raw-pixel images with 16 patterns 24).
+pub(crate) const ESTIMATED_ITERATIONS: f64 = 15.0;
 /// Steps without the certified gap halving after which a method that has met its complementarity
 /// and feasibility targets stops: a block driven to zero whose dual constraint is tight (a
 /// degenerate optimum) keeps its stationarity residual at a floor near beta / 4, and so the
@@ -67,6 +69,24 @@ const STRETCH: f64 = 0.2;
 const SHORT_STEP: f64 = 0.5;
 /// Reduction of mu per step of the gated program, which has no complementarity to adapt it.
 const GATED_REDUCTION: f64 = 0.1;
+
+/// Seconds of the Gram matrix's products after which their rate decides whether the method would
+/// end before the deadline (until then, or for a matrix formed sooner, the whole matrix's rate
+/// decides once it is formed). The first block of 16 patterns of 784 raw pixels on 12,000 rows
+/// (6.4e9 flops) takes about a tenth of a second, the whole matrix 7.8 s.
+const RATE_SAMPLE: f64 = 0.05;
+
+/// Why [`Program::solve`] returned no iterate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Unsolved {
+    /// Interrupted before its first step could begin.
+    Interrupted,
+    /// Its iterates stopped being finite.
+    NotFinite,
+    /// At the rate its first work ran, its steps would need `seconds` where the deadline leaves
+    /// `left`.
+    Late { seconds: f64, left: f64 },
+}
 
 /// The shape of a restricted program: `n x d` data, `patterns` patterns (ReLU: two blocks each), and
 /// the bytes of host memory its method may use, which decide with the cost how its steps solve their
@@ -190,10 +210,11 @@ impl Program<'_> {
     /// The optimum on `patterns` (their columns of the mask), started from `start` (ADMM's point and
     /// multipliers: any values, the method moves them inside), to a duality gap of about `gap`
     /// times the objective, or as far as it has come when `interrupted` holds (checked before every
-    /// step and between the panels of its factorization); ReLU program when `relu`. `None` when the
-    /// iterates are not finite, or when `interrupted` holds before the first step can begin (it is
-    /// also checked between the blocks of the Gram matrix), or when the steps, at the rate the Gram
-    /// matrix was formed, would not end before `deadline`.
+    /// step and between the panels of its factorization); ReLU program when `relu`. No iterate
+    /// ([`Unsolved`]) when the iterates are not finite, or when `interrupted` holds before the first
+    /// step can begin (it is also checked between the blocks of the Gram matrix), or when the
+    /// steps, at the rate of the Gram matrix's products (from [`RATE_SAMPLE`] seconds of them on)
+    /// or of the first step, would not end before `deadline`.
     pub(crate) fn solve(
         &self,
         patterns: &[usize],
@@ -202,7 +223,7 @@ impl Program<'_> {
         gap: f64,
         interrupted: &dyn Fn() -> bool,
         deadline: Option<Instant>,
-    ) -> Option<Restricted> {
+    ) -> Result<Restricted, Unsolved> {
         let (n, d) = (self.x.nrows(), self.x.ncols());
         let masks = Mat::<f64>::from_fn(n, patterns.len(), |j, q| self.mask[(j, patterns[q])]);
         let shape = Shape {
@@ -214,30 +235,36 @@ impl Program<'_> {
         };
         let total = shape.cost();
         let first_step = total / ESTIMATED_ITERATIONS;
-        // Whether `left` flops, at the rate `done` flops took since `started`, end by the deadline.
-        let in_time = |started: Instant, done: f64, left: f64| {
-            let Some(deadline) = deadline else {
-                return true;
-            };
-            let rate = done / started.elapsed().as_secs_f64().max(1e-9);
-            Duration::try_from_secs_f64(left / rate)
-                .ok()
-                .and_then(|left| Instant::now().checked_add(left))
-                .is_some_and(|end| end <= deadline)
+        // Whether `left` flops, at the rate of `done` flops in `took` seconds, would end after the
+        // deadline.
+        let late = |done: f64, took: f64, left: f64| {
+            let deadline = deadline?;
+            let seconds = left * took / done;
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .as_secs_f64();
+            (seconds.is_nan() || seconds > left).then_some(Unsolved::Late { seconds, left })
         };
-        let started = Instant::now();
         let reduced = match shape.through_samples() {
-            true if interrupted() => return None,
+            true if interrupted() => return Err(Unsolved::Interrupted),
             true => Reduced::Samples,
             false => {
-                let (system, gram_diagonal, done) = gram(self.x, &masks, self.par, interrupted)?;
-                let steps = total - gram_cost(n as f64, system.nrows() as f64);
-                if !in_time(started, done, steps) {
-                    return None;
+                let formed = gram_cost(n as f64, (patterns.len() * d) as f64);
+                let steps = total - formed;
+                let stop = |done: f64, took: f64| match interrupted() {
+                    true => Some(Unsolved::Interrupted),
+                    false if took >= RATE_SAMPLE => {
+                        late(done, took, steps + (formed - done).max(0.0))
+                    }
+                    false => None,
+                };
+                let gram = gram(self.x, &masks, self.par, &stop)?;
+                if let Some(late) = late(gram.flops, gram.seconds, steps) {
+                    return Err(late);
                 }
                 Reduced::Dense {
-                    system,
-                    gram_diagonal,
+                    system: gram.upper,
+                    gram_diagonal: gram.diagonal,
                 }
             }
         };
@@ -305,8 +332,11 @@ impl Program<'_> {
             }
             iterations += 1;
             // Without a Gram matrix to time, the first step says whether the rest ends in time.
-            if samples && iterations == 1 && !in_time(started, first_step, total - first_step) {
-                return None;
+            if samples && iterations == 1 {
+                let took = started.elapsed().as_secs_f64();
+                if let Some(late) = late(first_step, took, total - first_step) {
+                    return Err(late);
+                }
             }
         }
         let finite = path
@@ -314,10 +344,10 @@ impl Program<'_> {
             .iter()
             .all(|b| b.v.iter().chain(&b.lambda).all(|a| a.is_finite()));
         if !finite {
-            return None;
+            return Err(Unsolved::NotFinite);
         }
         let chunks = path.blocks.chunks(path.per_pattern());
-        Some(Restricted {
+        Ok(Restricted {
             points: chunks
                 .clone()
                 .map(|c| c.iter().map(|b| b.v.clone()).collect())
@@ -361,39 +391,70 @@ fn to_boundary(blocks: &[Block], x: impl Fn(&Block) -> &[f64], dx: &[Vec<f64>]) 
     alpha
 }
 
-/// The Gram matrix of the masked data [D_1 X ... D_P X] (`masks` n x P, of zeros and ones): its
-/// strict upper triangle in a matrix whose lower triangle each step overwrites with its system and
-/// factor (so the largest matrix of the method is held once), its diagonal, and the flops it took.
+/// What [`gram`] formed: the Gram matrix's strict upper triangle in a matrix whose lower triangle
+/// each step overwrites with its system and factor (so the largest matrix of the method is held
+/// once), its diagonal, and the flops of its products with the seconds they took.
+struct Gram {
+    upper: Mat<f64>,
+    diagonal: Vec<f64>,
+    flops: f64,
+    seconds: f64,
+}
+
+/// The Gram matrix of the masked data [D_1 X ... D_P X] (`masks` n x P, of zeros and ones).
 /// Block (i, j) is X^T diag(m_i m_j) X, a symmetric matrix equal to block (j, i), formed from the
 /// rows both patterns hold as a lower triangle: with random patterns an eighth of the flops of the
-/// square product over all rows, and none for the complementary patterns of a gate pair. `None`
-/// when `interrupted` holds between blocks.
+/// square product over all rows, and none for the complementary patterns of a gate pair. After
+/// every block's product `stop` is given the flops and seconds of the products so far and says
+/// whether to give up, and why. The matrix is allocated only after the first block: first touching
+/// its memory is slow (3.3 s for the 1.3 GB of 16 patterns of 784 features on the 2-core machine),
+/// and a method too slow for its deadline can be told so by the first block's rate instead.
 fn gram(
     x: &Mat<f64>,
     masks: &Mat<f64>,
     par: Par,
-    interrupted: &dyn Fn() -> bool,
-) -> Option<(Mat<f64>, Vec<f64>, f64)> {
+    stop: &dyn Fn(f64, f64) -> Option<Unsolved>,
+) -> Result<Gram, Unsolved> {
     let (n, d, patterns) = (x.nrows(), x.ncols(), masks.ncols());
-    let mut upper = Mat::<f64>::zeros(patterns * d, patterns * d);
-    let mut flops = 0.0;
+    let width = patterns * d;
+    let mut upper = None;
+    // One block and the rows it is formed from, reused by every block.
+    let mut block = Mat::<f64>::zeros(d, d);
+    let mut rows = Mat::<f64>::zeros(n, d);
+    let (mut flops, mut seconds) = (0.0, 0.0);
     for i in 0..patterns {
         for j in i..patterns {
-            if interrupted() {
-                return None;
-            }
             let shared: Vec<usize> = (0..n)
                 .filter(|&r| masks[(r, i)] * masks[(r, j)] != 0.0)
                 .collect();
-            let rows = Mat::<f64>::from_fn(shared.len(), d, |k, p| x[(shared[k], p)]);
-            let mut block = upper.as_mut().submatrix_mut(i * d, j * d, d, d);
-            lower_product(block.as_mut(), rows.transpose(), rows.as_ref(), 1.0, par);
-            mirror_lower(block);
+            for p in 0..d {
+                for (k, &r) in shared.iter().enumerate() {
+                    rows[(k, p)] = x[(r, p)];
+                }
+            }
+            let rows = rows.as_ref().subrows(0, shared.len());
+            block.fill(0.0);
+            let started = Instant::now();
+            lower_product(block.as_mut(), rows.transpose(), rows, 1.0, par);
+            seconds += started.elapsed().as_secs_f64();
             flops += (shared.len() * d * d) as f64;
+            if let Some(reason) = stop(flops, seconds) {
+                return Err(reason);
+            }
+            mirror_lower(block.as_mut());
+            upper
+                .get_or_insert_with(|| Mat::<f64>::zeros(width, width))
+                .submatrix_mut(i * d, j * d, d, d)
+                .copy_from(&block);
         }
     }
-    let diagonal = (0..patterns * d).map(|q| upper[(q, q)]).collect();
-    Some((upper, diagonal, flops))
+    let upper = upper.unwrap_or_else(|| Mat::zeros(width, width));
+    Ok(Gram {
+        diagonal: (0..width).map(|q| upper[(q, q)]).collect(),
+        upper,
+        flops,
+        seconds,
+    })
 }
 
 /// Writes the Gram matrix into the lower triangle of `system` from its strict upper triangle and
@@ -1020,7 +1081,7 @@ impl Path<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::{gram, Program, Restricted, Shape};
+    use super::{gram, Program, Restricted, Shape, Unsolved};
     use faer::{Mat, Par};
     use std::time::{Duration, Instant};
 
@@ -1035,7 +1096,7 @@ mod tests {
         relu: bool,
         interrupted: &dyn Fn() -> bool,
         deadline: Option<Instant>,
-    ) -> Option<Restricted> {
+    ) -> Result<Restricted, Unsolved> {
         let (n, d) = (x.nrows(), x.ncols());
         let mask = Mat::<f64>::from_fn(n, 1, |_, _| 1.0);
         let blocks = if relu { 2 } else { 1 };
@@ -1078,8 +1139,8 @@ mod tests {
             3 => f64::from(u8::from(j % 2 == 1)),
             _ => f64::from(u8::from((j + i) % (i + 2) == 0)),
         });
-        let (system, diagonal, flops) =
-            gram(&x, &masks, Par::Seq, &|| false).expect("not interrupted");
+        let formed = gram(&x, &masks, Par::Seq, &|_, _| None).expect("not interrupted");
+        let (system, diagonal, flops) = (formed.upper, formed.diagonal, formed.flops);
         let shared = |i: usize, k: usize| {
             (0..n)
                 .filter(|&j| masks[(j, i)] * masks[(j, k)] != 0.0)
@@ -1106,7 +1167,8 @@ mod tests {
                 "entry ({q}, {r}): {found} instead of {expected}"
             );
         }
-        assert!(gram(&x, &masks, Par::Seq, &|| true).is_none());
+        let stopped = gram(&x, &masks, Par::Seq, &|_, _| Some(Unsolved::Interrupted));
+        assert_eq!(stopped.err(), Some(Unsolved::Interrupted));
     }
 
     /// With orthonormal columns, min 1/2 ||X u - X c||^2 + beta ||u|| is solved by group
@@ -1145,7 +1207,8 @@ mod tests {
     fn an_interrupted_solve_returns_where_it_is() {
         let x = Mat::<f64>::identity(2, 2);
         let (y, beta) = ([2.0, -3.0], 0.5);
-        assert!(solve_until(&x, &y, beta, true, &|| true, None).is_none());
+        let stopped = solve_until(&x, &y, beta, true, &|| true, None);
+        assert_eq!(stopped.err(), Some(Unsolved::Interrupted));
         // One pattern: one block of the Gram matrix, then the test before the first step.
         let calls = std::cell::Cell::new(0);
         let after_gram = || {
@@ -1157,14 +1220,21 @@ mod tests {
         assert_close(&solved.points[0][1], &[0.0, 0.0], "w");
     }
 
-    /// A solve whose steps would end after its deadline (here one already past) takes none; with
-    /// time to spare it solves.
+    /// A solve whose steps would end after its deadline (here one already past) takes none and
+    /// says how long they would take where no time is left; with time to spare it solves.
     #[test]
     fn a_solve_that_cannot_end_before_its_deadline_takes_no_step() {
         let x = Mat::<f64>::identity(2, 2);
         let (y, beta) = ([2.0, -3.0], 0.5);
         let never = || false;
-        assert!(solve_until(&x, &y, beta, true, &never, Some(Instant::now())).is_none());
+        let late = solve_until(&x, &y, beta, true, &never, Some(Instant::now())).err();
+        let Some(Unsolved::Late { seconds, left }) = late else {
+            panic!("a solve past its deadline returned {late:?}");
+        };
+        assert!(
+            seconds > 0.0 && left == 0.0,
+            "{seconds} s needed, {left} s left"
+        );
         let later = Instant::now() + Duration::from_secs(3600);
         let solved = solve_until(&x, &y, beta, true, &never, Some(later)).expect("solved");
         assert_close(&solved.points[0][0], &[1.5, 0.0], "v");
@@ -1203,11 +1273,13 @@ mod tests {
             multipliers: vec![vec![vec![0.0; n]; 2]; 2],
         };
         let solve = |deadline| program.solve(&[0, 1], true, cold(), 1e-9, &|| false, deadline);
-        assert!(solve(Some(Instant::now())).is_none());
-        assert!(program
-            .solve(&[0, 1], true, cold(), 1e-9, &|| true, None)
-            .is_none());
+        assert!(matches!(
+            solve(Some(Instant::now())).err(),
+            Some(Unsolved::Late { .. })
+        ));
+        let stopped = program.solve(&[0, 1], true, cold(), 1e-9, &|| true, None);
+        assert_eq!(stopped.err(), Some(Unsolved::Interrupted));
         let later = Instant::now() + Duration::from_secs(3600);
-        assert!(solve(Some(later)).is_some());
+        assert!(solve(Some(later)).is_ok());
     }
 }

@@ -138,6 +138,9 @@ pub(crate) enum Skipped {
     Memory { needed: f64, left: f64 },
     /// Without a time limit, its estimated cost exceeds what the solve affords (see [`MAX_FLOPS`]).
     Cost { estimated: f64, affordable: f64 },
+    /// With a time limit, its interior-point method would need `seconds` (estimated at the rate its
+    /// first work ran) where the limit leaves `left`.
+    Time { seconds: f64, left: f64 },
 }
 
 impl std::fmt::Display for Skipped {
@@ -157,6 +160,14 @@ impl std::fmt::Display for Skipped {
                 f,
                 "its estimated {estimated:.1e} flops exceed the {affordable:.1e} a solve without \
                  a time limit affords (a time limit that allows it, or more iterations, lets it run)"
+            ),
+            Self::Time { seconds, left } => write!(
+                f,
+                "its interior-point method would need about {seconds:.0} s ({:.0} steps at the \
+                 rate measured as it started) where the time limit leaves {:.0} s (a longer time \
+                 limit lets it run)",
+                barrier::ESTIMATED_ITERATIONS,
+                left.max(0.0)
             ),
         }
     }
@@ -206,8 +217,9 @@ impl Limits<'_> {
 /// multipliers. The reason
 /// ([`Skipped`]) when the largest restricted problem would not fit the memory limit, or, without a
 /// deadline, the estimated cost exceeds both [`MAX_FLOPS`] and the iterations left
-/// (`limits.flops_left`); `None` when no output was polished. Also returns the estimated
-/// floating-point operations spent.
+/// (`limits.flops_left`), or, with one, no output was polished and one would not have ended in
+/// time; `None` when no output was polished otherwise. Also returns the estimated floating-point
+/// operations spent.
 pub(crate) fn polish<B: Backend>(
     op: &ConvexOperator<B>,
     y: &Tensor<B, 2>,
@@ -304,8 +316,8 @@ pub(crate) fn polish<B: Backend>(
         false => faer::get_global_parallelism(),
     };
     // One output's restricted program, started from ADMM's point and multipliers (in the units of
-    // (2 D_i - I) X); `None` when the method did not start, `Some(None)` when it failed.
-    let solve = |k: usize| -> Option<Option<barrier::Restricted>> {
+    // (2 D_i - I) X); `None` when the method was not asked to start.
+    let solve = |k: usize| -> Option<Result<barrier::Restricted, barrier::Unsolved>> {
         let patterns = &chosen[k];
         if patterns.is_empty() || (limits.interrupted)() {
             return None;
@@ -350,12 +362,24 @@ pub(crate) fn polish<B: Backend>(
         true => (0..c).into_par_iter().map(solve).collect(),
         false => (0..c).map(solve).collect(),
     };
+    // Methods that took steps count their estimated cost; one that gave up before its first step
+    // (interrupted, or too slow for the deadline) did little.
+    let ran = |s: &Option<Result<_, barrier::Unsolved>>| {
+        matches!(s, Some(Ok(_) | Err(barrier::Unsolved::NotFinite)))
+    };
     let flops: f64 = costs
         .iter()
         .zip(&solved)
-        .filter(|(_, s)| s.is_some())
+        .filter(|(_, s)| ran(s))
         .map(|(cost, _)| cost)
         .sum();
+    let late = solved.iter().find_map(|s| match s {
+        Some(Err(barrier::Unsolved::Late { seconds, left })) => Some(Skipped::Time {
+            seconds: *seconds,
+            left: *left,
+        }),
+        _ => None,
+    });
     // Outputs not polished keep ADMM's point and multipliers. A method cut short keeps where it
     // got to: its dual point bounds the optimum whatever its accuracy, and the caller returns its
     // point only if it is feasible and better than ADMM's.
@@ -363,7 +387,7 @@ pub(crate) fn polish<B: Backend>(
     let mut mu_out = mu_admm;
     let mut polished_outputs = 0;
     for (k, restricted) in solved.into_iter().enumerate() {
-        let Some(Some(restricted)) = restricted else {
+        let Some(Ok(restricted)) = restricted else {
             continue;
         };
         polished_outputs += 1;
@@ -378,8 +402,10 @@ pub(crate) fn polish<B: Backend>(
             }
         }
     }
-    if polished_outputs == 0 {
-        return Ok((None, flops));
+    match (polished_outputs, late) {
+        (0, Some(late)) => return Err(late),
+        (0, None) => return Ok((None, flops)),
+        _ => {}
     }
     let mu_out = relu.then_some(mu_out);
     let polished = Polished {
@@ -461,6 +487,29 @@ mod tests {
             "{skipped:?}"
         );
         assert!(skipped.to_string().contains("memory budget leaves 0.00 GB"));
+    }
+
+    /// A polish that would not end before the solve's deadline (here one already past) is skipped,
+    /// saying how long it would take and how long is left.
+    #[test]
+    fn a_polish_too_slow_for_the_deadline_is_skipped_with_its_reason() {
+        let op = operator(40, Formulation::Relu);
+        let (y, v) = (gaussian(40, 1, 7), gaussian(5, op.blocks(), 8));
+        let limits = Limits {
+            deadline: Some(Instant::now()),
+            ..exact()
+        };
+        let Err(skipped) = polish(&op, &y, &v, None, 1e-2, &limits) else {
+            panic!("a polish past its deadline was not skipped");
+        };
+        let Skipped::Time { seconds, left } = skipped else {
+            panic!("skipped for another reason: {skipped:?}");
+        };
+        assert!(
+            seconds > 0.0 && left == 0.0,
+            "{seconds} s needed, {left} s left"
+        );
+        assert!(skipped.to_string().contains("the time limit leaves 0 s"));
     }
 
     /// Outputs polished side by side (small ones, with threads to spare) get what each gets

@@ -68,9 +68,11 @@ pub struct SolveReport {
     #[serde(default)]
     pub polishes: usize,
     /// Why the last polish that was due did not start, if it did not: its matrices would not fit
-    /// what the memory budget leaves, or, in a solve without a time limit, its estimated cost
-    /// exceeds what the iterations left would cost. A solve with a large certified gap and this set
-    /// needs a larger memory budget or a time limit that allows the polish.
+    /// what the memory budget leaves; in a solve without a time limit, its estimated cost exceeds
+    /// what the iterations left would cost; in one with a time limit, its interior-point method
+    /// would not end in the time left (with the seconds it would need). A solve with a large
+    /// certified gap and this set needs a larger memory budget or a time limit that allows the
+    /// polish.
     #[serde(default)]
     pub polish_skipped: Option<String>,
     /// Why the solve ended.
