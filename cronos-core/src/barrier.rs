@@ -73,7 +73,7 @@ const GATED_REDUCTION: f64 = 0.1;
 /// Seconds of the Gram matrix's products after which their rate decides whether the method would
 /// end before the deadline (until then, or for a matrix formed sooner, the whole matrix's rate
 /// decides once it is formed). The first block of 16 patterns of 784 raw pixels on 12,000 rows
-/// (6.4e9 flops) takes about a tenth of a second, the whole matrix 7.8 s.
+/// (6.4e9 flops) takes about a tenth of a second, the whole matrix 5.8 to 6.5 s.
 const RATE_SAMPLE: f64 = 0.05;
 
 /// Why [`Program::solve`] returned no iterate.
