@@ -83,7 +83,7 @@ impl<B: Backend> Checks<B> {
             self.skipped = outcome.as_ref().err().copied();
         }
         let candidate = outcome.and_then(Result::ok).and_then(|(candidate, flops)| {
-            self.polish.spent(flops, problem.iteration_flops());
+            self.polish.spent(flops, run.iteration_flops(problem));
             candidate
         });
         self.polishes += usize::from(candidate.is_some());

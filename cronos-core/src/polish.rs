@@ -32,10 +32,10 @@ use std::time::Instant;
 /// binary raw-pixel benchmark problem (4 patterns of 784 features, estimated 3.5e11) fits and took
 /// about 6 s on 2 cores. All 12,000 two-class raw-pixel images with 4 patterns (estimated 1.3e12)
 /// fit within the default 2,000 iterations (9e8 flops each): without them, `cronos fit` ran all
-/// 2,000 iterations (85 s) and ended at a certified gap of 0.73; polished, it is optimal after 67 s (gap 9.0e-5). With 16
-/// patterns (1.6e13) it does not fit: a run without the bound formed its Gram matrix in 32 s and
-/// took 13.4 s per interior-point step; with a time limit of 1,500 s it is certified (gap 7.6e-5)
-/// after 654 s.
+/// 2,000 iterations (85 s) and ended at a certified gap of 0.73; polished, it is optimal after 67 s
+/// (gap 9.0e-5). With 16 patterns (1.4e13) the iterations' PCG u-steps, about 45 products with A
+/// each, make them cost more than the polish (see [`crate::admm::Admm::iteration_flops`]), which
+/// certifies the solve after 228.5 s.
 const MAX_FLOPS: f64 = 6e11;
 
 /// Estimated floating-point operations of one output's polish (see [`barrier::Shape::cost`]) up to
