@@ -803,9 +803,12 @@ impl Path<'_> {
         })
     }
 
-    /// The blocks' dual constraint vectors for multipliers `lambdas` ([`dual_vectors`]).
-    fn dual_vectors(&self, fixed: &Mat<f64>, signs: &Mat<f64>, lambdas: &Mat<f64>) -> Mat<f64> {
-        dual_vectors(self.program.x, fixed, signs, lambdas)
+    /// The blocks' multipliers as columns (`n x blocks`; zero for gated blocks).
+    fn lambdas(&self) -> Mat<f64> {
+        let n = self.program.x.nrows();
+        Mat::from_fn(n, self.blocks.len(), |j, index| {
+            self.blocks[index].lambda.get(j).copied().unwrap_or(0.0)
+        })
     }
 
     /// The duality gap, relative to `objective` (the current one), that z = y - prediction certifies
@@ -825,11 +828,8 @@ impl Path<'_> {
 
     /// The duality gap, relative to `objective`, that the iterate certifies with its own multipliers.
     fn certified_gap(&self, objective: f64) -> f64 {
-        let n = self.program.x.nrows();
-        let lambdas = Mat::from_fn(n, self.blocks.len(), |j, index| {
-            self.blocks[index].lambda.get(j).copied().unwrap_or(0.0)
-        });
-        let h = self.dual_vectors(&self.dual_fit(&self.fit()), &self.signs(), &lambdas);
+        let fixed = self.dual_fit(&self.fit());
+        let h = dual_vectors(self.program.x, &fixed, &self.signs(), &self.lambdas());
         self.gap_of(objective, &h)
     }
 
@@ -839,14 +839,11 @@ impl Path<'_> {
     /// raw pixels; with z fixed, the best multipliers are an independent nonnegative least-squares
     /// problem per block. `lipschitz` is the largest eigenvalue of X^T X.
     fn tightened(&self, objective: f64, steps: usize, lipschitz: f64) -> (f64, Mat<f64>) {
+        let x = self.program.x;
         let fixed = self.dual_fit(&self.fit());
         let signs = self.signs();
-        let start = Mat::from_fn(signs.nrows(), signs.ncols(), |j, b| {
-            self.blocks[b].lambda[j]
-        });
-        let lambdas =
-            tightened_multipliers(self.program.x, &fixed, &signs, start, steps, lipschitz);
-        let h = self.dual_vectors(&fixed, &signs, &lambdas);
+        let lambdas = tightened_multipliers(x, &fixed, &signs, self.lambdas(), steps, lipschitz);
+        let h = dual_vectors(x, &fixed, &signs, &lambdas);
         (self.gap_of(objective, &h), lambdas)
     }
 
