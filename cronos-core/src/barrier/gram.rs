@@ -6,9 +6,9 @@ use crate::dense::{lower_product, mirror_lower};
 use faer::{Mat, Par};
 use std::time::Instant;
 
-/// The part of [`Shape::cost`](super::Shape::cost) that forms the Gram matrix of `n` rows and `t` columns ([`gram`]):
-/// with random patterns a diagonal block holds about half the rows and any other block a quarter,
-/// so the blocks' lower triangles cost about `n t^2 / 8` flops in all.
+/// The part of [`Shape::cost`](super::Shape::cost) that forms the Gram matrix of `n` rows and `t`
+/// columns ([`gram`]): with random patterns a diagonal block holds about half the rows and any other
+/// block a quarter, so the blocks' lower triangles cost about `n t^2 / 8` flops in all.
 pub(super) fn gram_cost(n: f64, t: f64) -> f64 {
     n * t * t / 8.0
 }

@@ -30,9 +30,10 @@ impl Shape {
         reduced + ESTIMATED_ITERATIONS * self.blocks() * (n * d * d + 2.0 * d * d * d)
     }
 
-    /// Estimated bytes of host memory [`Program::solve`](super::Program::solve) needs: the reduced system (densely, one
-    /// matrix of the patterns' total width that also holds the Gram matrix; or the capacitance
-    /// matrix's, see [`capacitance::bytes`]), and what both ways share ([`Shape::shared_bytes`]).
+    /// Estimated bytes of host memory [`Program::solve`](super::Program::solve) needs: the reduced
+    /// system (densely, one matrix of the patterns' total width that also holds the Gram matrix; or
+    /// the capacitance matrix's, see [`capacitance::bytes`]), and what both ways share
+    /// ([`Shape::shared_bytes`]).
     pub(crate) fn bytes(&self) -> f64 {
         self.shared_bytes()
             + match self.through_samples() {
@@ -65,7 +66,8 @@ impl Shape {
     /// The bytes both ways need: the blocks' Hessians and eliminations, per thread (the patterns'
     /// parts are formed side by side) a chunk of scaled rows and two `d x d` temporaries, an `n x d`
     /// temporary of the Gram matrix and the rows' vectors. The tightening's five `n x blocks`
-    /// matrices ([`Path::tightened`](super::Path::tightened)) live between steps, in what the steps' Hessians leave.
+    /// matrices ([`Path::tightened`](super::Path::tightened)) live between steps, in what the
+    /// steps' Hessians leave.
     fn shared_bytes(&self) -> f64 {
         let threads = rayon::current_num_threads() as f64;
         let chunk = ROW_CHUNK.min(self.n) as f64;
