@@ -383,24 +383,25 @@ pub(crate) fn relative_gap(objective: f64, bound: f64) -> f64 {
 mod tests {
     use super::*;
     use crate::host;
-    use crate::test_support::{gaussian, operator};
+    use crate::test_support::{gaussian, operator, B};
+    use crate::ustep::UStepPath;
     use crate::Formulation;
 
-    /// After a change of rho, which rescales nu, the G^T s and G^T nu that the next iteration uses
-    /// equal fresh products (every iteration recomputes them; only the change of rho carries them).
-    #[test]
-    fn cone_products_follow_a_change_of_rho() {
-        let (n, rho) = (40, 0.05);
+    /// The ReLU program on 40 samples at penalty `rho`, its u-step exact or, under a zero memory
+    /// budget, PCG of at most 10 steps; and a cold run of it.
+    fn cold_run(rho: f64, exact: bool) -> (Problem<B>, Admm<B>) {
+        let n = 40;
         let op = operator(n, Formulation::Relu);
         let y = gaussian(n, 1, 3);
         let fty = op.ft(y.clone());
+        let budget = if exact { 1e9 } else { 0.0 };
         let problem = Problem {
-            ustep: UStepSolver::new(&op, rho, false, 1e9, &|| false).unwrap(),
+            ustep: UStepSolver::new(&op, rho, false, budget, &|| false).unwrap(),
             fty_norm: host::scalar(reduce::sum_squares(fty.clone())).sqrt(),
             fty,
             y,
             beta: 1e-2,
-            exact: true,
+            exact,
             pcg_max_iters: 10,
             polish_memory: 1e9,
             deadline: None,
@@ -413,7 +414,16 @@ mod tests {
             lambda: zeros(problem.op.d()),
             cone: Some((zeros(n), zeros(n))),
         };
-        let mut run = Admm::new(&problem, cold, rho, true);
+        let run = Admm::new(&problem, cold, rho, true);
+        (problem, run)
+    }
+
+    /// After a change of rho, which rescales nu, the G^T s and G^T nu that the next iteration uses
+    /// equal fresh products (every iteration recomputes them; only the change of rho carries them).
+    #[test]
+    fn cone_products_follow_a_change_of_rho() {
+        let rho = 0.05;
+        let (problem, mut run) = cold_run(rho, true);
         for _ in 0..10 {
             run.step(&problem);
         }
@@ -427,5 +437,30 @@ mod tests {
             let err = host::scalar((carried - fresh).abs().max()) / scale;
             assert!(err < 1e-12, "{what}: carried differs from fresh by {err:e}");
         }
+    }
+
+    /// With PCG for the u-step, an iteration's estimated flops exceed those every iteration takes by
+    /// the products with A that PCG took: at least its steps per iteration (as the iterations'
+    /// measures count them, not the run's product counter) times one product's flops, and at most
+    /// one product more (PCG's first residual and the periodic refresh).
+    #[test]
+    fn an_iteration_estimate_counts_the_products_of_pcg() {
+        let (problem, mut run) = cold_run(0.05, false);
+        assert_eq!(problem.ustep.path(), UStepPath::Pcg);
+        let iterations = 20;
+        let steps: usize = (0..iterations)
+            .map(|_| run.step(&problem).pcg_iterations)
+            .sum();
+        let per_iteration = steps as f64 / iterations as f64;
+        assert!(
+            per_iteration > 1.0,
+            "{per_iteration} PCG steps an iteration: nothing to count"
+        );
+        let product = problem.op.a_product_flops(1);
+        let products = (run.iteration_flops(&problem) - problem.iteration_flops()) / product;
+        assert!(
+            (per_iteration..=per_iteration + 1.0).contains(&products),
+            "{products} products with A estimated an iteration, PCG took {per_iteration}"
+        );
     }
 }
