@@ -442,7 +442,7 @@ mod tests {
     /// With PCG for the u-step, an iteration's estimated flops exceed those every iteration takes by
     /// the products with A that PCG took: at least its steps per iteration (as the iterations'
     /// measures count them, not the run's product counter) times one product's flops, and at most
-    /// one product more (PCG's first residual and the periodic refresh).
+    /// one product more (A u is recomputed every tenth iteration).
     #[test]
     fn an_iteration_estimate_counts_the_products_of_pcg() {
         let (problem, mut run) = cold_run(0.05, false);
