@@ -66,20 +66,33 @@ pub(super) fn largest_eigenvalue(x: &Mat<f64>) -> f64 {
     MARGIN * estimate
 }
 
+/// What every dual point of one iterate shares: z = y - prediction, and per block (a column each)
+/// the part of its dual constraint's vector that the multipliers do not change.
+pub(super) struct DualFit {
+    z: Vec<f64>,
+    fixed: Mat<f64>,
+}
+
 impl Path<'_> {
-    /// Per block (a column each) the part of its dual constraint's vector that the multipliers do
-    /// not change, sigma_b X^T D_i z with z = y - prediction: its pattern's part of `fit` (see
-    /// [`Path::fit`]) with the opposite sign for v_i and u_i, the same for w_i.
-    fn dual_fit(&self, fit: &Mat<f64>) -> Mat<f64> {
+    /// The iterate's [`DualFit`], from one residual: the fixed part of block b is
+    /// sigma_b X^T D_i z, its pattern's part of the fit's gradient (see [`Path::fit`]) with the
+    /// opposite sign for v_i and u_i, the same for w_i.
+    pub(super) fn dual_fit(&self) -> DualFit {
         let d = self.program.x.ncols();
-        Mat::from_fn(d, self.blocks.len(), |p, index| {
+        let residual = self.residual();
+        let fit = self.fit_of(&residual);
+        let fixed = Mat::from_fn(d, self.blocks.len(), |p, index| {
             let i = index / self.per_pattern();
             let sign = match self.relu && index % 2 == 1 {
                 true => 1.0,
                 false => -1.0,
             };
             sign * fit[(i * d + p, 0)]
-        })
+        });
+        DualFit {
+            z: residual.iter().map(|e| -e).collect(),
+            fixed,
+        }
     }
 
     /// The blocks' cone signs as columns (`n x blocks`; zero on rows without a constraint and for
@@ -99,45 +112,46 @@ impl Path<'_> {
         })
     }
 
-    /// The duality gap, relative to `objective` (the current one), that z = y - prediction certifies
-    /// for the restricted program with multipliers whose dual constraint vectors are the columns of
-    /// `h`, once scaled into the dual constraints ||sigma_b X^T D_i z + C_b^T lambda_b|| <= beta (see
-    /// [`crate::certificate`]).
-    fn gap_of(&self, objective: f64, h: &Mat<f64>) -> f64 {
+    /// The duality gap, relative to `objective` (the current one), that z = y - prediction (of
+    /// `dual`) certifies for the restricted program with multipliers whose dual constraint vectors
+    /// are the columns of `h`, once scaled into the dual constraints
+    /// ||sigma_b X^T D_i z + C_b^T lambda_b|| <= beta (see [`crate::certificate`]).
+    fn gap_of(&self, objective: f64, dual: &DualFit, h: &Mat<f64>) -> f64 {
         let h_max = (0..h.ncols())
             .map(|b| h.col(b).squared_norm_l2())
             .fold(0.0, f64::max);
-        let z: Vec<f64> = self.residual().iter().map(|e| -e).collect();
+        let z = &dual.z;
         let zy = z.iter().zip(self.program.y).map(|(z, y)| z * y).sum();
         let zz = z.iter().map(|z| z * z).sum();
         let (_, bound) = feasible_scale(zy, zz, h_max, self.program.beta);
         (objective - bound) / objective.abs().max(f64::MIN_POSITIVE)
     }
 
-    /// The duality gap, relative to `objective`, that the iterate certifies with its own multipliers.
-    pub(super) fn certified_gap(&self, objective: f64) -> f64 {
-        let fixed = self.dual_fit(&self.fit());
-        let h = dual_vectors(self.program.x, &fixed, &self.signs(), &self.lambdas());
-        self.gap_of(objective, &h)
+    /// The duality gap, relative to `objective`, that the iterate certifies with its own multipliers
+    /// (`dual` its [`Path::dual_fit`]).
+    pub(super) fn certified_gap(&self, objective: f64, dual: &DualFit) -> f64 {
+        let h = dual_vectors(self.program.x, &dual.fixed, &self.signs(), &self.lambdas());
+        self.gap_of(objective, dual, &h)
     }
 
     /// Multipliers that certify the current point better than its own, and the gap they certify:
     /// `steps` projected-gradient steps from the iterate's own ([`tightened_multipliers`]). The
     /// iterate's multipliers serve its steps, and their stationarity residual is what falls last on
     /// raw pixels; with z fixed, the best multipliers are an independent nonnegative least-squares
-    /// problem per block. `lipschitz` is the largest eigenvalue of X^T X.
+    /// problem per block. `dual` is the iterate's [`Path::dual_fit`], `lipschitz` the largest
+    /// eigenvalue of X^T X.
     pub(super) fn tightened(
         &self,
         objective: f64,
+        dual: &DualFit,
         steps: usize,
         lipschitz: f64,
     ) -> (f64, Mat<f64>) {
-        let x = self.program.x;
-        let fixed = self.dual_fit(&self.fit());
+        let (x, fixed) = (self.program.x, &dual.fixed);
         let signs = self.signs();
-        let lambdas = tightened_multipliers(x, &fixed, &signs, self.lambdas(), steps, lipschitz);
-        let h = dual_vectors(x, &fixed, &signs, &lambdas);
-        (self.gap_of(objective, &h), lambdas)
+        let lambdas = tightened_multipliers(x, fixed, &signs, self.lambdas(), steps, lipschitz);
+        let h = dual_vectors(x, fixed, &signs, &lambdas);
+        (self.gap_of(objective, dual, &h), lambdas)
     }
 
     /// Makes `lambdas` (`n x blocks`) the blocks' multipliers.

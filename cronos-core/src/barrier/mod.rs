@@ -245,14 +245,16 @@ impl Program<'_> {
         let mut lipschitz = None;
         while iterations < MAX_ITERATIONS {
             let objective = path.objective();
-            let mut certified = path.certified_gap(objective);
+            let dual = path.dual_fit();
+            let mut certified = path.certified_gap(objective, &dual);
             let infeasible = path.largest_infeasibility();
             // Multipliers that certify more than the iterate's own, if they were looked for.
             let mut tightened = None;
             let near = path.complementarity() <= TIGHTENING_FROM * gap * objective;
             if relu && infeasible <= gap && certified > gap && near {
                 let lipschitz = *lipschitz.get_or_insert_with(|| largest_eigenvalue(self.x));
-                let (better, lambdas) = path.tightened(objective, tightening_steps, lipschitz);
+                let (better, lambdas) =
+                    path.tightened(objective, &dual, tightening_steps, lipschitz);
                 if better < certified {
                     (certified, tightened) = (better, Some(lambdas));
                 }

@@ -132,8 +132,12 @@ impl Path<'_> {
 
     /// The gradient of f with respect to the stacked a_i, X^T D_i (residual) per pattern.
     pub(super) fn fit(&self) -> Mat<f64> {
+        self.fit_of(&self.residual())
+    }
+
+    /// [`Path::fit`] for the current point's `residual` ([`Path::residual`]).
+    pub(super) fn fit_of(&self, residual: &[f64]) -> Mat<f64> {
         let (x, d) = (self.program.x, self.program.x.ncols());
-        let residual = self.residual();
         let masked = Mat::<f64>::from_fn(x.nrows(), self.masks.ncols(), |j, i| {
             self.masks[(j, i)] * residual[j]
         });
