@@ -33,7 +33,7 @@ use std::time::Instant;
 /// polish leaves to ADMM buy no certificate: `cronos fit` with its defaults (the embedded two-class
 /// images, 2,000 x 784, 16 patterns, estimated 1.8e12), whose 2,000 iterations cost less, ran them
 /// all (22 s) to a certified gap of 0.89 under the bound of 6e11 this was before; polished, it is
-/// optimal after 49 s. All 12,000 two-class raw-pixel images with 4 patterns (estimated 1.3e12) are
+/// optimal after 27 s. All 12,000 two-class raw-pixel images with 4 patterns (estimated 1.3e12) are
 /// optimal after 32 s; with 16 patterns (1.4e13) the iterations' PCG u-steps, about 45 products
 /// with A each, make the iterations left cost more than the polish (see
 /// [`crate::admm::Admm::iteration_flops`]), which certifies the solve after 228.5 s.

@@ -427,6 +427,35 @@ mod tests {
         assert_close(&solved.multipliers[0][1], &[beta, 0.0], "lambda_w");
     }
 
+    /// A block started far out along a direction the fit does not see (X's second column is zero)
+    /// must shrink to zero there: with X = diag(1, 0), y = (3, 0) and beta = 1 the optimum is
+    /// (2, 0). Along its point psi is almost flat: with psi's own curvature the steps from
+    /// (2, 1e3) overshoot zero further each time (the second coordinate ended near 7e50); with the
+    /// curvature raised where the step would pass zero ([`Path::hessian`]) the method reaches
+    /// the optimum.
+    #[test]
+    fn a_block_far_out_along_an_unseen_direction_shrinks_to_the_optimum() {
+        let x = Mat::<f64>::from_fn(2, 2, |j, q| f64::from(u8::from(j == 0 && q == 0)));
+        let mask = Mat::<f64>::from_fn(2, 1, |_, _| 1.0);
+        let y = [3.0, 0.0];
+        let program = Program {
+            x: &x,
+            mask: &mask,
+            y: &y,
+            beta: 1.0,
+            par: faer::Par::Seq,
+            memory: f64::INFINITY,
+        };
+        let start = Restricted {
+            points: vec![vec![vec![2.0, 1e3]]],
+            multipliers: vec![vec![vec![]]],
+        };
+        let solved = program
+            .solve(&[0], false, start, 1e-12, &|| false, None)
+            .expect("solvable");
+        assert_within(&solved.points[0][0], &[2.0, 0.0], 1e-5, "u");
+    }
+
     /// A solve interrupted while it forms its Gram matrix returns nothing; one interrupted after
     /// that takes no step and returns its start (here zero).
     #[test]
