@@ -18,9 +18,7 @@ use burn_collective::{
     all_reduce, finish_collective, register, reset_collective, CollectiveConfig, PeerId,
     ReduceOperation,
 };
-use cronos_core::{
-    Collective, CronosConfig, CronosError, IterationRecord, Observer, Result, Solution,
-};
+use cronos_core::{Collective, CronosConfig, CronosError, Observer, Result, Solution};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -206,8 +204,7 @@ pub fn fit_sharded<B: Backend>(
                             solver = solver.with_stop_flag(flag);
                         }
                         if let Some(observer) = observer {
-                            solver =
-                                solver.with_observer(|r: &IterationRecord| observer.observe(r));
+                            solver = solver.with_observer(observer as &mut dyn Observer);
                         }
                         solver.fit_shard(xk, yk, gates, collective)
                     })

@@ -46,7 +46,7 @@ pub use certificate::Certificate;
 pub use config::{CronosConfig, Formulation, GateSampling};
 pub use error::{CronosError, Result};
 pub use network::{accuracy, accuracy_and_mse, TwoLayerNet};
-pub use observer::{IterationRecord, JsonLinesTrace, Observer};
+pub use observer::{IterationRecord, JsonLinesTrace, Observer, SetUpRecord};
 pub use report::{SolveReport, Status};
 pub use rows::Collective;
 pub use solver::{Cronos, Solution};

@@ -1,5 +1,6 @@
 //! Per-iteration records and the observers that receive them (progress displays, trace files, stops).
 
+use crate::UStepPath;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::ops::ControlFlow;
@@ -35,11 +36,39 @@ pub struct IterationRecord {
     pub seconds: f64,
 }
 
+/// How a solve takes its u-steps, told once, when set-up ends: a solve whose exact core does not fit
+/// the memory budget runs tens of PCG products an iteration instead of one, and says so before the
+/// first of them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SetUpRecord {
+    /// The u-step's path.
+    pub u_step: UStepPath,
+    /// Seconds since the solve started.
+    pub seconds: f64,
+    /// Where the exact core did not fit the memory budget (the path is then PCG): the bytes it needs
+    /// and those the budget leaves it.
+    pub core_over_budget: Option<(f64, f64)>,
+}
+
 /// Receives every iteration record; returning `ControlFlow::Break` stops the solve, which then returns
 /// its best point so far.
 pub trait Observer {
     /// Called after each ADMM iteration.
     fn observe(&mut self, record: &IterationRecord) -> ControlFlow<()>;
+
+    /// Called once, when set-up ends, before the first iteration; nothing by default.
+    fn set_up(&mut self, _record: &SetUpRecord) {}
+}
+
+/// A borrowed observer receives both calls (a closure around it would forward only the records).
+impl Observer for &mut dyn Observer {
+    fn observe(&mut self, record: &IterationRecord) -> ControlFlow<()> {
+        (**self).observe(record)
+    }
+
+    fn set_up(&mut self, record: &SetUpRecord) {
+        (**self).set_up(record);
+    }
 }
 
 impl<F: FnMut(&IterationRecord) -> ControlFlow<()>> Observer for F {

@@ -13,7 +13,7 @@ use crate::error::{CronosError, Result};
 use crate::host;
 use crate::memory::Footprint;
 use crate::network::{hits, map_to_network, TwoLayerNet};
-use crate::observer::{IterationRecord, Observer};
+use crate::observer::{IterationRecord, Observer, SetUpRecord};
 use crate::operator::ConvexOperator;
 use crate::patterns::{sample_gates, Patterns};
 use crate::prox::group_norms;
@@ -342,6 +342,14 @@ impl<'a> Cronos<'a> {
             op,
         };
         let setup_seconds = start.elapsed().as_secs_f64();
+        let set_up = SetUpRecord {
+            u_step: problem.ustep.path(),
+            seconds: setup_seconds,
+            core_over_budget: problem.ustep.over_budget(),
+        };
+        for observer in &mut self.observers {
+            observer.set_up(&set_up);
+        }
 
         let zeros = |rows: usize| Tensor::<B, 2>::zeros([rows, cols], (&x.device(), x.dtype()));
         let cold = || State {

@@ -106,6 +106,8 @@ pub(crate) struct UStepSolver<B: Backend> {
     /// Largest eigenvalue of c^2 X^T X (0 for the gated program).
     gram_max: f64,
     core: Core<B>,
+    /// Where the exact core did not fit the memory budget: the bytes it needs and those left.
+    over_budget: Option<(f64, f64)>,
 }
 
 /// Bytes of memory a core of size `m` needs: the host copy and factor in f64 and the device copy.
@@ -151,6 +153,7 @@ impl<B: Backend> UStepSolver<B> {
             gamma: if relu { 2.0 } else { 1.0 },
             gram_max: 0.0,
             core: Core::Identity,
+            over_budget: None,
         };
         if relu {
             let gram = host::to_faer(op.gram(Tensor::<B, 2>::eye(d, &x.device()).cast(x.dtype())));
@@ -169,7 +172,12 @@ impl<B: Backend> UStepSolver<B> {
         }
         solver.zt = contiguous_transpose(solver.z.clone());
         let m = if sample { n } else { d * p };
-        if core_bytes(m, x.dtype().size()) > memory_budget || agreed_interrupted() {
+        let needed = core_bytes(m, x.dtype().size());
+        if needed > memory_budget {
+            solver.over_budget = Some((needed, memory_budget.max(0.0)));
+            return Ok(solver);
+        }
+        if agreed_interrupted() {
             return Ok(solver);
         }
         let Some(source) = solver.core_source(rows, &agreed_interrupted) else {
@@ -209,6 +217,12 @@ impl<B: Backend> UStepSolver<B> {
             None => Core::Identity,
         };
         Ok(solver)
+    }
+
+    /// Where the exact core did not fit the memory budget (the path is then PCG): the bytes it
+    /// needs and those the budget leaves it.
+    pub(crate) fn over_budget(&self) -> Option<(f64, f64)> {
+        self.over_budget
     }
 
     /// The path this solver takes.
@@ -656,6 +670,13 @@ mod tests {
         let op = operator(40, Formulation::Relu);
         let solver = UStepSolver::new(&op, 0.1, true, 10.0, &|| false).unwrap();
         assert_eq!(solver.path(), UStepPath::Pcg);
+        let (needed, left) = solver.over_budget().expect("the reason");
+        assert!(
+            needed > 10.0 && left == 10.0,
+            "needs {needed} bytes, {left} left"
+        );
+        let fits = UStepSolver::new(&op, 0.1, true, 1e9, &|| false).unwrap();
+        assert!(fits.path().is_exact() && fits.over_budget().is_none());
     }
 
     #[test]

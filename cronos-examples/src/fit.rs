@@ -13,13 +13,14 @@ use cronos_burn::device::{run_on, BackendTask, Precision};
 use cronos_burn::model::{config_path, TwoLayerMlp};
 use cronos_burn::shard::fit_sharded;
 use cronos_core::{
-    accuracy_and_mse, CronosConfig, IterationRecord, JsonLinesTrace, Observer, Solution,
-    SolveReport, TwoLayerNet,
+    accuracy_and_mse, CronosConfig, IterationRecord, JsonLinesTrace, Observer, SetUpRecord,
+    Solution, SolveReport, TwoLayerNet,
 };
 use cronos_datasets::npy::{read_npy_matrix, read_npz_matrix, write_npz};
 use cronos_datasets::{Matrix, Real};
 use cronos_examples::error::{CliError, Result};
 use serde::Serialize;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -224,19 +225,35 @@ struct Outcome {
     output_errors: Vec<String>,
 }
 
+/// The fit's observers: the progress display and the trace file, if any, which records the
+/// iterations only.
+struct Watch {
+    progress: Progress,
+    trace: Option<JsonLinesTrace<std::io::BufWriter<std::fs::File>>>,
+}
+
+impl Observer for Watch {
+    fn observe(&mut self, record: &IterationRecord) -> ControlFlow<()> {
+        if let Some(trace) = self.trace.as_mut() {
+            let _ = trace.observe(record);
+        }
+        self.progress.observe(record)
+    }
+
+    fn set_up(&mut self, record: &SetUpRecord) {
+        self.progress.set_up(record);
+    }
+}
+
 impl<T: Real> BackendTask for FitTask<'_, T> {
     type Output = Result<Outcome>;
 
     fn run<B: Backend>(self, device: B::Device) -> Result<Outcome> {
         let x = self.problem.train.x.to_tensor::<B>(&device);
         let y = self.problem.train.y.to_tensor::<B>(&device);
-        let mut progress = Progress::new(self.args.quiet);
-        let mut trace = self.trace.map(JsonLinesTrace::new);
-        let mut observe = |r: &IterationRecord| {
-            if let Some(trace) = trace.as_mut() {
-                let _ = trace.observe(r);
-            }
-            progress.observe(r)
+        let mut watch = Watch {
+            progress: Progress::new(self.args.quiet),
+            trace: self.trace.map(JsonLinesTrace::new),
         };
         let gates = self.gates.map(|g| g.to_tensor::<B>(&device));
         let solution = match self.args.shards as usize {
@@ -245,7 +262,7 @@ impl<T: Real> BackendTask for FitTask<'_, T> {
                     .config
                     .solver()
                     .with_stop_flag(self.stop)
-                    .with_observer(observe);
+                    .with_observer(&mut watch as &mut dyn Observer);
                 match gates {
                     Some(g) => solver.fit_with_gates(x, y, g),
                     None => solver.fit(x, y),
@@ -258,12 +275,12 @@ impl<T: Real> BackendTask for FitTask<'_, T> {
                 gates,
                 &vec![device.clone(); shards],
                 Some(self.stop),
-                Some(&mut observe),
+                Some(&mut watch),
             ),
         };
-        progress.finish();
+        watch.progress.finish();
         let solution = solution?;
-        if let Some(err) = trace.and_then(|t| t.error) {
+        if let Some(err) = watch.trace.and_then(|t| t.error) {
             eprintln!(
                 "warning: the trace {} is incomplete: {err}",
                 self.args

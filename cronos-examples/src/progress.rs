@@ -1,7 +1,7 @@
 //! Progress of a solve on stderr, as an [`Observer`]: one line redrawn in place on a terminal, or a
 //! plain line every [`LINE_EVERY`] iterations when stderr is a file or pipe.
 
-use cronos_core::{IterationRecord, Observer};
+use cronos_core::{IterationRecord, Observer, SetUpRecord};
 use std::io::{IsTerminal, Write};
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
@@ -82,6 +82,12 @@ impl Observer for Progress {
         }
         ControlFlow::Continue(())
     }
+
+    fn set_up(&mut self, record: &SetUpRecord) {
+        if let (Some(line), false) = (format_set_up(record), self.mode == Mode::Quiet) {
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
+        }
+    }
 }
 
 /// `iter  120  objective 1.234567e1  primal 3.1e-5  dual 2.0e-5  rho 1.0e0  pcg 4  1.2s`
@@ -98,9 +104,40 @@ pub fn format_record(r: &IterationRecord) -> String {
     )
 }
 
+/// The line that says why a solve takes the PCG path, when the exact core did not fit the memory
+/// budget; `None` otherwise.
+pub fn format_set_up(r: &SetUpRecord) -> Option<String> {
+    let (needed, left) = r.core_over_budget?;
+    Some(format!(
+        "u-step: PCG (tens of products an iteration): the exact core needs {}, the memory budget \
+         leaves it {}; raising --memory-budget by {} gives the exact u-step",
+        bytes(needed),
+        bytes(left),
+        bytes(needed - left)
+    ))
+}
+
+/// `bytes` in GB, MB or kB, with three significant digits at most.
+fn bytes(bytes: f64) -> String {
+    let (value, unit) = match bytes {
+        b if b >= 1e9 => (b / 1e9, "GB"),
+        b if b >= 1e6 => (b / 1e6, "MB"),
+        b => (b / 1e3, "kB"),
+    };
+    let decimals = if value >= 100.0 {
+        0
+    } else if value >= 10.0 {
+        1
+    } else {
+        2
+    };
+    format!("{value:.decimals$} {unit}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cronos_core::UStepPath;
 
     #[test]
     fn record_line_names_every_quantity() {
@@ -131,5 +168,28 @@ mod tests {
             assert!(line.contains(part), "{line} lacks {part}");
         }
         assert!(!line.contains('\n'));
+    }
+
+    #[test]
+    fn set_up_line_says_why_the_u_step_is_pcg() {
+        let over = SetUpRecord {
+            u_step: UStepPath::Pcg,
+            seconds: 1.0,
+            core_over_budget: Some((2.0e9, 1.64e9)),
+        };
+        let line = format_set_up(&over).expect("a line");
+        for part in [
+            "needs 2.00 GB",
+            "leaves it 1.64 GB",
+            "--memory-budget 0.4 GB larger",
+        ] {
+            assert!(line.contains(part), "{line} lacks {part}");
+        }
+        let exact = SetUpRecord {
+            u_step: UStepPath::SampleCholesky,
+            core_over_budget: None,
+            ..over
+        };
+        assert_eq!(format_set_up(&exact), None);
     }
 }

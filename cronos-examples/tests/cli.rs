@@ -1026,6 +1026,48 @@ fn fit_refuses_a_hundred_thousand_neurons_on_eight_features_before_solving() {
     assert!(!report.exists());
 }
 
+/// A fit whose exact u-step core does not fit what the memory budget leaves says so before its
+/// first iteration, with the shortfall, and takes the PCG path; with room for the core it says
+/// nothing. 100 x 30 data with 16 patterns: the sample-space core (100 x 100, 200 kB) fits 0.6 MB
+/// but not 0.4 MB, of which the data and iterates take about 355 kB.
+#[test]
+fn fit_says_why_its_u_step_is_pcg() {
+    let dir = tempfile::tempdir().unwrap();
+    let problem = dir.path().join("d30.npz");
+    let x: Vec<f64> = (0..100 * 30)
+        .map(|i| f64::from(i * 37 % 101) / 50.0 - 1.0)
+        .collect();
+    let y: Vec<f64> = (0..100)
+        .map(|i| if i % 3 == 0 { 1.0 } else { -1.0 })
+        .collect();
+    write_npz(&problem, &[("X", 100, 30, &x), ("Y", 100, 1, &y)]);
+    let report = dir.path().join("report.json");
+    let fit = |budget: &str| {
+        let args = ["fit", "--data", path(&problem), "--max-iters", "5"];
+        let out = cronos(
+            &[
+                &args[..],
+                &["--memory-budget", budget, "--report", path(&report)],
+            ]
+            .concat(),
+        );
+        succeeded(&out);
+        (
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+            read_json(&report),
+        )
+    };
+    let (stderr, pcg) = fit("0.0004");
+    assert_eq!(pcg["u_step"], "pcg", "{pcg}");
+    let notice = stderr.lines().next().unwrap_or_default();
+    assert!(notice.starts_with("u-step: PCG"), "{stderr}");
+    assert!(notice.contains("the exact core needs 200 kB"), "{stderr}");
+    assert!(notice.contains("raising --memory-budget by"), "{stderr}");
+    let (stderr, exact) = fit("0.0006");
+    assert_ne!(exact["u_step"], "pcg", "{exact}");
+    assert!(!stderr.contains("u-step"), "{stderr}");
+}
+
 /// Same inputs, seed and thread count give the same bits (`cronos-examples/README.md`, "Limits"):
 /// the report's numbers and the saved weights of two runs are compared exactly, on the exact (eigen)
 /// u-step path and on the PCG path over data large enough (6,000 x 784) for the backend's parallel
