@@ -181,7 +181,7 @@ mod tests {
         for part in [
             "needs 2.00 GB",
             "leaves it 1.64 GB",
-            "--memory-budget 0.4 GB larger",
+            "--memory-budget by 360 MB",
         ] {
             assert!(line.contains(part), "{line} lacks {part}");
         }
