@@ -74,7 +74,12 @@ impl Path<'_> {
     /// where the result is symmetric. The patterns' parts are formed side by side, each on one
     /// thread, when there are enough of them to keep every thread busy: at d = 784 a product
     /// split over two threads ran at about 45 GFLOP/s, and these parts were 60 % of a step.
-    fn factor(&mut self, fit: &Mat<f64>, interrupted: &dyn Fn() -> bool) -> Option<Factored> {
+    fn factor(
+        &mut self,
+        fit: &Mat<f64>,
+        infeasible: &[Vec<f64>],
+        interrupted: &dyn Fn() -> bool,
+    ) -> Option<Factored> {
         let d = self.program.x.ncols();
         let side_by_side = self.masks.ncols() >= rayon::current_num_threads();
         let par = if side_by_side {
@@ -83,17 +88,24 @@ impl Path<'_> {
             self.program.par
         };
         // Per pattern the matrix its a_i adds to the system, and its elimination (ReLU program).
+        let per = self.per_pattern();
         let pattern = |(i, blocks): (usize, &[Block])| -> Option<(Mat<f64>, Option<Elimination>)> {
-            // The fit's derivative along a block's point: v_i sees the gradient of a_i, w_i its
-            // negative.
-            let along = |b: &Block, sign: f64| {
-                sign * (0..d).map(|p| fit[(i * d + p, 0)] * b.v[p]).sum::<f64>()
+            // The Lagrangian's derivative along block k's point, less psi's: the fit's (v_i sees
+            // the gradient of a_i, w_i its negative) less lambda^T C v, with C v = r + (C v - r).
+            let along = |k: usize, sign: f64| {
+                let b = &blocks[k];
+                let fit: f64 = (0..d).map(|p| fit[(i * d + p, 0)] * b.v[p]).sum();
+                let rows: f64 = (b.r.iter().zip(&infeasible[i * per + k]))
+                    .zip(&b.lambda)
+                    .map(|((r, e), l)| (r + e) * l)
+                    .sum();
+                sign * fit - rows
             };
             match blocks {
-                [u] => Some((self.hessian(u, along(u, 1.0), par), None)),
+                [u] => Some((self.hessian(u, along(0, 1.0), par), None)),
                 [v, w] => {
-                    let hv = self.hessian(v, along(v, 1.0), par);
-                    let sum = (&hv + self.hessian(w, along(w, -1.0), par))
+                    let hv = self.hessian(v, along(0, 1.0), par);
+                    let sum = (&hv + self.hessian(w, along(1, -1.0), par))
                         .llt(Side::Lower)
                         .ok()?;
                     let mut m = hv.clone();
@@ -105,7 +117,6 @@ impl Path<'_> {
                 _ => unreachable!("one or two blocks per pattern"),
             }
         };
-        let per = self.per_pattern();
         let reduced: Vec<_> = match side_by_side {
             true => self
                 .blocks
@@ -170,7 +181,8 @@ impl Path<'_> {
 
     /// The Hessian of psi plus X^T diag(lambda / r) X for block `b`, both triangles, with psi's
     /// curvature along the block's point v raised where Newton's step would take the block past
-    /// zero; `fit_along` is the fit's derivative along v (its gradient times v).
+    /// zero; `outside` is the Lagrangian's derivative along v but for psi's part: the fit's
+    /// (its gradient times v) less the rows' (lambda^T C v).
     ///
     /// The group norm is smoothed by its barrier only within about mu / beta of zero: further out
     /// psi is almost flat along v (curvature about mu / |v|^2), so when the Lagrangian falls
@@ -182,7 +194,7 @@ impl Path<'_> {
     /// step along v alone would end at zero, it took 17 (49 s to 27 s for the solve), and every
     /// benchmark problem took the same steps to the same gaps as before (2026-12-05). A centred
     /// block, whose slope is near zero, keeps psi's curvature.
-    fn hessian(&self, b: &Block, fit_along: f64, par: Par) -> Mat<f64> {
+    fn hessian(&self, b: &Block, outside: f64, par: Par) -> Mat<f64> {
         let x = self.program.x;
         let (n, d) = (x.nrows(), x.ncols());
         let beta = self.program.beta;
@@ -190,13 +202,8 @@ impl Path<'_> {
         let s = self.epigraph(&b.v);
         let q = beta * s - self.mu;
         let norm2: f64 = b.v.iter().map(|a| a * a).sum();
-        // The Lagrangian's derivative along v: psi's (beta |v|^2 / s), the fit's, the rows'.
-        let rows: f64 = slacks(x, &b.signs, &b.v)
-            .iter()
-            .zip(&b.lambda)
-            .map(|(cv, l)| cv * l)
-            .sum();
-        let slope = beta * norm2 / s + fit_along - rows;
+        // The Lagrangian's derivative along v: psi's (beta |v|^2 / s) and the rest.
+        let slope = beta * norm2 / s + outside;
         let radial = beta / s - beta * beta / (s * s * q) * norm2;
         let raise = match norm2 > 0.0 {
             true => (slope / norm2 - radial).max(0.0) / norm2,
@@ -394,8 +401,8 @@ impl Path<'_> {
     /// during the factorization.
     pub(super) fn step(&mut self, interrupted: &dyn Fn() -> bool) -> Option<()> {
         let fit = self.fit();
-        let factored = self.factor(&fit, interrupted)?;
         let infeasible: Vec<Vec<f64>> = self.blocks.iter().map(|b| self.infeasibility(b)).collect();
+        let factored = self.factor(&fit, &infeasible, interrupted)?;
         let zeros: Vec<Vec<f64>> = self
             .blocks
             .iter()
