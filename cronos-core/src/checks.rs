@@ -8,7 +8,7 @@
 
 use crate::admm::{relative_gap, Admm, Candidate, Measures, Problem};
 use crate::certificate::DualPoint;
-use crate::polish::{PolishSchedule, Skipped};
+use crate::polish::{self, PolishSchedule, Skipped};
 use burn::prelude::*;
 
 /// Later checks come after this fraction (1 / `CHECK_SPACING`) of the iterations so far.
@@ -74,10 +74,13 @@ impl<B: Backend> Checks<B> {
         self.next = run.iterations + self.every.max(run.iterations / CHECK_SPACING);
         let mut duals = vec![run.certify(problem)];
         let residual = m.rel_primal.max(m.rel_dual);
+        let spent = run.iterations as f64 * run.iteration_flops(problem);
+        let outputs = problem.y.dims()[1];
+        let paid = spent >= polish::whole_cost(&problem.op, outputs, problem.polish_memory);
         // Polishing needs the active rows of every peer on one host: not in a sharded solve.
         let due = !problem.op.rows().is_sharded()
             && !interrupted()
-            && self.polish.due(run.iterations, residual);
+            && self.polish.due(run.iterations, residual, paid);
         let outcome = due.then(|| run.polished(problem, polish_gap(self.tol), interrupted));
         if let Some(outcome) = &outcome {
             self.skipped = outcome.as_ref().err().copied();
