@@ -64,6 +64,21 @@ pub(crate) fn unraced(beta: f64, zero_beta: f64) -> f64 {
     }
 }
 
+/// rho of a solve continued from one that solved for penalty `from` (scaled units) and ended at
+/// `rho`, for penalty `beta`: scaled with beta, which keeps the v-step's shrinkage beta / rho, and
+/// held within [`RANGE`]. Along a regularization path the penalty falls tenfold every two or three
+/// solves while rho, carried as it was, stayed where the large betas had left it: on all 60,000
+/// Fashion-MNIST training images (PCA-50, ten outputs, P = 3) the first solve, at a tenth of the
+/// zero-solution beta, raised rho to 1,000 to make its point feasible; at the path's smallest beta
+/// (1e-4 of the first) a cold solve from rho = 1,000 was still at a certified gap of 0.96 after 300
+/// s, one from 0.1 was optimal after 76 s.
+pub(crate) fn carried(rho: f64, from: f64, beta: f64) -> f64 {
+    match from > 0.0 && beta > 0.0 {
+        true => (rho * beta / from).clamp(RANGE.0, RANGE.1),
+        false => rho,
+    }
+}
+
 /// Factor by which [`adjusted`] moves rho.
 const ADJUSTMENT: f64 = 4.0;
 /// How far one measure must lag the other before rho moves.
@@ -161,6 +176,16 @@ pub(crate) fn race<B: Backend>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_continued_solve_keeps_the_shrinkage_of_the_one_it_continues() {
+        let rho = carried(1e3, 3.762e3, 0.376);
+        assert!((rho - 0.1).abs() <= 1e-3, "{rho}");
+        assert_eq!(carried(0.5, 2.0, 2.0), 0.5, "same beta, same rho");
+        assert_eq!(carried(1e3, 1.0, 10.0), RANGE.1, "held within the range");
+        assert_eq!(carried(1e-5, 1e3, 1.0), RANGE.0);
+        assert_eq!(carried(0.5, 0.0, 1.0), 0.5, "no beta to scale by");
+    }
 
     #[test]
     fn rho_moves_toward_the_lagging_measure_only() {

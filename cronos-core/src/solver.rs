@@ -221,8 +221,9 @@ impl<'a> Cronos<'a> {
         self.solve(x, y, gates, None, Rows::whole())
     }
 
-    /// Continues from `from` (an earlier [`Solution::warm_start`]) with its gates and rho; the
-    /// iteration and time limits count afresh. `x` and `y` must have the shapes of the earlier solve.
+    /// Continues from `from` (an earlier [`Solution::warm_start`]) with its gates and rho (scaled
+    /// by this solve's beta over the one `from` solved for); the iteration and time limits count
+    /// afresh. `x` and `y` must have the shapes of the earlier solve.
     /// A resumed solve polishes from its first check on (residuals below 1e-1), since it starts
     /// from the structure of a nearby solution.
     pub fn resume<B: Backend>(
@@ -286,7 +287,7 @@ impl<'a> Cronos<'a> {
         let cols = op.blocks() * c;
         let relu = cfg.formulation == Formulation::Relu;
         let warm = warm
-            .map(|w| Ok::<_, CronosError>((w.state_for((sx, sy), [n, d, cols], relu)?, w.rho)))
+            .map(|w| Ok::<_, CronosError>((w.state_for((sx, sy), [n, d, cols], relu)?, w)))
             .transpose()?;
         let stop_flag = self.stop.clone();
         let stopped = || {
@@ -318,8 +319,9 @@ impl<'a> Cronos<'a> {
         let beta = beta_used / (sx * sy);
         // A short solve's set-up is most of its time: it gets the cheaper factorization.
         let long = !rho::short(cfg.max_iters);
-        let initial_rho = match (warm.as_ref().map(|(_, rho)| *rho), cfg.rho) {
-            (Some(rho), _) | (None, Some(rho)) => rho,
+        let initial_rho = match (warm.as_ref().map(|(_, w)| (w.rho, w.beta)), cfg.rho) {
+            (Some((rho, from)), _) => rho::carried(rho, from, beta),
+            (None, Some(rho)) => rho,
             (None, None) if long => rho::FIXED,
             (None, None) => rho::unraced(beta, zero),
         };
@@ -376,7 +378,11 @@ impl<'a> Cronos<'a> {
         let resumed = warm.is_some();
         let opening = |rho| (Admm::new(&problem, cold(), rho, true), Vec::new(), 0);
         let (mut run, mut history, sweep_iterations) = match (warm, cfg.rho) {
-            (Some((state, rho)), _) => (Admm::new(&problem, state, rho, false), Vec::new(), 0),
+            (Some((state, _)), _) => (
+                Admm::new(&problem, state, initial_rho, false),
+                Vec::new(),
+                0,
+            ),
             (None, Some(rho)) => opening(rho),
             // Only an eigendecomposed core races: on the PCG path rho is free too, but the race's
             // 120 inexact u-steps delay the polish (see `rho`).
@@ -499,6 +505,7 @@ impl<'a> Cronos<'a> {
             warm_start: WarmStart {
                 state: run.state,
                 rho: run.rho,
+                beta,
                 gates: patterns.gates.clone(),
                 scales: (sx, sy),
             },

@@ -13,7 +13,8 @@ pub(crate) struct State<B: Backend> {
     pub(crate) cone: Option<(Tensor<B, 2>, Tensor<B, 2>)>,
 }
 
-/// Where a solve left off: ADMM's last state, its penalty rho, the gate vectors and the data scales,
+/// Where a solve left off: ADMM's last state, its penalty rho and the beta it solved for, the gate
+/// vectors and the data scales,
 /// so that [`crate::Cronos::resume`] can continue a solve that hit a time or iteration limit or was stopped.
 /// On the same data resuming continues the iteration (only Anderson's history and the best-point
 /// bookkeeping restart); on other data of the same shape, such as CRONOS-AM's features after a few
@@ -22,6 +23,8 @@ pub(crate) struct State<B: Backend> {
 pub struct WarmStart<B: Backend> {
     pub(crate) state: State<B>,
     pub(crate) rho: f64,
+    /// beta in the scaled units of the solve it comes from ([`crate::rho::carried`]).
+    pub(crate) beta: f64,
     pub(crate) gates: Tensor<B, 2>,
     /// Row scales (sx, sy) of X and Y in the solve it comes from (the state is in scaled units).
     pub(crate) scales: (f64, f64),
