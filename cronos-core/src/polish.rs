@@ -551,8 +551,6 @@ mod tests {
         assert!(skipped.to_string().contains("the time limit leaves 0 s"));
     }
 
-    /// Outputs polished side by side (small ones, with threads to spare) get what each gets
-    /// polished alone: the same point and multipliers, in their own columns.
     /// What the schedule weighs the iterations against is what a polish of every output's whole
     /// program reports it spent.
     #[test]
@@ -570,6 +568,8 @@ mod tests {
         );
     }
 
+    /// Outputs polished side by side (small ones, with threads to spare) get what each gets
+    /// polished alone: the same point and multipliers, in their own columns.
     #[test]
     fn outputs_polished_side_by_side_match_each_polished_alone() {
         let c = 3;

@@ -14,8 +14,8 @@ pub(crate) struct State<B: Backend> {
 }
 
 /// Where a solve left off: ADMM's last state, its penalty rho and the beta it solved for, the gate
-/// vectors and the data scales,
-/// so that [`crate::Cronos::resume`] can continue a solve that hit a time or iteration limit or was stopped.
+/// vectors and the data scales, so that [`crate::Cronos::resume`] can continue a solve that hit a
+/// time or iteration limit or was stopped.
 /// On the same data resuming continues the iteration (only Anderson's history and the best-point
 /// bookkeeping restart); on other data of the same shape, such as CRONOS-AM's features after a few
 /// gradient steps, it is a starting guess.
