@@ -71,11 +71,13 @@ pub(super) fn largest_eigenvalue(x: &Mat<f64>) -> f64 {
 pub(super) struct DualFit {
     z: Vec<f64>,
     fixed: Mat<f64>,
+    /// The fit's gradient it was formed from ([`Path::fit_of`]), which the step takes too.
+    pub(super) fit: Mat<f64>,
 }
 
 impl Path<'_> {
     /// The iterate's [`DualFit`], from one residual: the fixed part of block b is
-    /// sigma_b X^T D_i z, its pattern's part of the fit's gradient (see [`Path::fit`]) with the
+    /// sigma_b X^T D_i z, its pattern's part of the fit's gradient (see [`Path::fit_of`]) with the
     /// opposite sign for v_i and u_i, the same for w_i.
     pub(super) fn dual_fit(&self) -> DualFit {
         let d = self.program.x.ncols();
@@ -92,6 +94,7 @@ impl Path<'_> {
         DualFit {
             z: residual.iter().map(|e| -e).collect(),
             fixed,
+            fit,
         }
     }
 

@@ -214,14 +214,17 @@ impl Program<'_> {
                 false => Vec::new(),
             };
             for (v, lambda) in points.into_iter().zip(multipliers) {
-                let r = slacks(self.x, &signs, &v);
                 blocks.push(Block {
                     signs: signs.clone(),
                     v,
-                    r,
+                    r: Vec::new(),
                     lambda,
                 });
             }
+        }
+        let slacks = slacks(self.x, &stacked_points(d, &blocks), &blocks);
+        for (b, r) in blocks.iter_mut().zip(slacks) {
+            b.r = r;
         }
         let samples = matches!(reduced, Reduced::Samples);
         let mut path = Path {
@@ -247,7 +250,8 @@ impl Program<'_> {
             let objective = path.objective();
             let dual = path.dual_fit();
             let mut certified = path.certified_gap(objective, &dual);
-            let infeasible = path.largest_infeasibility();
+            let infeasibility = path.infeasibility();
+            let infeasible = path.largest_infeasibility(&infeasibility);
             // Multipliers that certify more than the iterate's own, if they were looked for.
             let mut tightened = None;
             let near = path.complementarity() <= TIGHTENING_FROM * gap * objective;
@@ -274,7 +278,7 @@ impl Program<'_> {
             // An interruption, or a system that no longer factors (mu near rounding), ends the
             // method where it is.
             let started = Instant::now();
-            if interrupted() || path.step(interrupted).is_none() {
+            if interrupted() || path.step(&dual.fit, &infeasibility, interrupted).is_none() {
                 break;
             }
             iterations += 1;
@@ -306,21 +310,25 @@ impl Program<'_> {
     }
 }
 
-/// `values` as a column.
-fn column(values: &[f64]) -> Mat<f64> {
-    Mat::from_fn(values.len(), 1, |q, _| values[q])
+/// The points of `blocks` (`d` values each) as the columns of one matrix.
+fn stacked_points(d: usize, blocks: &[Block]) -> Mat<f64> {
+    Mat::from_fn(d, blocks.len(), |p, k| blocks[k].v[p])
 }
 
-/// The slacks (2 d_j - 1) x_j^T v of a block with cone `signs`.
-fn slacks(x: &Mat<f64>, signs: &[f64], v: &[f64]) -> Vec<f64> {
-    if signs.is_empty() {
-        return Vec::new();
+/// Per block the slacks (2 d_j - 1) x_j^T v of its cone for its column v of `points` (`d x
+/// blocks`), from one product with X for all blocks (empty for gated blocks, which have no cone).
+fn slacks(x: &Mat<f64>, points: &Mat<f64>, blocks: &[Block]) -> Vec<Vec<f64>> {
+    if blocks.iter().all(|b| b.signs.is_empty()) {
+        return vec![Vec::new(); blocks.len()];
     }
-    let xv = x * column(v);
-    signs
+    let xv = x * points;
+    blocks
         .iter()
         .enumerate()
-        .map(|(j, w)| w * xv[(j, 0)])
+        .map(|(k, b)| {
+            let products = xv.col_as_slice(k);
+            b.signs.iter().zip(products).map(|(w, a)| w * a).collect()
+        })
         .collect()
 }
 

@@ -1,7 +1,7 @@
 //! The iterate's measures: its fit, objective, infeasibility and complementarity, and the start
 //! moved inside the orthants.
 
-use super::{slacks, Block, Path};
+use super::{slacks, stacked_points, Block, Path};
 use faer::Mat;
 
 impl Path<'_> {
@@ -73,22 +73,23 @@ impl Path<'_> {
         }
     }
 
-    /// The largest |C v - r| over the blocks relative to the largest slack.
-    pub(super) fn largest_infeasibility(&self) -> f64 {
+    /// The largest |C v - r| over the blocks (`infeasible`, see [`Path::infeasibility`]) relative
+    /// to the largest slack.
+    pub(super) fn largest_infeasibility(&self, infeasible: &[Vec<f64>]) -> f64 {
         let (mut e, mut r) = (0.0f64, 0.0f64);
-        for b in &self.blocks {
-            e = self.infeasibility(b).iter().fold(e, |a, v| a.max(v.abs()));
+        for (b, infeasible) in self.blocks.iter().zip(infeasible) {
+            e = infeasible.iter().fold(e, |a, v| a.max(v.abs()));
             r = b.r.iter().fold(r, |a, v| a.max(v.abs()));
         }
         e / r.max(f64::MIN_POSITIVE)
     }
 
-    /// C v - r of block `b`: how far its slacks are from its point's.
-    pub(super) fn infeasibility(&self, b: &Block) -> Vec<f64> {
-        slacks(self.program.x, &b.signs, &b.v)
-            .iter()
-            .zip(&b.r)
-            .map(|(cv, r)| cv - r)
+    /// C v - r per block: how far its slacks are from its point's.
+    pub(super) fn infeasibility(&self) -> Vec<Vec<f64>> {
+        let points = stacked_points(self.program.x.ncols(), &self.blocks);
+        let products = slacks(self.program.x, &points, &self.blocks);
+        (products.iter().zip(&self.blocks))
+            .map(|(cv, b)| cv.iter().zip(&b.r).map(|(cv, r)| cv - r).collect())
             .collect()
     }
 
@@ -130,12 +131,8 @@ impl Path<'_> {
             .collect()
     }
 
-    /// The gradient of f with respect to the stacked a_i, X^T D_i (residual) per pattern.
-    pub(super) fn fit(&self) -> Mat<f64> {
-        self.fit_of(&self.residual())
-    }
-
-    /// [`Path::fit`] for the current point's `residual` ([`Path::residual`]).
+    /// The gradient of f with respect to the stacked a_i, X^T D_i (residual) per pattern, for the
+    /// current point's `residual` ([`Path::residual`]).
     pub(super) fn fit_of(&self, residual: &[f64]) -> Mat<f64> {
         let (x, d) = (self.program.x, self.program.x.ncols());
         let masked = Mat::<f64>::from_fn(x.nrows(), self.masks.ncols(), |j, i| {

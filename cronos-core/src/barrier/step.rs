@@ -63,11 +63,6 @@ fn to_boundary(blocks: &[Block], x: impl Fn(&Block) -> &[f64], dx: &[Vec<f64>]) 
 }
 
 impl Path<'_> {
-    /// (2 d_j - 1) values_j on the live rows of `b`, as a column.
-    fn weighted(&self, b: &Block, values: &[f64]) -> Mat<f64> {
-        Mat::from_fn(b.signs.len(), 1, |j, _| b.signs[j] * values[j])
-    }
-
     /// Factors the system of one step: per block the Hessian of psi plus X^T diag(lambda / r) X.
     /// With v_i = w_i + a_i, minimizing the pattern's quadratic over w_i leaves H_v - H_v (H_v +
     /// H_w)^-1 H_v, the parallel sum of the two blocks, for a_i; only lower triangles are formed
@@ -220,10 +215,19 @@ impl Path<'_> {
                     false => 0.0,
                 })
                 .collect();
+            let mut scaled = Mat::<f64>::zeros(ROW_CHUNK.min(n), d);
             for o in (0..n).step_by(ROW_CHUNK) {
                 let rows = ROW_CHUNK.min(n - o);
-                let scaled = Mat::<f64>::from_fn(rows, d, |j, p| x[(o + j, p)] * weights[o + j]);
-                lower_product(h.as_mut(), scaled.transpose(), scaled.as_ref(), 1.0, par);
+                let weights = &weights[o..o + rows];
+                for p in 0..d {
+                    let column = &x.col_as_slice(p)[o..o + rows];
+                    let target = &mut scaled.col_as_slice_mut(p)[..rows];
+                    for ((t, a), w) in target.iter_mut().zip(column).zip(weights) {
+                        *t = a * w;
+                    }
+                }
+                let chunk = scaled.subrows(0, rows);
+                lower_product(h.as_mut(), chunk.transpose(), chunk, 1.0, par);
             }
             mirror_lower(h.as_mut());
         }
@@ -243,24 +247,27 @@ impl Path<'_> {
         let x = self.program.x;
         let d = x.ncols();
         let beta = self.program.beta;
-        // Per block its gradient beta v / s - C^T (target / r).
-        let gradients: Vec<Mat<f64>> = self
-            .blocks
-            .iter()
+        // Per block its gradient beta v / s - C^T ((target - lambda (C v - r)) / r), the rows'
+        // parts of all blocks from one product with X^T.
+        let mut ratios = Mat::<f64>::zeros(x.nrows(), self.blocks.len());
+        for (k, (b, (e, target))) in (self.blocks.iter())
             .zip(infeasible.iter().zip(targets))
-            .map(|(b, (e, target))| {
-                let s = self.epigraph(&b.v);
-                let mut g = Mat::<f64>::from_fn(d, 1, |p, _| beta * b.v[p] / s);
-                if !b.signs.is_empty() {
-                    let ratio: Vec<f64> = (0..b.signs.len())
-                        .map(|j| match b.live(j) {
-                            true => (target[j] - b.lambda[j] * e[j]) / b.r[j],
-                            false => 0.0,
-                        })
-                        .collect();
-                    g -= x.transpose() * self.weighted(b, &ratio);
+            .enumerate()
+        {
+            for (j, ratio) in ratios.col_as_slice_mut(k).iter_mut().enumerate() {
+                if !b.signs.is_empty() && b.live(j) {
+                    *ratio = b.signs[j] * (target[j] - b.lambda[j] * e[j]) / b.r[j];
                 }
-                g
+            }
+        }
+        let rows = match self.relu {
+            true => x.transpose() * ratios,
+            false => Mat::zeros(d, self.blocks.len()),
+        };
+        let gradients: Vec<Mat<f64>> = (self.blocks.iter().enumerate())
+            .map(|(k, b)| {
+                let s = self.epigraph(&b.v);
+                Mat::<f64>::from_fn(d, 1, |p, _| beta * b.v[p] / s - rows[(p, k)])
             })
             .collect();
         let mut rhs = -fit;
@@ -310,17 +317,14 @@ impl Path<'_> {
         infeasible: &[Vec<f64>],
         targets: &[Vec<f64>],
     ) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
-        let x = self.program.x;
+        let directions =
+            Mat::<f64>::from_fn(self.program.x.ncols(), dv.len(), |p, k| dv[k][(p, 0)]);
+        let products = slacks(self.program.x, &directions, &self.blocks);
         self.blocks
             .iter()
-            .zip(dv.iter().zip(infeasible.iter().zip(targets)))
-            .map(|(b, (step, (e, target)))| {
-                let direction: Vec<f64> = (0..step.nrows()).map(|p| step[(p, 0)]).collect();
-                let dr: Vec<f64> = slacks(x, &b.signs, &direction)
-                    .iter()
-                    .zip(e)
-                    .map(|(c, e)| c + e)
-                    .collect();
+            .zip(products.iter().zip(infeasible.iter().zip(targets)))
+            .map(|(b, (products, (e, target)))| {
+                let dr: Vec<f64> = products.iter().zip(e).map(|(c, e)| c + e).collect();
                 let dl = (0..b.signs.len())
                     .map(|j| match b.live(j) {
                         true => target[j] / b.r[j] - b.lambda[j] - b.lambda[j] / b.r[j] * dr[j],
@@ -397,12 +401,16 @@ impl Path<'_> {
         chosen
     }
 
-    /// One predictor-corrector step; `None` when its system does not factor or `interrupted` holds
-    /// during the factorization.
-    pub(super) fn step(&mut self, interrupted: &dyn Fn() -> bool) -> Option<()> {
-        let fit = self.fit();
-        let infeasible: Vec<Vec<f64>> = self.blocks.iter().map(|b| self.infeasibility(b)).collect();
-        let factored = self.factor(&fit, &infeasible, interrupted)?;
+    /// One predictor-corrector step from the current iterate, whose fit's gradient is `fit`
+    /// ([`Path::fit_of`]) and whose C v - r per block is `infeasible` ([`Path::infeasibility`]);
+    /// `None` when its system does not factor or `interrupted` holds during the factorization.
+    pub(super) fn step(
+        &mut self,
+        fit: &Mat<f64>,
+        infeasible: &[Vec<f64>],
+        interrupted: &dyn Fn() -> bool,
+    ) -> Option<()> {
+        let factored = self.factor(fit, infeasible, interrupted)?;
         let zeros: Vec<Vec<f64>> = self
             .blocks
             .iter()
@@ -410,12 +418,12 @@ impl Path<'_> {
             .collect();
         let rows = self.rows();
         let (sigma, chosen) = if rows == 0 {
-            let chosen = self.move_for(&factored, &fit, &infeasible, &zeros);
+            let chosen = self.move_for(&factored, fit, infeasible, &zeros);
             (GATED_REDUCTION, chosen)
         } else {
             // Predictor: the affine step (targets zero) says how far mu can fall.
             let mu = self.complementarity_rows() / rows as f64;
-            let affine_step = self.move_for(&factored, &fit, &infeasible, &zeros);
+            let affine_step = self.move_for(&factored, fit, infeasible, &zeros);
             let Move { dr, dl, alpha, .. } = &affine_step;
             let affine: f64 = self
                 .blocks
@@ -437,8 +445,8 @@ impl Path<'_> {
                 .zip(dl)
                 .map(|(dr, dl)| dr.iter().zip(dl).map(|(r, l)| sigma * mu - r * l).collect())
                 .collect();
-            let corrector = self.move_for(&factored, &fit, &infeasible, &targets);
-            let chosen = self.centred(&factored, &fit, &infeasible, targets, corrector, sigma * mu);
+            let corrector = self.move_for(&factored, fit, infeasible, &targets);
+            let chosen = self.centred(&factored, fit, infeasible, targets, corrector, sigma * mu);
             (sigma, chosen)
         };
         let Move { dv, dr, dl, alpha } = chosen;
