@@ -260,14 +260,14 @@ impl Path<'_> {
                 }
             }
         }
-        let rows = match self.relu {
+        let cone = match self.relu {
             true => x.transpose() * ratios,
             false => Mat::zeros(d, self.blocks.len()),
         };
         let gradients: Vec<Mat<f64>> = (self.blocks.iter().enumerate())
             .map(|(k, b)| {
                 let s = self.epigraph(&b.v);
-                Mat::<f64>::from_fn(d, 1, |p, _| beta * b.v[p] / s - rows[(p, k)])
+                Mat::<f64>::from_fn(d, 1, |p, _| beta * b.v[p] / s - cone[(p, k)])
             })
             .collect();
         let mut rhs = -fit;
