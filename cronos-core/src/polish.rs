@@ -256,6 +256,16 @@ pub(crate) fn whole_cost<B: Backend>(op: &ConvexOperator<B>, outputs: usize, mem
     outputs as f64 * program_shape(op, op.patterns(), method_memory).cost()
 }
 
+/// Whether outputs of estimated `costs` are polished side by side, each on one of `threads`
+/// threads: when there are several, each is small or they are at least as many as the threads (see
+/// [`SIDE_BY_SIDE_FLOPS`]), and `budget` holds `memory` (one output's host bytes) for every thread.
+fn side_by_side(costs: &[f64], threads: usize, memory: f64, budget: f64) -> bool {
+    let outputs = costs.len();
+    outputs > 1
+        && (outputs >= threads || costs.iter().all(|&cost| cost <= SIDE_BY_SIDE_FLOPS))
+        && memory * threads as f64 <= budget
+}
+
 /// Polishes the ADMM point `v` (`d x B c`) with cone multipliers `mu` (`n x B c`, ReLU program), for
 /// targets `y` (`n x c`) and regularization `beta`, all in the solver's scaled units, output by
 /// output within `limits` (side by side when they are small or many, see [`SIDE_BY_SIDE_FLOPS`]).
@@ -346,12 +356,8 @@ pub(crate) fn polish<B: Backend>(
     let cone_scale = op.cone_scale();
     // Patterns left out keep ADMM's multipliers, which the certificate then tightens.
     let mu_admm = mu.map_or_else(|| Mat::zeros(n, cols), |m| host::to_faer(m.clone()));
-    // Small outputs, or at least as many as threads, are solved side by side, each on one thread
-    // (see SIDE_BY_SIDE_FLOPS), when the memory budget holds as many at once as there are threads.
     let threads = rayon::current_num_threads();
-    let side_by_side = c > 1
-        && (c >= threads || costs.iter().all(|&cost| cost <= SIDE_BY_SIDE_FLOPS))
-        && memory * threads as f64 <= limits.memory;
+    let side_by_side = side_by_side(&costs, threads, memory, limits.memory);
     let par = match side_by_side {
         true => Par::Seq,
         false => faer::get_global_parallelism(),
@@ -468,8 +474,8 @@ pub(crate) fn polish<B: Backend>(
 #[cfg(test)]
 mod tests {
     use super::{
-        polish, whole_cost, Limits, PolishSchedule, Skipped, MAX_FLOPS, POLISH_RESIDUAL,
-        WARM_POLISH_RESIDUAL,
+        polish, side_by_side, whole_cost, Limits, PolishSchedule, Skipped, MAX_FLOPS,
+        POLISH_RESIDUAL, SIDE_BY_SIDE_FLOPS, WARM_POLISH_RESIDUAL,
     };
     use crate::host;
     use crate::test_support::{gaussian, operator, B};
@@ -569,6 +575,20 @@ mod tests {
             whole > 0.0 && (flops - whole).abs() <= 1e-12 * whole,
             "{flops} vs {whole}"
         );
+    }
+
+    /// Several outputs go side by side when each is small, or when they are at least as many as the
+    /// threads, and never beyond the memory budget; one output never does.
+    #[test]
+    fn many_or_small_outputs_are_polished_side_by_side_within_the_memory_budget() {
+        let (small, large) = (SIDE_BY_SIDE_FLOPS, 10.0 * SIDE_BY_SIDE_FLOPS);
+        let gb = 1e9;
+        assert!(side_by_side(&[small; 3], 16, gb, 16.0 * gb));
+        assert!(!side_by_side(&[large; 3], 16, gb, 16.0 * gb));
+        assert!(side_by_side(&[large; 16], 16, gb, 16.0 * gb));
+        assert!(side_by_side(&[large, small], 2, gb, 2.0 * gb));
+        assert!(!side_by_side(&[large; 16], 16, gb, 15.0 * gb));
+        assert!(!side_by_side(&[small], 16, gb, 16.0 * gb));
     }
 
     /// Outputs polished side by side (small ones, with threads to spare) get what each gets
