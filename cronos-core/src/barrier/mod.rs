@@ -64,10 +64,6 @@ pub(crate) const ESTIMATED_ITERATIONS: f64 = 15.0;
 /// certified gap, and without this the method ran all [`MAX_ITERATIONS`] steps (2,000 x 784 raw
 /// pixels, P = 8).
 const STALLED: usize = 5;
-/// The share of a block's rows, and the rows per feature at least, that the method starts working
-/// on ([`working_rows`]).
-const WORKING_SHARE: f64 = 0.1;
-const WORKING_PER_FEATURE: usize = 4;
 /// Rows of X scaled at a time in a block's Hessian: its temporary is this many rows, not n (on
 /// 12,000 rows of 784 pixels, 6 MB instead of 75 MB for each thread).
 const ROW_CHUNK: usize = 1024;
@@ -121,13 +117,9 @@ pub(crate) struct Restricted {
     pub(crate) multipliers: Vec<Vec<Vec<f64>>>,
 }
 
-/// One block: the cone signs 2 d_j - 1 of every row (`cone`: zero on rows with x_j = 0, whose
-/// constraint holds with equality and has no interior; empty for the gated program), the rows the
-/// method works on (`rows`, rows with a constraint, see [`working_rows`]) and their signs, slacks and
-/// multipliers, and its point. Rows left out have zero multipliers.
+/// One block: the cone signs 2 d_j - 1 (zero on rows with x_j = 0, whose constraint holds with
+/// equality and has no interior; empty for the gated program), its point, slacks and multipliers.
 struct Block {
-    cone: Vec<f64>,
-    rows: Vec<usize>,
     signs: Vec<f64>,
     v: Vec<f64>,
     r: Vec<f64>,
@@ -135,42 +127,10 @@ struct Block {
 }
 
 impl Block {
-    /// Values of the working rows as values of every row (zero on the others).
-    fn scattered(&self, values: &[f64]) -> Vec<f64> {
-        let mut all = vec![0.0; self.cone.len()];
-        for (&j, value) in self.rows.iter().zip(values) {
-            all[j] = *value;
-        }
-        all
+    /// Whether row j has a constraint.
+    fn live(&self, j: usize) -> bool {
+        self.signs[j] != 0.0
     }
-}
-
-/// The working rows of a block whose rows have cone `signs`, `slacks` and `multipliers` at the start:
-/// where the rows' work dominates a step ([`Shape::rows_dominate`]), the rows with a positive
-/// multiplier and the [`WORKING_SHARE`] (at least [`WORKING_PER_FEATURE`] times `d`) with the
-/// smallest slacks; otherwise every row with a constraint. Rows far inside their cone stay inactive
-/// near a start close to the optimum and cost each step their share of its Hessians and products;
-/// the method adds the rows its point violates ([`Path::join_violated`]). On raw pixels, where the
-/// factorization dominates, starting from a quarter of the rows (12,000 x 784, P = 16) took longer
-/// than the whole solve with every row, in rounds of rows joining.
-fn working_rows(
-    signs: &[f64],
-    slacks: &[f64],
-    multipliers: &[f64],
-    d: usize,
-    shape: &Shape,
-) -> Vec<usize> {
-    let live: Vec<usize> = (0..signs.len()).filter(|&j| signs[j] != 0.0).collect();
-    let keep = ((WORKING_SHARE * live.len() as f64) as usize).max(WORKING_PER_FEATURE * d);
-    if keep >= live.len() || !shape.rows_dominate() {
-        return live;
-    }
-    let mut sorted: Vec<f64> = live.iter().map(|&j| slacks[j]).collect();
-    sorted.sort_by(f64::total_cmp);
-    let cut = sorted[keep];
-    live.into_iter()
-        .filter(|&j| slacks[j] <= cut || multipliers[j] > 0.0)
-        .collect()
 }
 
 impl Program<'_> {
@@ -255,23 +215,16 @@ impl Program<'_> {
             };
             for (v, lambda) in points.into_iter().zip(multipliers) {
                 blocks.push(Block {
-                    cone: signs.clone(),
-                    rows: Vec::new(),
-                    signs: Vec::new(),
+                    signs: signs.clone(),
                     v,
                     r: Vec::new(),
                     lambda,
                 });
             }
         }
-        // Each block's working rows: those the start's slacks and multipliers say may be active.
-        let all_slacks = cone_slacks(self.x, &stacked_points(d, &blocks), &blocks);
-        for (b, slacks) in blocks.iter_mut().zip(all_slacks) {
-            let rows = working_rows(&b.cone, &slacks, &b.lambda, d, &shape);
-            b.signs = rows.iter().map(|&j| b.cone[j]).collect();
-            b.r = rows.iter().map(|&j| slacks[j]).collect();
-            b.lambda = rows.iter().map(|&j| b.lambda[j]).collect();
-            b.rows = rows;
+        let slacks = slacks(self.x, &stacked_points(d, &blocks), &blocks);
+        for (b, r) in blocks.iter_mut().zip(slacks) {
+            b.r = r;
         }
         let samples = matches!(reduced, Reduced::Samples);
         let mut path = Path {
@@ -317,17 +270,10 @@ impl Program<'_> {
             }
             let stuck = stalled >= STALLED && path.complementarity() <= gap * objective;
             if infeasible <= gap && (certified <= gap || stuck) {
-                // Rows left out that the point violates join, and the method goes on.
-                if path.join_violated() {
-                    // Measured again with the rows that joined.
-                    (best, stalled) = (f64::INFINITY, 0);
-                    continue;
-                } else {
-                    if let Some(lambdas) = tightened {
-                        path.adopt(&lambdas);
-                    }
-                    break;
+                if let Some(lambdas) = tightened {
+                    path.adopt(&lambdas);
                 }
+                break;
             }
             // An interruption, or a system that no longer factors (mu near rounding), ends the
             // method where it is.
@@ -358,7 +304,7 @@ impl Program<'_> {
                 .map(|c| c.iter().map(|b| b.v.clone()).collect())
                 .collect(),
             multipliers: chunks
-                .map(|c| c.iter().map(|b| b.scattered(&b.lambda)).collect())
+                .map(|c| c.iter().map(|b| b.lambda.clone()).collect())
                 .collect(),
         })
     }
@@ -369,18 +315,10 @@ fn stacked_points(d: usize, blocks: &[Block]) -> Mat<f64> {
     Mat::from_fn(d, blocks.len(), |p, k| blocks[k].v[p])
 }
 
-/// Per block the slacks (2 d_j - 1) x_j^T v of its working rows for its column v of `points` (`d x
-/// blocks`; see [`cone_slacks`]).
-fn slacks(x: &Mat<f64>, points: &Mat<f64>, blocks: &[Block]) -> Vec<Vec<f64>> {
-    (cone_slacks(x, points, blocks).into_iter().zip(blocks))
-        .map(|(all, b)| b.rows.iter().map(|&j| all[j]).collect())
-        .collect()
-}
-
-/// Per block the slacks (2 d_j - 1) x_j^T v of all its rows for its column v of `points` (`d x
+/// Per block the slacks (2 d_j - 1) x_j^T v of its cone for its column v of `points` (`d x
 /// blocks`), from one product with X for all blocks (empty for gated blocks, which have no cone).
-fn cone_slacks(x: &Mat<f64>, points: &Mat<f64>, blocks: &[Block]) -> Vec<Vec<f64>> {
-    if blocks.iter().all(|b| b.cone.is_empty()) {
+fn slacks(x: &Mat<f64>, points: &Mat<f64>, blocks: &[Block]) -> Vec<Vec<f64>> {
+    if blocks.iter().all(|b| b.signs.is_empty()) {
         return vec![Vec::new(); blocks.len()];
     }
     let xv = x * points;
@@ -389,7 +327,7 @@ fn cone_slacks(x: &Mat<f64>, points: &Mat<f64>, blocks: &[Block]) -> Vec<Vec<f64
         .enumerate()
         .map(|(k, b)| {
             let products = xv.col_as_slice(k);
-            b.cone.iter().zip(products).map(|(w, a)| w * a).collect()
+            b.signs.iter().zip(products).map(|(w, a)| w * a).collect()
         })
         .collect()
 }
@@ -420,7 +358,7 @@ struct Path<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::{working_rows, Program, Restricted, Shape, Unsolved};
+    use super::{Program, Restricted, Shape, Unsolved};
     use faer::Mat;
     use std::time::{Duration, Instant};
 
@@ -465,33 +403,6 @@ mod tests {
                 "{what}: found {found:?}, expected {expected:?}"
             );
         }
-    }
-
-    /// Where the rows' work dominates a step, a block starts on the rows with the smallest slacks
-    /// (a tenth, at least four per feature) and those with a positive multiplier, never on a row
-    /// without a constraint; otherwise on every row with a constraint.
-    #[test]
-    fn a_block_starts_on_the_rows_that_may_be_active() {
-        let (n, d) = (1000, 2);
-        let signs: Vec<f64> = (0..n).map(|j| if j == 3 { 0.0 } else { 1.0 }).collect();
-        let slacks: Vec<f64> = (0..n).map(|j| j as f64).collect();
-        let mut multipliers = vec![0.0; n];
-        multipliers[500] = 1.0;
-        let shape = |n, d, patterns| Shape {
-            n,
-            d,
-            patterns,
-            relu: true,
-            memory: f64::INFINITY,
-        };
-        assert!(shape(n, d, 1).rows_dominate());
-        let rows = working_rows(&signs, &slacks, &multipliers, d, &shape(n, d, 1));
-        let expected: Vec<usize> = (0..=100).filter(|&j| j != 3).chain([500]).collect();
-        assert_eq!(rows, expected);
-        // 1,000 rows of 784 features with 16 patterns: the factorization dominates.
-        assert!(!shape(n, 784, 16).rows_dominate());
-        let all = working_rows(&signs, &slacks, &multipliers, 784, &shape(n, 784, 16));
-        assert_eq!(all, (0..n).filter(|&j| j != 3).collect::<Vec<_>>());
     }
 
     /// With orthonormal columns, min 1/2 ||X u - X c||^2 + beta ||u|| is solved by group

@@ -1,13 +1,16 @@
 //! The iterate's measures: its fit, objective, infeasibility and complementarity, and the start
 //! moved inside the orthants.
 
-use super::{cone_slacks, slacks, stacked_points, Block, Path};
+use super::{slacks, stacked_points, Block, Path};
 use faer::Mat;
 
 impl Path<'_> {
     /// Rows with a constraint, over all blocks.
     pub(super) fn rows(&self) -> usize {
-        self.blocks.iter().map(|b| b.rows.len()).sum()
+        self.blocks
+            .iter()
+            .map(|b| b.signs.iter().filter(|&&w| w != 0.0).count())
+            .sum()
     }
 
     /// What the pair's bound may lack: lambda^T r over the rows and 2 mu per block (psi's share).
@@ -27,15 +30,23 @@ impl Path<'_> {
     /// point does: first above zero by half again the largest deficit, then both by half the
     /// complementarity per unit of the other, so that no pair starts near zero.
     pub(super) fn shift_inside(&mut self) {
-        let lowest = |of: &dyn Fn(&Block) -> &[f64]| {
-            (self.blocks.iter().flat_map(of)).fold(f64::INFINITY, |a, &v| a.min(v))
+        let live = |b: &Block| {
+            (0..b.signs.len())
+                .filter(|&j| b.live(j))
+                .collect::<Vec<_>>()
         };
-        let dr = (-1.5 * lowest(&|b| &b.r)).max(0.0);
-        let dl = (-1.5 * lowest(&|b| &b.lambda)).max(0.0);
+        let lowest = |of: &dyn Fn(&Block, usize) -> f64| {
+            self.blocks
+                .iter()
+                .flat_map(|b| live(b).into_iter().map(|j| of(b, j)))
+                .fold(f64::INFINITY, f64::min)
+        };
+        let dr = (-1.5 * lowest(&|b, j| b.r[j])).max(0.0);
+        let dl = (-1.5 * lowest(&|b, j| b.lambda[j])).max(0.0);
         let (mut product, mut sum_r, mut sum_l) = (0.0, 0.0, 0.0);
         for b in &self.blocks {
-            for (r, l) in b.r.iter().zip(&b.lambda) {
-                let (r, l) = (r + dr, l + dl);
+            for j in live(b) {
+                let (r, l) = (b.r[j] + dr, b.lambda[j] + dl);
                 product += r * l;
                 sum_r += r;
                 sum_l += l;
@@ -55,8 +66,10 @@ impl Path<'_> {
         let shift_r = dr + (0.5 * product / sum_l.max(f64::MIN_POSITIVE)).max(floor);
         let shift_l = dl + (0.5 * product / sum_r.max(f64::MIN_POSITIVE)).max(floor);
         for b in &mut self.blocks {
-            b.r.iter_mut().for_each(|r| *r += shift_r);
-            b.lambda.iter_mut().for_each(|l| *l += shift_l);
+            for j in live(b) {
+                b.r[j] += shift_r;
+                b.lambda[j] += shift_l;
+            }
         }
     }
 
@@ -78,38 +91,6 @@ impl Path<'_> {
         (products.iter().zip(&self.blocks))
             .map(|(cv, b)| cv.iter().zip(&b.r).map(|(cv, r)| cv - r).collect())
             .collect()
-    }
-
-    /// Adds to each block the rows left out of its working rows that its point violates beyond
-    /// rounding (1e-12 of the largest slack), their slacks at the violation's size and their
-    /// multipliers centred at mu; whether any row joined. Rows left out are held feasible, not
-    /// within the tolerance the working rows' infeasibility has: violations within it lowered the
-    /// objective below the certified bound (all 12,000 two-class images, P = 4, f32: gap -1.2e-4).
-    pub(super) fn join_violated(&mut self) -> bool {
-        if !self.relu {
-            return false;
-        }
-        let points = stacked_points(self.program.x.ncols(), &self.blocks);
-        let all = cone_slacks(self.program.x, &points, &self.blocks);
-        let largest = (self.blocks.iter().flat_map(|b| &b.r)).fold(0.0f64, |a, r| a.max(r.abs()));
-        let mu = self.mu.max(f64::MIN_POSITIVE);
-        let mut joined = false;
-        for (b, slacks) in self.blocks.iter_mut().zip(all) {
-            let mut working = vec![false; b.cone.len()];
-            for &j in &b.rows {
-                working[j] = true;
-            }
-            for (j, slack) in slacks.into_iter().enumerate() {
-                if b.cone[j] != 0.0 && !working[j] && slack < -1e-12 * largest {
-                    b.rows.push(j);
-                    b.signs.push(b.cone[j]);
-                    b.r.push(-slack);
-                    b.lambda.push(mu / -slack);
-                    joined = true;
-                }
-            }
-        }
-        joined
     }
 
     /// Blocks per pattern: v_i and w_i, or u_i.
