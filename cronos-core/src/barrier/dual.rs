@@ -75,6 +75,13 @@ pub(super) struct DualFit {
     pub(super) fit: Mat<f64>,
 }
 
+impl DualFit {
+    /// The fit term 1/2 ||z||^2 of the iterate it was formed from (z is its residual's negative).
+    pub(super) fn f(&self) -> f64 {
+        0.5 * self.z.iter().map(|z| z * z).sum::<f64>()
+    }
+}
+
 impl Path<'_> {
     /// The iterate's [`DualFit`], from one residual: the fixed part of block b is
     /// sigma_b X^T D_i z, its pattern's part of the fit's gradient (see [`Path::fit_of`]) with the

@@ -247,8 +247,8 @@ impl Program<'_> {
             tightening_steps.clamp(TIGHTENING_STEPS.0, TIGHTENING_STEPS.1) as usize;
         let mut lipschitz = None;
         while iterations < MAX_ITERATIONS {
-            let objective = path.objective();
             let dual = path.dual_fit();
+            let objective = path.objective(dual.f());
             let mut certified = path.certified_gap(objective, &dual);
             let infeasibility = path.infeasibility();
             let infeasible = path.largest_infeasibility(&infeasibility);

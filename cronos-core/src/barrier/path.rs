@@ -147,14 +147,15 @@ impl Path<'_> {
         0.5 * self.residual().iter().map(|e| e * e).sum::<f64>()
     }
 
-    /// The objective of the restricted program at the current point.
-    pub(super) fn objective(&self) -> f64 {
+    /// The objective of the restricted program at the current point, whose fit term is `f`
+    /// ([`Path::f`], or [`DualFit::f`](super::dual::DualFit::f) of its dual fit).
+    pub(super) fn objective(&self, f: f64) -> f64 {
         let norms: f64 = self
             .blocks
             .iter()
             .map(|b| b.v.iter().map(|a| a * a).sum::<f64>().sqrt())
             .sum();
-        self.f() + self.program.beta * norms
+        f + self.program.beta * norms
     }
 
     /// The epigraph variable s of psi at `v`.

@@ -249,21 +249,20 @@ impl Path<'_> {
         let beta = self.program.beta;
         // Per block its gradient beta v / s - C^T ((target - lambda (C v - r)) / r), the rows'
         // parts of all blocks from one product with X^T.
-        let mut ratios = Mat::<f64>::zeros(x.nrows(), self.blocks.len());
-        for (k, (b, (e, target))) in (self.blocks.iter())
-            .zip(infeasible.iter().zip(targets))
-            .enumerate()
-        {
-            for (j, ratio) in ratios.col_as_slice_mut(k).iter_mut().enumerate() {
-                if !b.signs.is_empty() && b.live(j) {
-                    *ratio = b.signs[j] * (target[j] - b.lambda[j] * e[j]) / b.r[j];
+        let mut cone = Mat::<f64>::zeros(d, self.blocks.len());
+        if self.relu {
+            let mut ratios = Mat::<f64>::zeros(x.nrows(), self.blocks.len());
+            for (k, (b, (e, target))) in (self.blocks.iter())
+                .zip(infeasible.iter().zip(targets))
+                .enumerate()
+            {
+                let column = ratios.col_as_slice_mut(k);
+                for j in (0..b.signs.len()).filter(|&j| b.live(j)) {
+                    column[j] = b.signs[j] * (target[j] - b.lambda[j] * e[j]) / b.r[j];
                 }
             }
+            cone = x.transpose() * ratios;
         }
-        let cone = match self.relu {
-            true => x.transpose() * ratios,
-            false => Mat::zeros(d, self.blocks.len()),
-        };
         let gradients: Vec<Mat<f64>> = (self.blocks.iter().enumerate())
             .map(|(k, b)| {
                 let s = self.epigraph(&b.v);
