@@ -672,9 +672,10 @@ mod tests {
             pattern_norm(&whole) > 1e-3,
             "pattern 0 is zero at the optimum: {whole:?}"
         );
+        // The two starts take different steps (and work on different rows) to the same optimum.
         let scale = whole.norm_max();
         assert!(
-            (&whole - &from_zeroed).norm_max() <= 1e-7 * scale,
+            (&whole - &from_zeroed).norm_max() <= 1e-6 * scale,
             "{whole:?} vs {from_zeroed:?}"
         );
         // With memory for the nonzero patterns only, the polish solves them alone.

@@ -108,18 +108,25 @@ impl Path<'_> {
     /// The blocks' cone signs as columns (`n x blocks`; zero on rows without a constraint and for
     /// gated blocks).
     fn signs(&self) -> Mat<f64> {
-        let n = self.program.x.nrows();
-        Mat::from_fn(n, self.blocks.len(), |j, index| {
-            self.blocks[index].signs.get(j).copied().unwrap_or(0.0)
-        })
+        self.by_rows(|b| &b.signs)
     }
 
     /// The blocks' multipliers as columns (`n x blocks`; zero for gated blocks).
     fn lambdas(&self) -> Mat<f64> {
-        let n = self.program.x.nrows();
-        Mat::from_fn(n, self.blocks.len(), |j, index| {
-            self.blocks[index].lambda.get(j).copied().unwrap_or(0.0)
-        })
+        self.by_rows(|b| &b.lambda)
+    }
+
+    /// Per block (a column each) the working rows' `values` as values of every row, zero on the
+    /// others (`n x blocks`).
+    fn by_rows(&self, values: impl Fn(&super::Block) -> &[f64]) -> Mat<f64> {
+        let mut all = Mat::<f64>::zeros(self.program.x.nrows(), self.blocks.len());
+        for (k, b) in self.blocks.iter().enumerate() {
+            let column = all.col_as_slice_mut(k);
+            for (&j, value) in b.rows.iter().zip(values(b)) {
+                column[j] = *value;
+            }
+        }
+        all
     }
 
     /// The duality gap, relative to `objective` (the current one), that z = y - prediction (of
@@ -167,7 +174,7 @@ impl Path<'_> {
     /// Makes `lambdas` (`n x blocks`) the blocks' multipliers.
     pub(super) fn adopt(&mut self, lambdas: &Mat<f64>) {
         for (index, b) in self.blocks.iter_mut().enumerate() {
-            for (j, lambda) in b.lambda.iter_mut().enumerate() {
+            for (&j, lambda) in b.rows.iter().zip(b.lambda.iter_mut()) {
                 *lambda = lambdas[(j, index)];
             }
         }

@@ -1,16 +1,13 @@
 //! The iterate's measures: its fit, objective, infeasibility and complementarity, and the start
 //! moved inside the orthants.
 
-use super::{slacks, stacked_points, Block, Path};
+use super::{cone_slacks, stacked_points, Block, Path};
 use faer::Mat;
 
 impl Path<'_> {
     /// Rows with a constraint, over all blocks.
     pub(super) fn rows(&self) -> usize {
-        self.blocks
-            .iter()
-            .map(|b| b.signs.iter().filter(|&&w| w != 0.0).count())
-            .sum()
+        self.blocks.iter().map(|b| b.rows.len()).sum()
     }
 
     /// What the pair's bound may lack: lambda^T r over the rows and 2 mu per block (psi's share).
@@ -30,23 +27,15 @@ impl Path<'_> {
     /// point does: first above zero by half again the largest deficit, then both by half the
     /// complementarity per unit of the other, so that no pair starts near zero.
     pub(super) fn shift_inside(&mut self) {
-        let live = |b: &Block| {
-            (0..b.signs.len())
-                .filter(|&j| b.live(j))
-                .collect::<Vec<_>>()
+        let lowest = |of: &dyn Fn(&Block) -> &[f64]| {
+            (self.blocks.iter().flat_map(of)).fold(f64::INFINITY, |a, &v| a.min(v))
         };
-        let lowest = |of: &dyn Fn(&Block, usize) -> f64| {
-            self.blocks
-                .iter()
-                .flat_map(|b| live(b).into_iter().map(|j| of(b, j)))
-                .fold(f64::INFINITY, f64::min)
-        };
-        let dr = (-1.5 * lowest(&|b, j| b.r[j])).max(0.0);
-        let dl = (-1.5 * lowest(&|b, j| b.lambda[j])).max(0.0);
+        let dr = (-1.5 * lowest(&|b| &b.r)).max(0.0);
+        let dl = (-1.5 * lowest(&|b| &b.lambda)).max(0.0);
         let (mut product, mut sum_r, mut sum_l) = (0.0, 0.0, 0.0);
         for b in &self.blocks {
-            for j in live(b) {
-                let (r, l) = (b.r[j] + dr, b.lambda[j] + dl);
+            for (r, l) in b.r.iter().zip(&b.lambda) {
+                let (r, l) = (r + dr, l + dl);
                 product += r * l;
                 sum_r += r;
                 sum_l += l;
@@ -66,10 +55,8 @@ impl Path<'_> {
         let shift_r = dr + (0.5 * product / sum_l.max(f64::MIN_POSITIVE)).max(floor);
         let shift_l = dl + (0.5 * product / sum_r.max(f64::MIN_POSITIVE)).max(floor);
         for b in &mut self.blocks {
-            for j in live(b) {
-                b.r[j] += shift_r;
-                b.lambda[j] += shift_l;
-            }
+            b.r.iter_mut().for_each(|r| *r += shift_r);
+            b.lambda.iter_mut().for_each(|l| *l += shift_l);
         }
     }
 
@@ -84,13 +71,52 @@ impl Path<'_> {
         e / r.max(f64::MIN_POSITIVE)
     }
 
-    /// C v - r per block: how far its slacks are from its point's.
-    pub(super) fn infeasibility(&self) -> Vec<Vec<f64>> {
+    /// Per block the slacks C v of all its rows at the current point (from one product with X for
+    /// all blocks; empty for gated blocks).
+    pub(super) fn cone_slacks(&self) -> Vec<Vec<f64>> {
         let points = stacked_points(self.program.x.ncols(), &self.blocks);
-        let products = slacks(self.program.x, &points, &self.blocks);
-        (products.iter().zip(&self.blocks))
-            .map(|(cv, b)| cv.iter().zip(&b.r).map(|(cv, r)| cv - r).collect())
+        cone_slacks(self.program.x, &points, &self.blocks)
+    }
+
+    /// C v - r per block on its working rows: how far its slacks are from its point's (`cone`, the
+    /// slacks of all rows, see [`Path::cone_slacks`]).
+    pub(super) fn infeasibility(&self, cone: &[Vec<f64>]) -> Vec<Vec<f64>> {
+        (self.blocks.iter().zip(cone))
+            .map(|(b, all)| {
+                (b.rows.iter().zip(&b.r))
+                    .map(|(&j, r)| all[j] - r)
+                    .collect()
+            })
             .collect()
+    }
+
+    /// Adds to each block the rows left out of its working rows that its point violates beyond
+    /// rounding (1e-12 of the largest slack; `cone`, the slacks of all rows, see
+    /// [`Path::cone_slacks`]), their slacks at the violation's size and their multipliers centred
+    /// at mu; whether any row joined.
+    pub(super) fn join_violated(&mut self, cone: &[Vec<f64>]) -> bool {
+        if !self.relu {
+            return false;
+        }
+        let largest = (self.blocks.iter().flat_map(|b| &b.r)).fold(0.0f64, |a, r| a.max(r.abs()));
+        let mu = self.mu.max(f64::MIN_POSITIVE);
+        let mut joined = false;
+        for (b, slacks) in self.blocks.iter_mut().zip(cone) {
+            let mut working = vec![false; b.cone.len()];
+            for &j in &b.rows {
+                working[j] = true;
+            }
+            for (j, &slack) in slacks.iter().enumerate() {
+                if b.cone[j] != 0.0 && !working[j] && slack < -1e-12 * largest {
+                    b.rows.push(j);
+                    b.signs.push(b.cone[j]);
+                    b.r.push(-slack);
+                    b.lambda.push(mu / -slack);
+                    joined = true;
+                }
+            }
+        }
+        joined
     }
 
     /// Blocks per pattern: v_i and w_i, or u_i.

@@ -48,13 +48,13 @@ pub(super) struct Factored {
     capacitance: Option<Capacitance>,
 }
 
-/// The largest step in (0, 1] along `dx` that keeps `x` positive on live rows, times
-/// [`BOUNDARY`] when the boundary is within reach.
+/// The largest step in (0, 1] along `dx` that keeps `x` positive, times [`BOUNDARY`] when the
+/// boundary is within reach.
 fn to_boundary(blocks: &[Block], x: impl Fn(&Block) -> &[f64], dx: &[Vec<f64>]) -> f64 {
     let mut alpha: f64 = 1.0;
     for (b, db) in blocks.iter().zip(dx) {
-        for (j, (value, step)) in x(b).iter().zip(db).enumerate() {
-            if b.live(j) && *step < 0.0 {
+        for (value, step) in x(b).iter().zip(db) {
+            if *step < 0.0 {
                 alpha = alpha.min(BOUNDARY * value / -step);
             }
         }
@@ -191,7 +191,7 @@ impl Path<'_> {
     /// block, whose slope is near zero, keeps psi's curvature.
     fn hessian(&self, b: &Block, outside: f64, par: Par) -> Mat<f64> {
         let x = self.program.x;
-        let (n, d) = (x.nrows(), x.ncols());
+        let d = x.ncols();
         let beta = self.program.beta;
         // psi'' = (beta / s) (I - beta / (s Q) v v^T), Q = beta s - mu.
         let s = self.epigraph(&b.v);
@@ -209,21 +209,19 @@ impl Path<'_> {
             identity + (raise - beta * beta / (s * s * q)) * b.v[p] * b.v[r]
         });
         if !b.signs.is_empty() {
-            let weights: Vec<f64> = (0..n)
-                .map(|j| match b.live(j) {
-                    true => (b.lambda[j] / b.r[j]).sqrt(),
-                    false => 0.0,
-                })
+            let m = b.rows.len();
+            let weights: Vec<f64> = (b.lambda.iter().zip(&b.r))
+                .map(|(l, r)| (l / r).sqrt())
                 .collect();
-            let mut scaled = Mat::<f64>::zeros(ROW_CHUNK.min(n), d);
-            for o in (0..n).step_by(ROW_CHUNK) {
-                let rows = ROW_CHUNK.min(n - o);
-                let weights = &weights[o..o + rows];
+            let mut scaled = Mat::<f64>::zeros(ROW_CHUNK.min(m), d);
+            for o in (0..m).step_by(ROW_CHUNK) {
+                let rows = ROW_CHUNK.min(m - o);
+                let (weights, indices) = (&weights[o..o + rows], &b.rows[o..o + rows]);
                 for p in 0..d {
-                    let column = &x.col_as_slice(p)[o..o + rows];
+                    let column = x.col_as_slice(p);
                     let target = &mut scaled.col_as_slice_mut(p)[..rows];
-                    for ((t, a), w) in target.iter_mut().zip(column).zip(weights) {
-                        *t = a * w;
+                    for ((t, &j), w) in target.iter_mut().zip(indices).zip(weights) {
+                        *t = column[j] * w;
                     }
                 }
                 let chunk = scaled.subrows(0, rows);
@@ -257,8 +255,8 @@ impl Path<'_> {
                 .enumerate()
             {
                 let column = ratios.col_as_slice_mut(k);
-                for j in (0..b.signs.len()).filter(|&j| b.live(j)) {
-                    column[j] = b.signs[j] * (target[j] - b.lambda[j] * e[j]) / b.r[j];
+                for (q, &j) in b.rows.iter().enumerate() {
+                    column[j] = b.signs[q] * (target[q] - b.lambda[q] * e[q]) / b.r[q];
                 }
             }
             cone = x.transpose() * ratios;
@@ -325,10 +323,7 @@ impl Path<'_> {
             .map(|(b, (products, (e, target)))| {
                 let dr: Vec<f64> = products.iter().zip(e).map(|(c, e)| c + e).collect();
                 let dl = (0..b.signs.len())
-                    .map(|j| match b.live(j) {
-                        true => target[j] / b.r[j] - b.lambda[j] - b.lambda[j] / b.r[j] * dr[j],
-                        false => 0.0,
-                    })
+                    .map(|j| target[j] / b.r[j] - b.lambda[j] - b.lambda[j] / b.r[j] * dr[j])
                     .collect();
                 (dr, dl)
             })
@@ -382,7 +377,7 @@ impl Path<'_> {
                 .iter()
                 .zip(targets.iter_mut().zip(chosen.dr.iter().zip(&chosen.dl)))
             {
-                for j in (0..b.signs.len()).filter(|&j| b.live(j)) {
+                for j in 0..b.signs.len() {
                     let product = (b.r[j] + trial * dr[j]) * (b.lambda[j] + trial * dl[j]);
                     target[j] += match product {
                         p if p < low => low - p,
@@ -430,7 +425,6 @@ impl Path<'_> {
                 .zip(dr.iter().zip(dl))
                 .map(|(b, (dr, dl))| {
                     (0..b.signs.len())
-                        .filter(|&j| b.live(j))
                         .map(|j| (b.r[j] + alpha * dr[j]) * (b.lambda[j] + alpha * dl[j]))
                         .sum::<f64>()
                 })
