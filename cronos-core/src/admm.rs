@@ -8,7 +8,7 @@
 //! 3. s = max(G u + nu, 0)
 //! 4. lambda += u - v,  nu += G u - s
 
-use crate::certificate::{tighten, DualPoint};
+use crate::certificate::{on_host, tighten, DualPoint};
 use crate::operator::ConvexOperator;
 use crate::pcg::{self, Iterate};
 use crate::polish::{self, polish, Skipped};
@@ -343,29 +343,29 @@ impl<B: Backend> Admm<B> {
         };
         let ([objective, violation, xv_max], [], []) =
             p.point_measures(&polished.v).read(p.op.rows(), [], []);
-        // The polish's dual point is evaluated on the host in f64. In an f64 solve the device's
-        // tightened multipliers can do better than the polish's own. In f32 the device's sums over
-        // the rows round at about 1e-7 of their terms and can put its bound above the optimum: on
-        // all 60,000 PCA-50 Fashion-MNIST images (ten outputs, P = 3, beta a tenth of the
-        // zero-solution beta) it gave 28706.12 where the network's objective is 28705.652 and the
-        // exported pair, recomputed in f64, proves 28705.650.
-        let dual = match p.y.dtype() == DType::F64 {
-            true => {
-                let prediction = p.op.f_from_xu(p.op.xu(&polished.v));
-                let device = tighten(
-                    &p.op,
-                    &p.y,
-                    prediction,
-                    polished.mu,
-                    p.beta,
-                    p.ustep.gram_max(),
-                );
-                match polished.dual.bound > device.bound {
-                    true => polished.dual,
-                    false => device,
-                }
-            }
-            false => polished.dual,
+        // The polish's dual point is evaluated on the host in f64; the device's multipliers,
+        // tightened from the polish's, can do better. In f32 the device's sums over the rows
+        // round at about 1e-7 of their terms, which on many rows can put its bound above the
+        // optimum, so there its point is evaluated on the host too: on all 60,000 PCA-50
+        // Fashion-MNIST images (ten outputs, P = 3, beta a tenth of the zero-solution beta) the
+        // device gave 28706.12 where the network's objective is 28705.652 and the pair, recomputed
+        // in f64, proves 28705.650.
+        let prediction = p.op.f_from_xu(p.op.xu(&polished.v));
+        let device = tighten(
+            &p.op,
+            &p.y,
+            prediction,
+            polished.mu,
+            p.beta,
+            p.ustep.gram_max(),
+        );
+        let device = match p.y.dtype() == DType::F64 {
+            true => device,
+            false => on_host(&p.op, &p.y, &device, p.beta),
+        };
+        let dual = match polished.dual.bound > device.bound {
+            true => polished.dual,
+            false => device,
         };
         let candidate = Candidate {
             v: polished.v,

@@ -34,6 +34,13 @@ pub(crate) struct DualPoint<B: Backend> {
     pub(crate) bound: f64,
 }
 
+impl<B: Backend> DualPoint<B> {
+    /// Whether its values, and so its bound, were evaluated on the device.
+    pub(crate) fn on_device(&self) -> bool {
+        matches!(self.values, DualValues::Device { .. })
+    }
+}
+
 /// Where a dual point's values live: on the device, in the solve's precision, or on the host in
 /// f64 (the dual point of a polish, see [`host_dual`]).
 #[derive(Debug, Clone)]
@@ -130,23 +137,74 @@ pub(crate) fn host_dual<B: Backend>(
 ) -> DualPoint<B> {
     let (n, p, c) = (x.nrows(), mask.ncols(), y.ncols());
     let blocks = v.ncols() / c;
-    // Block b belongs to pattern b mod P and enters F with sign +1 (v_i, or gated u_i) or -1 (w_i).
-    let sign = |b: usize| if b < p { 1.0 } else { -1.0 };
     let xv = x * v;
     let mut z = y.clone();
     for b in 0..blocks {
         for k in 0..c {
             for j in 0..n {
-                z[(j, k)] -= sign(b) * mask[(j, b % p)] * xv[(j, b * c + k)];
+                z[(j, k)] -= block_sign(b, p) * mask[(j, b % p)] * xv[(j, b * c + k)];
             }
         }
     }
+    feasible_on_host(x, mask, y, z, mu, cone_scale, beta)
+}
+
+/// `dual`, a dual point of `op`'s program with targets `y`, with its bound evaluated on the host in
+/// f64 (and the pair scaled to feasibility there): what a device's f32 sums over many rows round
+/// away can put its bound above the optimum (see [`crate::checks::Checks::settle`]). A point
+/// already on the host is returned as it is.
+pub(crate) fn on_host<B: Backend>(
+    op: &ConvexOperator<B>,
+    y: &Tensor<B, 2>,
+    dual: &DualPoint<B>,
+    beta: f64,
+) -> DualPoint<B> {
+    let DualValues::Device { z, mu } = &dual.values else {
+        return dual.clone();
+    };
+    let mu = mu.clone().map(host::to_faer);
+    feasible_on_host(
+        &host::to_faer(op.x().clone()),
+        &host::to_faer(op.mask().clone()),
+        &host::to_faer(y.clone()),
+        host::to_faer(z.clone()),
+        mu.as_ref(),
+        op.cone_scale(),
+        beta,
+    )
+}
+
+/// Block b of P patterns enters F with sign +1 (v_i, or gated u_i) or -1 (w_i).
+fn block_sign(b: usize, p: usize) -> f64 {
+    if b < p {
+        1.0
+    } else {
+        -1.0
+    }
+}
+
+/// The pair (`z`, `mu`) scaled to feasibility on the host, in f64, with its bound (see
+/// [`host_dual`] for the arguments).
+fn feasible_on_host<B: Backend>(
+    x: &Mat<f64>,
+    mask: &Mat<f64>,
+    y: &Mat<f64>,
+    z: Mat<f64>,
+    mu: Option<&Mat<f64>>,
+    cone_scale: f64,
+    beta: f64,
+) -> DualPoint<B> {
+    let (n, p, c) = (x.nrows(), mask.ncols(), y.ncols());
+    let blocks = match mu {
+        Some(mu) => mu.ncols() / c,
+        None => p,
+    };
     let r = Mat::<f64>::from_fn(n, blocks * c, |j, col| {
         let (b, k) = (col / c, col % c);
         let cone = mu.map_or(0.0, |mu| {
             cone_scale * (2.0 * mask[(j, b % p)] - 1.0) * mu[(j, col)]
         });
-        sign(b) * mask[(j, b % p)] * z[(j, k)] + cone
+        block_sign(b, p) * mask[(j, b % p)] * z[(j, k)] + cone
     });
     let h = x.transpose() * &r;
     let mut bound = 0.0;

@@ -457,6 +457,7 @@ impl<'a> Cronos<'a> {
         let (objective, train_accuracy) = (sums[0] + shared[0], sums[1] / total_rows as f64);
         let max_violation = maxima[0];
         let scale_xv = maxima[1].max(f64::MIN_POSITIVE);
+        checks.settle(&problem);
         let best_dual = match checks.dual {
             Some(dual) => dual,
             None => run.certify(&problem),
