@@ -121,10 +121,7 @@ impl Path<'_> {
     fn by_rows(&self, values: impl Fn(&super::Block) -> &[f64]) -> Mat<f64> {
         let mut all = Mat::<f64>::zeros(self.program.x.nrows(), self.blocks.len());
         for (k, b) in self.blocks.iter().enumerate() {
-            let column = all.col_as_slice_mut(k);
-            for (&j, value) in b.rows.iter().zip(values(b)) {
-                column[j] = *value;
-            }
+            b.scatter(values(b), all.col_as_slice_mut(k));
         }
         all
     }

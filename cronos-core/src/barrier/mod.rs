@@ -18,8 +18,8 @@
 //! Where the rows' work dominates a step (many rows of few features), a block works on the rows
 //! its start says may be active and rows its point violates join at any step ([`working_rows`]):
 //! rows left out have zero multipliers, so the dual point, and the certificate, are those of the
-//! whole program, and the point ends feasible on every row. The group norm is replaced by its second-order-cone barrier
-//! at the same parameter mu with the epigraph variable eliminated in closed form,
+//! whole program, and the point ends feasible on every row. The group norm is replaced by its
+//! second-order-cone barrier at the same parameter mu with the epigraph variable eliminated in closed form,
 //! psi(v) = min_{s > ||v||} beta s - mu log(s^2 - ||v||^2), whose gradient is beta v / s with
 //! s = (mu + sqrt(mu^2 + beta^2 ||v||^2)) / beta. Where the steps converge, the pair
 //! z = y - prediction, lambda satisfies sigma_b X^T D_i z + X^T (2 D_i - I) lambda_b = beta v_b / s_b
@@ -147,10 +147,15 @@ impl Block {
     /// Values of the working rows as values of every row (zero on the others).
     fn scattered(&self, values: &[f64]) -> Vec<f64> {
         let mut all = vec![0.0; self.cone.len()];
+        self.scatter(values, &mut all);
+        all
+    }
+
+    /// Writes values of the working rows into `all` (one value per row) at their rows.
+    fn scatter(&self, values: &[f64], all: &mut [f64]) {
         for (&j, value) in self.rows.iter().zip(values) {
             all[j] = *value;
         }
-        all
     }
 }
 
