@@ -61,6 +61,16 @@ impl<B: Backend> Problem<B> {
         12.0 * (n * d * self.fty.dims()[1]) as f64
     }
 
+    /// `dual` with its bound evaluated on the host in f64 if the device evaluated it in a lower
+    /// precision, where its sums over many rows can round its bound above the optimum (see
+    /// [`crate::checks::Checks::settle`]).
+    pub(crate) fn settled(&self, dual: DualPoint<B>) -> DualPoint<B> {
+        match self.y.dtype() != DType::F64 && dual.on_device() {
+            true => on_host(&self.op, &self.y, &dual, self.beta),
+            false => dual,
+        }
+    }
+
     /// The measures of the network `v` maps to, as one-element tensors to be read with other
     /// scalars ([`PointMeasures::read`]).
     pub(crate) fn point_measures(&self, v: &Tensor<B, 2>) -> PointMeasures<B> {

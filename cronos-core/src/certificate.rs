@@ -146,13 +146,17 @@ pub(crate) fn host_dual<B: Backend>(
             }
         }
     }
-    feasible_on_host(x, mask, y, z, mu, cone_scale, beta)
+    // A polish runs on every row: its sums are complete.
+    let sums = row_sums(x, mask, y, &z, mu, cone_scale);
+    scaled_to_feasibility(&sums, x.ncols(), z, mu, beta)
 }
 
 /// `dual`, a dual point of `op`'s program with targets `y`, with its bound evaluated on the host in
 /// f64 (and the pair scaled to feasibility there): what a device's f32 sums over many rows round
 /// away can put its bound above the optimum (see [`crate::checks::Checks::settle`]). A point
-/// already on the host is returned as it is.
+/// already on the host is returned as it is. In a sharded solve each peer sums over its own rows
+/// on the host and the peers' sums are added in f64 where the backend holds f64
+/// ([`crate::rows::Rows::sum_host`]).
 pub(crate) fn on_host<B: Backend>(
     op: &ConvexOperator<B>,
     y: &Tensor<B, 2>,
@@ -162,16 +166,18 @@ pub(crate) fn on_host<B: Backend>(
     let DualValues::Device { z, mu } = &dual.values else {
         return dual.clone();
     };
-    let mu = mu.clone().map(host::to_faer);
-    feasible_on_host(
-        &host::to_faer(op.x().clone()),
+    let (z, mu) = (host::to_faer(z.clone()), mu.clone().map(host::to_faer));
+    let x = host::to_faer(op.x().clone());
+    let local = row_sums(
+        &x,
         &host::to_faer(op.mask().clone()),
         &host::to_faer(y.clone()),
-        host::to_faer(z.clone()),
+        &z,
         mu.as_ref(),
         op.cone_scale(),
-        beta,
-    )
+    );
+    let sums = op.rows().sum_host(local, y);
+    scaled_to_feasibility(&sums, x.ncols(), z, mu.as_ref(), beta)
 }
 
 /// Block b of P patterns enters F with sign +1 (v_i, or gated u_i) or -1 (w_i).
@@ -183,22 +189,19 @@ fn block_sign(b: usize, p: usize) -> f64 {
     }
 }
 
-/// The pair (`z`, `mu`) scaled to feasibility on the host, in f64, with its bound (see
-/// [`host_dual`] for the arguments).
-fn feasible_on_host<B: Backend>(
+/// The sums over this peer's rows that the bound of the pair (`z`, `mu`) needs, on the host in f64
+/// (see [`host_dual`] for the arguments), in one vector: X^T r (`d x B c` row-major, r the pair's
+/// block columns F z + G mu), then z^T y and ||z||^2 per output.
+fn row_sums(
     x: &Mat<f64>,
     mask: &Mat<f64>,
     y: &Mat<f64>,
-    z: Mat<f64>,
+    z: &Mat<f64>,
     mu: Option<&Mat<f64>>,
     cone_scale: f64,
-    beta: f64,
-) -> DualPoint<B> {
+) -> Vec<f64> {
     let (n, p, c) = (x.nrows(), mask.ncols(), y.ncols());
-    let blocks = match mu {
-        Some(mu) => mu.ncols() / c,
-        None => p,
-    };
+    let blocks = mu.map_or(p, |mu| mu.ncols() / c);
     let r = Mat::<f64>::from_fn(n, blocks * c, |j, col| {
         let (b, k) = (col / c, col % c);
         let cone = mu.map_or(0.0, |mu| {
@@ -206,21 +209,40 @@ fn feasible_on_host<B: Backend>(
         });
         block_sign(b, p) * mask[(j, b % p)] * z[(j, k)] + cone
     });
-    let h = x.transpose() * &r;
+    let mut sums = host::row_major(&(x.transpose() * &r));
+    sums.extend((0..c).map(|k| (0..n).map(|j| z[(j, k)] * y[(j, k)]).sum::<f64>()));
+    sums.extend((0..c).map(|k| (0..n).map(|j| z[(j, k)].powi(2)).sum::<f64>()));
+    sums
+}
+
+/// The pair (`z`, `mu`) scaled to feasibility, with its bound, from its [`row_sums`] over every
+/// row (`d` features).
+fn scaled_to_feasibility<B: Backend>(
+    sums: &[f64],
+    d: usize,
+    z: Mat<f64>,
+    mu: Option<&Mat<f64>>,
+    beta: f64,
+) -> DualPoint<B> {
+    let (n, c) = (z.nrows(), z.ncols());
+    let columns = (sums.len() - 2 * c) / d;
+    let (h, products) = sums.split_at(d * columns);
+    let (zy, zz) = products.split_at(c);
     let mut bound = 0.0;
     let scales: Vec<f64> = (0..c)
         .map(|k| {
-            let column = |col: usize| (0..h.nrows()).map(|q| h[(q, col)].powi(2)).sum::<f64>();
-            let h_max = (0..blocks).map(|b| column(b * c + k)).fold(0.0, f64::max);
-            let zy = (0..n).map(|j| z[(j, k)] * y[(j, k)]).sum();
-            let zz = (0..n).map(|j| z[(j, k)].powi(2)).sum();
-            let (t, value) = feasible_scale(zy, zz, h_max, beta);
+            let norm = |col: usize| {
+                let rows = h.chunks_exact(columns);
+                rows.map(|row| row[col].powi(2)).sum::<f64>()
+            };
+            let h_max = (k..columns).step_by(c).map(norm).fold(0.0, f64::max);
+            let (t, value) = feasible_scale(zy[k], zz[k], h_max, beta);
             bound += value;
             t
         })
         .collect();
     let z = Mat::from_fn(n, c, |j, k| z[(j, k)] * scales[k]);
-    let mu = mu.map(|mu| Mat::from_fn(n, blocks * c, |j, col| mu[(j, col)] * scales[col % c]));
+    let mu = mu.map(|mu| Mat::from_fn(n, columns, |j, col| mu[(j, col)] * scales[col % c]));
     DualPoint {
         values: DualValues::Host { z, mu },
         bound,

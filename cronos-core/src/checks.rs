@@ -7,10 +7,9 @@
 //! the time, and a solve stops at most about 10 % later than a check at every iteration would allow.
 
 use crate::admm::{relative_gap, Admm, Candidate, Measures, Problem};
-use crate::certificate::{on_host, DualPoint};
+use crate::certificate::DualPoint;
 use crate::polish::{self, PolishSchedule, Skipped};
 use burn::prelude::*;
-use burn::tensor::DType;
 
 /// Later checks come after this fraction (1 / `CHECK_SPACING`) of the iterations so far.
 const CHECK_SPACING: usize = 10;
@@ -118,13 +117,10 @@ impl<B: Backend> Checks<B> {
     /// proves. In f32 the device's sums over the rows round at about 1e-7 of their terms, which
     /// on many rows can put the bound above the optimum (all 60,000 PCA-50 Fashion-MNIST images,
     /// see [`crate::admm::Admm::polished`]). Called where the bound would certify the solve and
-    /// before the solve reports it; a sharded solve keeps the device's (each peer holds only its
-    /// rows).
+    /// before the solve reports it (on every peer of a sharded solve alike: the peers' sums are
+    /// added).
     pub(crate) fn settle(&mut self, problem: &Problem<B>) {
-        let lower = problem.y.dtype() != DType::F64 && !problem.op.rows().is_sharded();
-        if let Some(dual) = self.dual.as_mut().filter(|d| lower && d.on_device()) {
-            *dual = on_host(&problem.op, &problem.y, dual, problem.beta);
-        }
+        self.dual = self.dual.take().map(|dual| problem.settled(dual));
     }
 
     /// The best lower bound so far (scaled units), minus infinity before the first check.

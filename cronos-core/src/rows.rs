@@ -16,6 +16,7 @@
 use crate::error::{CronosError, Result};
 use crate::host;
 use burn::prelude::*;
+use burn::tensor::{DType, TensorData};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -110,6 +111,23 @@ impl<B: Backend> Rows<B> {
                 t
             }
         }
+    }
+
+    /// The sum over peers of `values`, sums over this peer's rows computed on the host in f64, added
+    /// on the device of `like` in f64 where its backend holds f64 there (flex, ndarray and CUDA do)
+    /// and otherwise in `like`'s float type, where each addition rounds at about 1e-7 of the sum.
+    pub(crate) fn sum_host(&self, values: Vec<f64>, like: &Tensor<B, 2>) -> Vec<f64> {
+        if !self.is_sharded() {
+            return values;
+        }
+        let device = like.device();
+        let dtype = match B::supports_dtype(&device, DType::F64) {
+            true => DType::F64,
+            false => like.dtype(),
+        };
+        let count = values.len();
+        let local = Tensor::<B, 1>::from_data(TensorData::new(values, [count]), (&device, dtype));
+        host::to_vec(self.sum(local))
     }
 
     /// `t` as peer 0 has it, on every peer (the others pass a tensor of the same shape, ignored).

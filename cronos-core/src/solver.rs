@@ -460,7 +460,7 @@ impl<'a> Cronos<'a> {
         checks.settle(&problem);
         let best_dual = match checks.dual {
             Some(dual) => dual,
-            None => run.certify(&problem),
+            None => problem.settled(run.certify(&problem)),
         };
         let certificate = Certificate::new(
             &best_dual,
