@@ -9,8 +9,8 @@
 //!
 //! What runs sharded is the pattern-space solve: products with X and X^T, the pattern-space core
 //! (a sum over rows, factored on peer 0 and shared), residuals, objective and certificate. The
-//! sample-space core (`n x n`, coupling every pair of rows) and polishing (the active rows of every
-//! peer on one host) do not shard; see [`cronos_core::Cronos::fit_shard`].
+//! sample-space core (`n x n`, coupling every pair of rows) does not shard, and a polish runs on
+//! peer 0 with every peer's rows gathered there; see [`cronos_core::Cronos::fit_shard`].
 
 use burn::prelude::*;
 use burn::tensor::TensorPrimitive;

@@ -54,10 +54,10 @@ pub(crate) struct Problem<B: Backend> {
 
 impl<B: Backend> Problem<B> {
     /// Estimated floating-point operations of one ADMM iteration besides its products with A: about
-    /// six products of X (`n x d`) with a `d x B c` block of columns (u-step, cone products,
+    /// six products of X (`n x d`, every peer's rows) with a `d x B c` block of columns (u-step, cone products,
     /// measures). See [`Admm::iteration_flops`].
     pub(crate) fn iteration_flops(&self) -> f64 {
-        let [n, d] = self.op.x().dims();
+        let (n, d) = (self.op.total_rows(), self.op.d());
         12.0 * (n * d * self.fty.dims()[1]) as f64
     }
 

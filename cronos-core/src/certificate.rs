@@ -118,27 +118,48 @@ pub(crate) fn tighten<B: Backend>(
     }
 }
 
+/// A program's rows on the host in f64, in the solver's scaled units (this peer's rows in a sharded
+/// solve): data `x` (`n x d`), patterns `mask` (`n x P`), targets `y` (`n x c`) and `cone_scale`, the
+/// scale of G.
+pub(crate) struct HostRows {
+    pub(crate) x: Mat<f64>,
+    pub(crate) mask: Mat<f64>,
+    pub(crate) y: Mat<f64>,
+    pub(crate) cone_scale: f64,
+}
+
+impl HostRows {
+    /// `op`'s rows with targets `y`, copied to the host.
+    pub(crate) fn of<B: Backend>(op: &ConvexOperator<B>, y: &Tensor<B, 2>) -> Self {
+        Self {
+            x: host::to_faer(op.x().clone()),
+            mask: host::to_faer(op.mask().clone()),
+            y: host::to_faer(y.clone()),
+            cone_scale: op.cone_scale(),
+        }
+    }
+}
+
 /// The dual point of the point `v` (`d x B c`, B = 2P blocks for the ReLU program, P for the
-/// gated one) with cone multipliers `mu` (`n x B c`, ReLU program only), evaluated on the host in
-/// f64 for data `x` (`n x d`), patterns `mask` (`n x P`) and targets `y` (`n x c`), all in scaled
-/// units (G scaled by `cone_scale`): z = y - F v and mu, scaled to feasibility. A polish solves in
-/// f64 and this keeps its accuracy: in an f32 solve the device's sums over n rows round at about
-/// 1e-7 of their terms, which on raw pixels is the size of beta itself (the 12,000 x 784 two-class
-/// problem with P = 4 polished to objective 543.6097 in f32 and in f64; evaluated on the device the
-/// f32 solve's bound left a gap of 0.73, the f64 one 2e-9).
+/// gated one) with cone multipliers `mu` (`n x B c`, ReLU program only) on `rows`, evaluated on
+/// the host in f64: z = y - F v and mu, scaled to feasibility; `over_peers` completes the sums over
+/// these rows with the other peers' in a sharded solve ([`crate::rows::Rows::sum_host`]). A polish
+/// solves in f64 and this keeps its accuracy: in an f32 solve the device's sums over n rows round
+/// at about 1e-7 of their terms, which on raw pixels is the size of beta itself (the 12,000 x 784
+/// two-class problem with P = 4 polished to objective 543.6097 in f32 and in f64; evaluated on the
+/// device the f32 solve's bound left a gap of 0.73, the f64 one 2e-9).
 pub(crate) fn host_dual<B: Backend>(
-    x: &Mat<f64>,
-    mask: &Mat<f64>,
-    y: &Mat<f64>,
+    rows: &HostRows,
     v: &Mat<f64>,
     mu: Option<&Mat<f64>>,
-    cone_scale: f64,
     beta: f64,
+    over_peers: impl FnOnce(Vec<f64>) -> Vec<f64>,
 ) -> DualPoint<B> {
-    let (n, p, c) = (x.nrows(), mask.ncols(), y.ncols());
+    let (x, mask) = (&rows.x, &rows.mask);
+    let (n, p, c) = (x.nrows(), mask.ncols(), rows.y.ncols());
     let blocks = v.ncols() / c;
     let xv = x * v;
-    let mut z = y.clone();
+    let mut z = rows.y.clone();
     for b in 0..blocks {
         for k in 0..c {
             for j in 0..n {
@@ -146,8 +167,7 @@ pub(crate) fn host_dual<B: Backend>(
             }
         }
     }
-    // A polish runs on every row: its sums are complete.
-    let sums = row_sums(x, mask, y, &z, mu, cone_scale);
+    let sums = over_peers(row_sums(rows, &z, mu));
     scaled_to_feasibility(&sums, x.ncols(), z, mu, beta)
 }
 
@@ -167,17 +187,9 @@ pub(crate) fn on_host<B: Backend>(
         return dual.clone();
     };
     let (z, mu) = (host::to_faer(z.clone()), mu.clone().map(host::to_faer));
-    let x = host::to_faer(op.x().clone());
-    let local = row_sums(
-        &x,
-        &host::to_faer(op.mask().clone()),
-        &host::to_faer(y.clone()),
-        &z,
-        mu.as_ref(),
-        op.cone_scale(),
-    );
-    let sums = op.rows().sum_host(local, y);
-    scaled_to_feasibility(&sums, x.ncols(), z, mu.as_ref(), beta)
+    let rows = HostRows::of(op, y);
+    let sums = op.rows().sum_host(row_sums(&rows, &z, mu.as_ref()), y);
+    scaled_to_feasibility(&sums, rows.x.ncols(), z, mu.as_ref(), beta)
 }
 
 /// Block b of P patterns enters F with sign +1 (v_i, or gated u_i) or -1 (w_i).
@@ -189,23 +201,17 @@ fn block_sign(b: usize, p: usize) -> f64 {
     }
 }
 
-/// The sums over this peer's rows that the bound of the pair (`z`, `mu`) needs, on the host in f64
-/// (see [`host_dual`] for the arguments), in one vector: X^T r (`d x B c` row-major, r the pair's
-/// block columns F z + G mu), then z^T y and ||z||^2 per output.
-fn row_sums(
-    x: &Mat<f64>,
-    mask: &Mat<f64>,
-    y: &Mat<f64>,
-    z: &Mat<f64>,
-    mu: Option<&Mat<f64>>,
-    cone_scale: f64,
-) -> Vec<f64> {
+/// The sums over `rows` that the bound of the pair (`z`, `mu`) needs, on the host in f64, in one
+/// vector: X^T r (`d x B c` row-major, r the pair's block columns F z + G mu), then z^T y and
+/// ||z||^2 per output.
+fn row_sums(rows: &HostRows, z: &Mat<f64>, mu: Option<&Mat<f64>>) -> Vec<f64> {
+    let (x, mask, y) = (&rows.x, &rows.mask, &rows.y);
     let (n, p, c) = (x.nrows(), mask.ncols(), y.ncols());
     let blocks = mu.map_or(p, |mu| mu.ncols() / c);
     let r = Mat::<f64>::from_fn(n, blocks * c, |j, col| {
         let (b, k) = (col / c, col % c);
         let cone = mu.map_or(0.0, |mu| {
-            cone_scale * (2.0 * mask[(j, b % p)] - 1.0) * mu[(j, col)]
+            rows.cone_scale * (2.0 * mask[(j, b % p)] - 1.0) * mu[(j, col)]
         });
         block_sign(b, p) * mask[(j, b % p)] * z[(j, k)] + cone
     });
@@ -357,7 +363,7 @@ impl Certificate {
 
 #[cfg(test)]
 mod tests {
-    use super::host_dual;
+    use super::{host_dual, HostRows};
     use crate::test_support::B;
     use faer::Mat;
 
@@ -374,11 +380,17 @@ mod tests {
         let y = Mat::<f64>::from_fn(2, 1, |j, _| [2.0, -3.0][j]);
         let v = Mat::<f64>::from_fn(2, 2, |r, b| [[1.5, 0.0], [0.0, 2.5]][r][b]);
         let mu = Mat::<f64>::from_fn(2, 2, |j, b| [[0.0, beta], [beta, 0.0]][j][b]);
-        let exact = host_dual::<B>(&x, &mask, &y, &v, Some(&mu), 1.0, beta);
+        let rows = HostRows {
+            x,
+            mask,
+            y,
+            cone_scale: 1.0,
+        };
+        let exact = host_dual::<B>(&rows, &v, Some(&mu), beta, |sums| sums);
         assert!((exact.bound - 2.25).abs() < 1e-14, "{}", exact.bound);
 
         let none = Mat::<f64>::zeros(2, 2);
-        let scaled = host_dual::<B>(&x, &mask, &y, &v, Some(&none), 1.0, beta);
+        let scaled = host_dual::<B>(&rows, &v, Some(&none), beta, |sums| sums);
         let t = beta / 0.5f64.sqrt();
         let expected = t * (2.0 * 0.5 + 3.0 * 0.5) - t * t / 2.0 * 0.5;
         assert!((scaled.bound - expected).abs() < 1e-14, "{}", scaled.bound);

@@ -77,10 +77,10 @@ impl<B: Backend> Checks<B> {
         let spent = run.iterations as f64 * run.iteration_flops(problem);
         let outputs = problem.y.dims()[1];
         let paid = spent >= polish::whole_cost(&problem.op, outputs, problem.polish_memory);
-        // Polishing needs the active rows of every peer on one host: not in a sharded solve.
-        let due = !problem.op.rows().is_sharded()
-            && !interrupted()
-            && self.polish.due(run.iterations, residual, paid);
+        // Every peer of a sharded solve decides alike: from summed values, and from whether any
+        // peer has been interrupted.
+        let due = self.polish.due(run.iterations, residual, paid)
+            && !problem.op.rows().agreed(interrupted(), &problem.y);
         let outcome = due.then(|| run.polished(problem, polish_gap(self.tol), interrupted));
         if let Some(outcome) = &outcome {
             self.skipped = outcome.as_ref().err().copied();

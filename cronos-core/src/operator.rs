@@ -45,6 +45,8 @@ pub struct ConvexOperator<B: Backend> {
     spread: Option<Spread<B>>,
     /// Where the rows are: every product with X^T and every sum over rows goes through it.
     rows: Rows<B>,
+    /// Samples over every peer (n unsharded).
+    total_rows: usize,
 }
 
 /// `mask`, `cone` and `sigma` of a [`ConvexOperator`] with each column repeated for `outputs`
@@ -98,6 +100,7 @@ impl<B: Backend> ConvexOperator<B> {
             formulation,
             spread: None,
             rows,
+            total_rows: n,
         }
     }
 
@@ -140,6 +143,12 @@ impl<B: Backend> ConvexOperator<B> {
     /// Samples n (this peer's, in a sharded solve).
     pub fn n(&self) -> usize {
         self.x.dims()[0]
+    }
+
+    /// Samples over every peer of a sharded solve (n unsharded): what estimates of a solve's work
+    /// count, so that every peer takes the same decisions from them.
+    pub(crate) fn total_rows(&self) -> usize {
+        self.total_rows
     }
 
     /// Features d.
@@ -268,9 +277,10 @@ impl<B: Backend> ConvexOperator<B> {
         (au, xz)
     }
 
-    /// Floating-point operations of one product with A for `outputs` outputs, as implemented.
+    /// Floating-point operations of one product with A for `outputs` outputs, as implemented (over
+    /// every peer's rows in a sharded solve).
     pub fn a_product_flops(&self, outputs: usize) -> f64 {
-        let (n, d) = (self.n() as f64, self.d() as f64);
+        let (n, d) = (self.total_rows as f64, self.d() as f64);
         let z_cols = (self.patterns() * outputs) as f64;
         let u_cols = (self.blocks() * outputs) as f64;
         // X Z and X^T (D F U); then G^T G U by the Gram matrix or by two more products with X.

@@ -16,9 +16,10 @@
 //! still counts (its dual point bounds the optimum whatever its accuracy).
 
 use crate::barrier;
-use crate::certificate::{host_dual, DualPoint};
+use crate::certificate::{host_dual, DualPoint, HostRows};
 use crate::host;
 use crate::operator::ConvexOperator;
+use crate::rows::Rows;
 use crate::Formulation;
 use burn::prelude::*;
 use faer::{Mat, Par};
@@ -228,7 +229,7 @@ impl Limits<'_> {
 /// Host bytes a polish of a point of `cols` columns on `op`'s data holds beside its interior-point
 /// methods' own matrices: X, the mask, the point and its multipliers.
 fn beside_bytes<B: Backend>(op: &ConvexOperator<B>, cols: usize) -> f64 {
-    let [n, d] = op.x().dims();
+    let (n, d) = (op.total_rows(), op.d());
     8.0 * (n * (d + op.patterns()) + (n + d) * cols) as f64
 }
 
@@ -239,7 +240,7 @@ fn program_shape<B: Backend>(
     patterns: usize,
     memory: f64,
 ) -> barrier::Shape {
-    let [n, d] = op.x().dims();
+    let (n, d) = (op.total_rows(), op.d());
     barrier::Shape {
         n,
         d,
@@ -276,7 +277,8 @@ fn side_by_side(costs: &[f64], threads: usize, memory: f64, budget: f64) -> bool
 /// memory limit, or, without a deadline, the estimated cost exceeds both [`MAX_FLOPS`] and the
 /// iterations left (`limits.flops_left`), or, with one, no output was polished and one would not
 /// have ended in time; `None` when no output was polished otherwise. Also returns the estimated
-/// floating-point operations spent.
+/// floating-point operations spent. In a sharded solve every peer calls this alike: the rows of
+/// every peer are gathered, peer 0 polishes them and shares what it found (see [`crate::rows`]).
 pub(crate) fn polish<B: Backend>(
     op: &ConvexOperator<B>,
     y: &Tensor<B, 2>,
@@ -285,7 +287,7 @@ pub(crate) fn polish<B: Backend>(
     beta: f64,
     limits: &Limits,
 ) -> Result<(Option<Polished<B>>, f64), Skipped> {
-    let [n, d] = op.x().dims();
+    let (n, d) = (op.total_rows(), op.d());
     let (blocks, p) = (op.blocks(), op.patterns());
     let cols = v.dims()[1];
     let c = cols / blocks;
@@ -350,12 +352,14 @@ pub(crate) fn polish<B: Backend>(
             affordable: limits.affordable(),
         });
     }
-    let x = host::to_faer(op.x().clone());
-    let mask = host::to_faer(op.mask().clone());
-    let yh = host::to_faer(y.clone());
-    let cone_scale = op.cone_scale();
+    // Every row on one host: a sharded solve gathers its peers' rows, and peer 0 polishes them.
+    let rows = op.rows();
+    let (x, start) = rows.gather(op.x().clone());
+    let (mask, _) = rows.gather(op.mask().clone());
+    let (yh, _) = rows.gather(y.clone());
     // Patterns left out keep ADMM's multipliers, which the certificate then tightens.
-    let mu_admm = mu.map_or_else(|| Mat::zeros(n, cols), |m| host::to_faer(m.clone()));
+    let mu_admm = mu.map_or_else(|| Mat::zeros(n, cols), |m| rows.gather(m.clone()).0);
+    let cone_scale = op.cone_scale();
     let threads = rayon::current_num_threads();
     let side_by_side = side_by_side(&costs, threads, memory, limits.memory);
     let par = match side_by_side {
@@ -405,70 +409,137 @@ pub(crate) fn polish<B: Backend>(
             limits.deadline,
         ))
     };
-    let solved: Vec<_> = match side_by_side {
-        true => (0..c).into_par_iter().map(solve).collect(),
-        false => (0..c).map(solve).collect(),
-    };
-    // Methods that took steps count their estimated cost; one that gave up before its first step
-    // (interrupted, or too slow for the deadline) did little.
-    let ran = |s: &Option<Result<_, barrier::Unsolved>>| {
-        matches!(s, Some(Ok(_) | Err(barrier::Unsolved::NotFinite)))
-    };
-    let flops: f64 = costs
-        .iter()
-        .zip(&solved)
-        .filter(|(_, s)| ran(s))
-        .map(|(cost, _)| cost)
-        .sum();
-    let late = solved.iter().find_map(|s| match s {
-        Some(Err(barrier::Unsolved::Late { seconds, left })) => Some(Skipped::Time {
-            seconds: *seconds,
-            left: *left,
-        }),
-        _ => None,
-    });
-    // Outputs not polished keep ADMM's point and multipliers. A method cut short keeps where it
-    // got to: its dual point bounds the optimum whatever its accuracy, and the caller returns its
-    // point only if it is feasible and better than ADMM's.
-    let mut v_out = vh.clone();
-    let mut mu_out = mu_admm;
-    let mut polished_outputs = 0;
-    for (k, restricted) in solved.into_iter().enumerate() {
-        let Some(Ok(restricted)) = restricted else {
-            continue;
+    let outcome = rows.is_first().then(|| {
+        let solved: Vec<_> = match side_by_side {
+            true => (0..c).into_par_iter().map(solve).collect(),
+            false => (0..c).map(solve).collect(),
         };
-        polished_outputs += 1;
-        for (q, &i) in chosen[k].iter().enumerate() {
-            for (b, col) in columns(i, k).into_iter().enumerate() {
-                for (r, value) in restricted.points[q][b].iter().enumerate() {
-                    v_out[(r, col)] = *value;
-                }
-                for (j, lambda) in restricted.multipliers[q][b].iter().enumerate() {
-                    mu_out[(j, col)] = lambda / cone_scale;
+        // Methods that took steps count their estimated cost; one that gave up before its first
+        // step (interrupted, or too slow for the deadline) did little.
+        let ran = |s: &Option<Result<_, barrier::Unsolved>>| {
+            matches!(s, Some(Ok(_) | Err(barrier::Unsolved::NotFinite)))
+        };
+        let flops: f64 = costs
+            .iter()
+            .zip(&solved)
+            .filter(|(_, s)| ran(s))
+            .map(|(cost, _)| cost)
+            .sum();
+        let late = solved.iter().find_map(|s| match s {
+            Some(Err(barrier::Unsolved::Late { seconds, left })) => Some(Skipped::Time {
+                seconds: *seconds,
+                left: *left,
+            }),
+            _ => None,
+        });
+        // Outputs not polished keep ADMM's point and multipliers. A method cut short keeps where
+        // it got to: its dual point bounds the optimum whatever its accuracy, and the caller
+        // returns its point only if it is feasible and better than ADMM's.
+        let mut v_out = vh.clone();
+        let mut mu_out = mu_admm.clone();
+        let mut polished_outputs = 0;
+        for (k, restricted) in solved.into_iter().enumerate() {
+            let Some(Ok(restricted)) = restricted else {
+                continue;
+            };
+            polished_outputs += 1;
+            for (q, &i) in chosen[k].iter().enumerate() {
+                for (b, col) in columns(i, k).into_iter().enumerate() {
+                    for (r, value) in restricted.points[q][b].iter().enumerate() {
+                        v_out[(r, col)] = *value;
+                    }
+                    for (j, lambda) in restricted.multipliers[q][b].iter().enumerate() {
+                        mu_out[(j, col)] = lambda / cone_scale;
+                    }
                 }
             }
         }
-    }
-    match (polished_outputs, late) {
-        (0, Some(late)) => return Err(late),
-        (0, None) => return Ok((None, flops)),
-        _ => {}
-    }
-    let mu_out = relu.then_some(mu_out);
+        match (polished_outputs, late) {
+            (0, Some(late)) => Outcome::Late(late),
+            (0, None) => Outcome::Unchanged(flops),
+            _ => Outcome::Polished(v_out, mu_out, flops),
+        }
+    });
+    let (v_out, mu_out, flops) = match shared(rows, outcome, [d, n, cols], y) {
+        Outcome::Late(late) => return Err(late),
+        Outcome::Unchanged(flops) => return Ok((None, flops)),
+        Outcome::Polished(v_out, mu_out, flops) => (v_out, mu_out, flops),
+    };
+    // This peer's rows of the multipliers, and of the data for the dual point: its sums over rows
+    // are completed with the other peers'.
+    let local = op.n();
+    let mu_out = relu.then(|| mu_out.as_ref().subrows(start, local).to_owned());
+    let whole = HostRows {
+        x,
+        mask,
+        y: yh,
+        cone_scale,
+    };
+    let mine = rows.is_sharded().then(|| HostRows::of(op, y));
     let polished = Polished {
         v: host::upload_faer(&v_out, v),
         mu: mu_out.as_ref().map(|mu| host::upload_faer(mu, v)),
         dual: host_dual(
-            &x,
-            &mask,
-            &yh,
+            mine.as_ref().unwrap_or(&whole),
             &v_out,
             mu_out.as_ref(),
-            op.cone_scale(),
             beta,
+            |sums| rows.sum_host(sums, y),
         ),
     };
     Ok((Some(polished), flops))
+}
+
+/// What a polish came to on the peer that ran it: the method of no output ended in time, no output
+/// was polished (with the estimated flops spent), or the polished point (`d x B c`) and multipliers
+/// (`n x B c`, every row) with the flops.
+enum Outcome {
+    Late(Skipped),
+    Unchanged(f64),
+    Polished(Mat<f64>, Mat<f64>, f64),
+}
+
+/// The polish's `outcome` (on peer 0, `None` elsewhere) on every peer of `rows`, for a point of
+/// `d x cols` on `n` rows in all: as it is unsharded, else through [`Rows::share`] (in f32 on a
+/// backend without f64, where the point and multipliers round to the precision of the solve).
+fn shared<B: Backend>(
+    rows: &Rows<B>,
+    outcome: Option<Outcome>,
+    [d, n, cols]: [usize; 3],
+    like: &Tensor<B, 2>,
+) -> Outcome {
+    if !rows.is_sharded() {
+        return outcome.expect("an unsharded solve polishes");
+    }
+    let header = match &outcome {
+        Some(Outcome::Late(Skipped::Time { seconds, left })) => vec![0.0, *seconds, *left],
+        Some(Outcome::Unchanged(flops)) => vec![1.0, *flops, 0.0],
+        Some(Outcome::Polished(_, _, flops)) => vec![2.0, *flops, 0.0],
+        _ => vec![0.0; 3],
+    };
+    let header = rows.share(header, like);
+    match header[0] as usize {
+        0 => Outcome::Late(Skipped::Time {
+            seconds: header[1],
+            left: header[2],
+        }),
+        1 => Outcome::Unchanged(header[1]),
+        _ => {
+            let values = match outcome {
+                Some(Outcome::Polished(v, mu, _)) => {
+                    let mut values = host::row_major(&v);
+                    values.extend(host::row_major(&mu));
+                    values
+                }
+                _ => vec![0.0; (d + n) * cols],
+            };
+            let values = rows.share(values, like);
+            let (v, mu) = values.split_at(d * cols);
+            let matrix =
+                |rows: usize, values: &[f64]| Mat::from_fn(rows, cols, |i, j| values[i * cols + j]);
+            Outcome::Polished(matrix(d, v), matrix(n, mu), header[1])
+        }
+    }
 }
 
 #[cfg(test)]

@@ -9,14 +9,17 @@
 //! and calls the collective the same number of times.
 //!
 //! What does not shard, and runs on one peer only: the factorizations (peer 0 factors, the others
-//! receive the factor, so that every peer applies bit-identical inverses) and never the sample-space
-//! core, which couples all rows (`n x n`). Polishing needs the active rows of every peer on one
-//! host and is skipped; the sharded solve is certified by ADMM's own dual point.
+//! receive the factor, so that every peer applies bit-identical inverses), never the sample-space
+//! core, which couples all rows (`n x n`), and the polish, whose interior-point methods need every
+//! row on one host: each peer's rows are gathered ([`Rows::gather`], on every peer), peer 0 polishes
+//! and shares the point and multipliers ([`Rows::share`]); the dual point's sums over rows are then
+//! summed over the peers again, each on its own rows.
 
 use crate::error::{CronosError, Result};
 use crate::host;
 use burn::prelude::*;
 use burn::tensor::{DType, TensorData};
+use faer::Mat;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -128,6 +131,33 @@ impl<B: Backend> Rows<B> {
         let count = values.len();
         let local = Tensor::<B, 1>::from_data(TensorData::new(values, [count]), (&device, dtype));
         host::to_vec(self.sum(local))
+    }
+
+    /// Peer 0's `values` on every peer (the others' are ignored; the same length on every peer),
+    /// in f64 where the backend holds f64 ([`Rows::sum_host`]).
+    pub(crate) fn share(&self, values: Vec<f64>, like: &Tensor<B, 2>) -> Vec<f64> {
+        match self.is_first() {
+            true => self.sum_host(values, like),
+            false => self.sum_host(vec![0.0; values.len()], like),
+        }
+    }
+
+    /// Every peer's rows of `t` (this peer's block of them), in the order of the peers, on the host
+    /// in f64, and the row at which this peer's start: one sum of copies padded with zeros, exact in
+    /// any precision.
+    pub(crate) fn gather(&self, t: Tensor<B, 2>) -> (Mat<f64>, usize) {
+        let Some(collective) = &self.collective else {
+            return (host::to_faer(t), 0);
+        };
+        let [local, cols] = t.dims();
+        let mut counts = vec![0.0; collective.peers()];
+        counts[collective.peer()] = local as f64;
+        let counts = self.sum_host(counts, &t);
+        let start = counts[..collective.peer()].iter().sum::<f64>() as usize;
+        let total = counts.iter().sum::<f64>() as usize;
+        let padded = Tensor::<B, 2>::zeros([total, cols], (&t.device(), t.dtype()))
+            .slice_assign([start..start + local, 0..cols], t);
+        (host::to_faer(self.sum(padded)), start)
     }
 
     /// `t` as peer 0 has it, on every peer (the others pass a tensor of the same shape, ignored).

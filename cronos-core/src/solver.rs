@@ -179,8 +179,8 @@ impl<'a> Cronos<'a> {
     /// solution holds the same network and report (`n` counts every row), and the certificate's
     /// rows and the warm start's cone state of its own rows.
     ///
-    /// Polishing and the sample-space core do not shard (both couple the rows of every peer): the
-    /// u-step core is in pattern space and the certificate comes from ADMM's own dual point.
+    /// The sample-space core does not shard (it couples the rows of every peer): the u-step core is
+    /// in pattern space. A polish runs on peer 0 on every peer's rows, gathered there for it.
     pub fn fit_shard<B: Backend>(
         self,
         x: Tensor<B, 2>,
