@@ -248,3 +248,33 @@ fn two_peers_on_wgpu_follow_one() {
     assert!(diff <= 1e-5, "{two:?}\nvs {one:?}");
     assert_eq!(two.peers, 2);
 }
+
+/// Two peers on wgpu solve the ReLU fixture to its certificate (f32, 1e-3): they polish on peer 0
+/// with rows gathered and the point shared through the device's collective, in the device's float
+/// type where it holds no f64, and the assembled certificate proves the reported bound.
+#[cfg(feature = "wgpu")]
+#[test]
+fn two_peers_on_wgpu_polish_to_the_certificate() {
+    use burn::backend::Wgpu;
+    let fx = Fixture::load("relu_binary.npz");
+    let config = config(&fx).with_tol(1e-3).with_max_iters(2_000);
+    let device = Default::default();
+    let [x, y, gates] = fx.tensors::<Wgpu>(&device, DType::F32);
+    let devices = [device.clone(), device];
+    let sol = fit_sharded(&config, x, y, Some(gates), &devices, None, None).unwrap();
+    let r = &sol.report;
+    let bound = independent_bound(&fx, &sol.certificate);
+    let gap = (r.objective - fx.objective).abs() / fx.objective;
+    println!(
+        "wgpu, 2 peers: objective {} vs optimum {} ({gap:.1e}), bound {bound} (reported {}), {} iterations, {} polishes",
+        r.objective, fx.objective, r.lower_bound, r.iterations, r.polishes
+    );
+    assert_eq!(r.status, Status::Optimal, "{r:?}");
+    assert!(r.polishes >= 1, "{r:?}");
+    assert!(gap <= 1e-3, "{r:?}");
+    assert!(
+        (bound - r.lower_bound).abs() <= 1e-5 * fx.objective,
+        "{r:?}"
+    );
+    assert!(bound <= fx.objective * (1.0 + 1e-7), "{r:?}");
+}
