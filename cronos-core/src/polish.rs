@@ -352,13 +352,15 @@ pub(crate) fn polish<B: Backend>(
             affordable: limits.affordable(),
         });
     }
-    // Every row on one host: a sharded solve gathers its peers' rows, and peer 0 polishes them.
+    // Every row on one host: a sharded solve gathers its peers' rows on peer 0, which polishes them.
     let rows = op.rows();
     let (x, start) = rows.gather(op.x().clone());
     let (mask, _) = rows.gather(op.mask().clone());
     let (yh, _) = rows.gather(y.clone());
-    // Patterns left out keep ADMM's multipliers, which the certificate then tightens.
-    let mu_admm = mu.map_or_else(|| Mat::zeros(n, cols), |m| rows.gather(m.clone()).0);
+    // Patterns left out keep ADMM's multipliers, which the certificate then tightens (the gated
+    // program has none).
+    let mu_rows = if relu { n } else { 0 };
+    let mu_admm = mu.map_or_else(|| Mat::zeros(mu_rows, cols), |m| rows.gather(m.clone()).0);
     let cone_scale = op.cone_scale();
     let threads = rayon::current_num_threads();
     let side_by_side = side_by_side(&costs, threads, memory, limits.memory);
@@ -460,7 +462,7 @@ pub(crate) fn polish<B: Backend>(
             _ => Outcome::Polished(v_out, mu_out, flops),
         }
     });
-    let (v_out, mu_out, flops) = match shared(rows, outcome, [d, n, cols], y) {
+    let (v_out, mu_out, flops) = match shared(rows, outcome, [d, mu_rows, cols], y) {
         Outcome::Late(late) => return Err(late),
         Outcome::Unchanged(flops) => return Ok((None, flops)),
         Outcome::Polished(v_out, mu_out, flops) => (v_out, mu_out, flops),
@@ -492,7 +494,7 @@ pub(crate) fn polish<B: Backend>(
 
 /// What a polish came to on the peer that ran it: the method of no output ended in time, no output
 /// was polished (with the estimated flops spent), or the polished point (`d x B c`) and multipliers
-/// (`n x B c`, every row) with the flops.
+/// (`n x B c`, every row; no rows for the gated program) with the flops.
 enum Outcome {
     Late(Skipped),
     Unchanged(f64),
@@ -500,8 +502,9 @@ enum Outcome {
 }
 
 /// The polish's `outcome` (on peer 0, `None` elsewhere) on every peer of `rows`, for a point of
-/// `d x cols` on `n` rows in all: as it is unsharded, else through [`Rows::share`] (in f32 on a
-/// backend without f64, where the point and multipliers round to the precision of the solve).
+/// `d x cols` with multipliers of `n x cols`: as it is unsharded, else through [`Rows::share`] (in
+/// f32 on a backend without f64, where the point and multipliers round to the precision of the
+/// solve).
 fn shared<B: Backend>(
     rows: &Rows<B>,
     outcome: Option<Outcome>,

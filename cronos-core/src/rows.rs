@@ -11,8 +11,8 @@
 //! What does not shard, and runs on one peer only: the factorizations (peer 0 factors, the others
 //! receive the factor, so that every peer applies bit-identical inverses), never the sample-space
 //! core, which couples all rows (`n x n`), and the polish, whose interior-point methods need every
-//! row on one host: each peer's rows are gathered ([`Rows::gather`], on every peer), peer 0 polishes
-//! and shares the point and multipliers ([`Rows::share`]); the dual point's sums over rows are then
+//! row on one host: each peer's rows are gathered on peer 0 ([`Rows::gather`]), which polishes and
+//! shares the point and multipliers ([`Rows::share`]); the dual point's sums over rows are then
 //! summed over the peers again, each on its own rows.
 
 use crate::error::{CronosError, Result};
@@ -143,8 +143,8 @@ impl<B: Backend> Rows<B> {
     }
 
     /// Every peer's rows of `t` (this peer's block of them), in the order of the peers, on the host
-    /// in f64, and the row at which this peer's start: one sum of copies padded with zeros, exact in
-    /// any precision.
+    /// of peer 0 in f64 (no rows on the others), and the row at which this peer's start: one sum of
+    /// copies padded with zeros, exact in any precision.
     pub(crate) fn gather(&self, t: Tensor<B, 2>) -> (Mat<f64>, usize) {
         let Some(collective) = &self.collective else {
             return (host::to_faer(t), 0);
@@ -157,7 +157,11 @@ impl<B: Backend> Rows<B> {
         let total = counts.iter().sum::<f64>() as usize;
         let padded = Tensor::<B, 2>::zeros([total, cols], (&t.device(), t.dtype()))
             .slice_assign([start..start + local, 0..cols], t);
-        (host::to_faer(self.sum(padded)), start)
+        let all = self.sum(padded);
+        match self.is_first() {
+            true => (host::to_faer(all), start),
+            false => (Mat::zeros(0, cols), start),
+        }
     }
 
     /// `t` as peer 0 has it, on every peer (the others pass a tensor of the same shape, ignored).
