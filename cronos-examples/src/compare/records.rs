@@ -9,7 +9,7 @@
 //! run is redone, its rows and the rerun's stay apart, and only the finished attempt is read back.
 
 use crate::error::CliError;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::{BTreeMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -29,7 +29,8 @@ pub struct EpochRecord {
     /// Training seconds up to the end of this epoch, evaluation excluded.
     pub seconds: f64,
     pub val_accuracy: f64,
-    /// Mean squared error over all target entries.
+    /// Mean squared error over all target entries; NaN once a run has diverged (written as `null`).
+    #[serde(deserialize_with = "nan_if_null")]
     pub val_loss: f64,
     /// Regularized training objective after this epoch, at the run's beta: gradient methods on the
     /// two-layer network (CRONOS's path solves each have their own beta; its run records the chosen one).
@@ -38,6 +39,12 @@ pub struct EpochRecord {
     /// The attempt of the run this row belongs to (empty in records written before attempts).
     #[serde(default)]
     pub attempt: String,
+}
+
+/// A float that JSON holds as `null`, as serde_json writes NaN and the infinities: NaN. A run whose
+/// learning rate makes it diverge has a NaN validation loss, and its epochs stay in the records.
+fn nan_if_null<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::NAN))
 }
 
 /// A finished run.
@@ -339,6 +346,27 @@ mod tests {
         let csv = std::fs::read_to_string(dir.path().join("epochs.csv")).unwrap();
         assert_eq!(csv.lines().count(), 3, "{csv}");
         assert!(csv.lines().all(|l| l.split(',').count() == 9), "{csv}");
+    }
+
+    /// A diverged run (SGD at a learning rate of 0.68 on the main job's two-layer task) has a NaN
+    /// validation loss and objective, which JSON holds as `null`: its epochs are read back, not
+    /// skipped as lines that are not records.
+    #[test]
+    fn the_epochs_of_a_diverged_run_are_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = RecordWriter::open(dir.path()).unwrap();
+        let diverged = EpochRecord {
+            val_loss: f64::NAN,
+            objective: Some(f64::NAN),
+            ..epoch("a", 1)
+        };
+        writer.epoch(&diverged).unwrap();
+        writer.run(&run("a")).unwrap();
+        let (_, epochs) = load(dir.path()).unwrap();
+        assert_eq!(epochs.len(), 1, "{epochs:?}");
+        assert!(epochs[0].val_loss.is_nan(), "{epochs:?}");
+        assert_eq!(epochs[0].objective, None);
+        assert_eq!(epochs[0].val_accuracy, diverged.val_accuracy);
     }
 
     #[test]
