@@ -25,6 +25,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+/// Bytes of rows that one all-reduce of [`Rows::gather`] moves (on every peer's device), so that a
+/// polish's gather needs that much device memory beside X, not another copy of all of X.
+const GATHER_BYTES: usize = 64 << 20;
+
 /// The sum over peers that a sharded solve is built on; one value per peer, on that peer's thread.
 ///
 /// Every peer calls [`Collective::sum`] the same number of times with tensors of the same shapes.
@@ -117,7 +121,7 @@ impl<B: Backend> Rows<B> {
     }
 
     /// The sum over peers of `values`, sums over this peer's rows computed on the host in f64, added
-    /// on the device of `like` in f64 where its backend holds f64 there (flex, ndarray and CUDA do)
+    /// on the device of `like` in f64 where its backend holds f64 there (flex and ndarray do)
     /// and otherwise in `like`'s float type, where each addition rounds at about 1e-7 of the sum.
     pub(crate) fn sum_host(&self, values: Vec<f64>, like: &Tensor<B, 2>) -> Vec<f64> {
         if !self.is_sharded() {
@@ -143,9 +147,15 @@ impl<B: Backend> Rows<B> {
     }
 
     /// Every peer's rows of `t` (this peer's block of them), in the order of the peers, on the host
-    /// of peer 0 in f64 (no rows on the others), and the row at which this peer's start: one sum of
-    /// copies padded with zeros, exact in any precision.
+    /// of peer 0 in f64 (no rows on the others), and the row at which this peer's start: sums of
+    /// copies padded with zeros, exact in any precision, [`GATHER_BYTES`] of rows at a time.
     pub(crate) fn gather(&self, t: Tensor<B, 2>) -> (Mat<f64>, usize) {
+        let bytes = t.dims()[1].max(1) * t.dtype().size();
+        self.gather_by(t, (GATHER_BYTES / bytes).max(1))
+    }
+
+    /// [`Rows::gather`], `chunk` rows at a time.
+    fn gather_by(&self, t: Tensor<B, 2>, chunk: usize) -> (Mat<f64>, usize) {
         let Some(collective) = &self.collective else {
             return (host::to_faer(t), 0);
         };
@@ -155,13 +165,28 @@ impl<B: Backend> Rows<B> {
         let counts = self.sum_host(counts, &t);
         let start = counts[..collective.peer()].iter().sum::<f64>() as usize;
         let total = counts.iter().sum::<f64>() as usize;
-        let padded = Tensor::<B, 2>::zeros([total, cols], (&t.device(), t.dtype()))
-            .slice_assign([start..start + local, 0..cols], t);
-        let all = self.sum(padded);
-        match self.is_first() {
-            true => (host::to_faer(all), start),
-            false => (Mat::zeros(0, cols), start),
+        let first = self.is_first();
+        let mut all = Mat::<f64>::zeros(if first { total } else { 0 }, cols);
+        for from in (0..total).step_by(chunk) {
+            let to = (from + chunk).min(total);
+            let mut padded = Tensor::<B, 2>::zeros([to - from, cols], (&t.device(), t.dtype()));
+            // This peer's rows within [from, to), if any.
+            let (a, b) = (start.max(from), (start + local).min(to));
+            if a < b {
+                let mine = t.clone().narrow(0, a - start, b - a);
+                padded = padded.slice_assign([a - from..b - from, 0..cols], mine);
+            }
+            let part = self.sum(padded);
+            if first {
+                let values = host::to_vec(part);
+                for i in 0..to - from {
+                    for j in 0..cols {
+                        all[(from + i, j)] = values[i * cols + j];
+                    }
+                }
+            }
         }
+        (all, start)
     }
 
     /// `t` as peer 0 has it, on every peer (the others pass a tensor of the same shape, ignored).
@@ -247,5 +272,90 @@ impl<B: Backend> Rows<B> {
             .collect();
         let shared = values[s + peers * m..].to_vec();
         (values[..s].to_vec(), maxima, shared)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Collective, Rows};
+    use crate::host;
+    use crate::test_support::B;
+    use burn::prelude::*;
+    use burn::tensor::TensorData;
+    use std::sync::{Arc, Barrier, Mutex};
+
+    /// Peers on threads of this process that sum through shared memory.
+    struct Threads {
+        peer: usize,
+        peers: usize,
+        total: Arc<Mutex<Vec<f64>>>,
+        barrier: Arc<Barrier>,
+    }
+
+    impl Collective<B> for Threads {
+        fn peer(&self) -> usize {
+            self.peer
+        }
+
+        fn peers(&self) -> usize {
+            self.peers
+        }
+
+        fn sum(&self, t: Tensor<B, 2>) -> Result<Tensor<B, 2>, String> {
+            let values = host::to_vec(t.clone());
+            {
+                let mut total = self.total.lock().unwrap();
+                total.resize(values.len(), 0.0);
+                for (s, v) in total.iter_mut().zip(&values) {
+                    *s += v;
+                }
+            }
+            self.barrier.wait();
+            let sum = self.total.lock().unwrap().clone();
+            self.barrier.wait();
+            self.total.lock().unwrap().clear();
+            self.barrier.wait();
+            let options = (&t.device(), t.dtype());
+            Ok(Tensor::from_data(TensorData::new(sum, t.dims()), options))
+        }
+    }
+
+    /// Three peers of 5, 4 and 6 rows gather a 15 x 3 matrix 4 rows at a time: peer 0 holds every
+    /// row in the peers' order, the others none, and each knows where its rows start.
+    #[test]
+    fn a_gather_puts_every_peers_rows_on_peer_0_in_order() {
+        let (sizes, cols) = ([5, 4, 6], 3);
+        let peers = sizes.len();
+        let whole: Vec<f64> = (0..15 * cols).map(|k| k as f64 + 0.5).collect();
+        let total = Arc::new(Mutex::new(Vec::new()));
+        let barrier = Arc::new(Barrier::new(peers));
+        let results: Vec<_> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..peers)
+                .map(|peer| {
+                    let start: usize = sizes[..peer].iter().sum();
+                    let block = whole[start * cols..(start + sizes[peer]) * cols].to_vec();
+                    let collective = Threads {
+                        peer,
+                        peers,
+                        total: total.clone(),
+                        barrier: barrier.clone(),
+                    };
+                    scope.spawn(move || {
+                        let rows = Rows::<B>::shard(Arc::new(collective));
+                        let data = TensorData::new(block, [sizes[peer], cols]);
+                        let t = Tensor::<B, 2>::from_data(data, &Default::default());
+                        rows.gather_by(t, 4)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for (peer, (gathered, start)) in results.iter().enumerate() {
+            assert_eq!(*start, sizes[..peer].iter().sum::<usize>(), "peer {peer}");
+            match peer {
+                0 => assert_eq!(host::row_major(gathered), whole),
+                _ => assert_eq!(gathered.nrows(), 0, "peer {peer}"),
+            }
+        }
     }
 }
