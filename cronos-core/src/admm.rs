@@ -54,8 +54,8 @@ pub(crate) struct Problem<B: Backend> {
 
 impl<B: Backend> Problem<B> {
     /// Estimated floating-point operations of one ADMM iteration besides its products with A: about
-    /// six products of X (`n x d`, every peer's rows) with a `d x B c` block of columns (u-step, cone products,
-    /// measures). See [`Admm::iteration_flops`].
+    /// six products of X (`n x d`, every peer's rows) with a `d x B c` block of columns (u-step,
+    /// cone products, measures). See [`Admm::iteration_flops`].
     pub(crate) fn iteration_flops(&self) -> f64 {
         let (n, d) = (self.op.total_rows(), self.op.d());
         12.0 * (n * d * self.fty.dims()[1]) as f64
@@ -369,10 +369,7 @@ impl<B: Backend> Admm<B> {
             p.beta,
             p.ustep.gram_max(),
         );
-        let device = match p.y.dtype() == DType::F64 {
-            true => device,
-            false => on_host(&p.op, &p.y, &device, p.beta),
-        };
+        let device = p.settled(device);
         let dual = match polished.dual.bound > device.bound {
             true => polished.dual,
             false => device,

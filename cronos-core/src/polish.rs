@@ -428,10 +428,7 @@ pub(crate) fn polish<B: Backend>(
             .map(|(cost, _)| cost)
             .sum();
         let late = solved.iter().find_map(|s| match s {
-            Some(Err(barrier::Unsolved::Late { seconds, left })) => Some(Skipped::Time {
-                seconds: *seconds,
-                left: *left,
-            }),
+            Some(Err(barrier::Unsolved::Late { seconds, left })) => Some((*seconds, *left)),
             _ => None,
         });
         // Outputs not polished keep ADMM's point and multipliers. A method cut short keeps where
@@ -457,13 +454,13 @@ pub(crate) fn polish<B: Backend>(
             }
         }
         match (polished_outputs, late) {
-            (0, Some(late)) => Outcome::Late(late),
+            (0, Some((seconds, left))) => Outcome::Late { seconds, left },
             (0, None) => Outcome::Unchanged(flops),
             _ => Outcome::Polished(v_out, mu_out, flops),
         }
     });
     let (v_out, mu_out, flops) = match shared(rows, outcome, [d, mu_rows, cols], y) {
-        Outcome::Late(late) => return Err(late),
+        Outcome::Late { seconds, left } => return Err(Skipped::Time { seconds, left }),
         Outcome::Unchanged(flops) => return Ok((None, flops)),
         Outcome::Polished(v_out, mu_out, flops) => (v_out, mu_out, flops),
     };
@@ -492,11 +489,12 @@ pub(crate) fn polish<B: Backend>(
     Ok((Some(polished), flops))
 }
 
-/// What a polish came to on the peer that ran it: the method of no output ended in time, no output
-/// was polished (with the estimated flops spent), or the polished point (`d x B c`) and multipliers
-/// (`n x B c`, every row; no rows for the gated program) with the flops.
+/// What a polish came to on the peer that ran it: no output was polished and a method would not
+/// have ended in time (it needed `seconds` where `left` were left), no output was polished
+/// otherwise (with the estimated flops spent), or the polished point (`d x B c`) and multipliers (`n x B c`, every row; no rows for the
+/// gated program) with the flops.
 enum Outcome {
-    Late(Skipped),
+    Late { seconds: f64, left: f64 },
     Unchanged(f64),
     Polished(Mat<f64>, Mat<f64>, f64),
 }
@@ -515,17 +513,17 @@ fn shared<B: Backend>(
         return outcome.expect("an unsharded solve polishes");
     }
     let header = match &outcome {
-        Some(Outcome::Late(Skipped::Time { seconds, left })) => vec![0.0, *seconds, *left],
+        Some(Outcome::Late { seconds, left }) => vec![0.0, *seconds, *left],
         Some(Outcome::Unchanged(flops)) => vec![1.0, *flops, 0.0],
         Some(Outcome::Polished(_, _, flops)) => vec![2.0, *flops, 0.0],
-        _ => vec![0.0; 3],
+        None => vec![0.0; 3],
     };
     let header = rows.share(header, like);
     match header[0] as usize {
-        0 => Outcome::Late(Skipped::Time {
+        0 => Outcome::Late {
             seconds: header[1],
             left: header[2],
-        }),
+        },
         1 => Outcome::Unchanged(header[1]),
         _ => {
             let values = match outcome {
