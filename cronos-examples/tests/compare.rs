@@ -221,7 +221,10 @@ fn default_comparison_runs_the_two_layer_and_the_deep_task() {
     let settings = std::fs::read_to_string(out_dir.join("two-layer/settings.json")).unwrap();
     let settings: Value = serde_json::from_str(&settings).unwrap();
     // Ten classes, P = 3: CRONOS's width 2 P c.
-    assert_eq!(settings["arch"], "two-layer, width 60");
+    assert_eq!(
+        settings["arch"],
+        "two-layer, width 60, each hidden unit feeding one output"
+    );
 
     let only_deep = dir.path().join("deep-only");
     let mut am = args("cronos-am");
@@ -510,9 +513,10 @@ fn zero_counts_are_rejected_before_training() {
     assert!(!dir.path().join("deep").exists(), "nothing ran");
 }
 
-/// Layer widths of zero, no feature layer, a single class, a non-positive time limit and a dataset
-/// without its directory are one-line errors naming the flag (the first two used to end in an index
-/// out of bounds, the third trained on one class).
+/// Layer widths of zero, no feature layer, a two-layer network with fewer hidden units than outputs,
+/// a single class, a non-positive time limit and a dataset without its directory are one-line errors
+/// naming the flag (zero widths used to end in an index out of bounds, a single class trained on
+/// it).
 #[test]
 fn bad_arguments_are_one_line_errors_naming_the_flag() {
     let dir = tempfile::tempdir().unwrap();
@@ -524,6 +528,11 @@ fn bad_arguments_are_one_line_errors_naming_the_flag() {
         ),
         ("--arch", "0", "bad width `0`"),
         ("--arch", "two-layer:0", "bad width `0`"),
+        (
+            "--arch",
+            "two-layer:8",
+            "fewer hidden units than its 10 outputs",
+        ),
         ("--arch", ",", "no feature layer widths"),
         ("--classes", "3", "at least two classes, found 1"),
         ("--cronos-time-limit", "0", "expected a number > 0"),

@@ -82,10 +82,23 @@ pub const TWO_LAYER_PCA: usize = 50;
 /// The network the gradient-trained methods share.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Arch {
-    /// One hidden ReLU layer of `width` neurons (the network CRONOS fits).
-    TwoLayer { width: usize },
+    /// One hidden ReLU layer of `width` neurons (the network CRONOS fits), connected to the
+    /// outputs as `output` says.
+    TwoLayer { width: usize, output: OutputLayer },
     /// Bias-free ReLU feature layers, then the two-layer head of width 2 P c (CRONOS-AM's).
     Deep { feature_widths: Vec<usize> },
+}
+
+/// How the hidden units of the two-layer network feed its outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputLayer {
+    /// Each hidden unit feeds one output (unit j output j mod c), as in the network CRONOS
+    /// returns, whose convex program holds a separate set of neurons per output: every method
+    /// then trains the same network.
+    PerOutput,
+    /// Every hidden unit feeds every output, as in a plain dense MLP: a larger class of networks
+    /// than CRONOS's program describes (its neurons can serve several outputs at once).
+    Dense,
 }
 
 /// beta of the two-layer program (the weight decay beta/2 every method's objective carries).
@@ -201,6 +214,10 @@ pub struct CompareArgs {
     /// CRONOS's width 2 P c, and 256,256].
     #[arg(long, value_parser = parse_arch)]
     pub arch: Option<Arch>,
+    /// How the two-layer network's hidden units feed its outputs: per-output (each unit one
+    /// output, the network CRONOS returns) or dense (every unit every output).
+    #[arg(long, value_name = "HOW", default_value = "per-output")]
+    pub output_layer: OutputLayer,
     /// Learning rates drawn per baseline (log-uniform over [1e-6, 1e-2] for Adam, AdamW and Yogi, the
     /// paper's range, moved by the default learning rate over Adam's for the others: SGD [1e-4, 1],
     /// Shampoo [5e-5, 0.5], D-Adaptation AdamW [1e-3, 10]).
@@ -282,12 +299,19 @@ pub struct Task<'a> {
 
 impl Task<'_> {
     /// The network every method of the task trains, for `outputs` targets: --arch, or the deep
-    /// 256-256 MLP, or the two-layer network of CRONOS's width 2 P c.
+    /// 256-256 MLP, or the two-layer network of CRONOS's width 2 P c; a two-layer network's
+    /// output layer is --output-layer's.
     pub fn network(&self, outputs: usize) -> Arch {
+        let output = self.args.output_layer;
         match (&self.arch, self.kind) {
+            (Some(Arch::TwoLayer { width, .. }), _) => Arch::TwoLayer {
+                width: *width,
+                output,
+            },
             (Some(arch), _) => arch.clone(),
             (None, TaskKind::TwoLayer) => Arch::TwoLayer {
                 width: 2 * self.neurons * outputs,
+                output,
             },
             (None, TaskKind::Deep) => Arch::Deep {
                 feature_widths: vec![256, 256],
@@ -421,8 +445,12 @@ fn parse_width(s: &str) -> Result<usize, String> {
 
 fn parse_arch(s: &str) -> Result<Arch, String> {
     if let Some(w) = s.strip_prefix("two-layer:") {
+        // The output layer is --output-layer's (see `Task::network`).
         let width = parse_width(w)?;
-        return Ok(Arch::TwoLayer { width });
+        return Ok(Arch::TwoLayer {
+            width,
+            output: OutputLayer::PerOutput,
+        });
     }
     let feature_widths = s
         .split(',')
@@ -438,7 +466,17 @@ fn parse_arch(s: &str) -> Result<Arch, String> {
 impl fmt::Display for Arch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::TwoLayer { width } => write!(f, "two-layer, width {width}"),
+            Self::TwoLayer {
+                width,
+                output: OutputLayer::PerOutput,
+            } => write!(
+                f,
+                "two-layer, width {width}, each hidden unit feeding one output"
+            ),
+            Self::TwoLayer {
+                width,
+                output: OutputLayer::Dense,
+            } => write!(f, "two-layer, width {width}, dense output layer"),
             Self::Deep { feature_widths } => write!(f, "deep MLP {feature_widths:?} + head"),
         }
     }

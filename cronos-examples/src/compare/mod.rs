@@ -30,7 +30,9 @@ pub mod sweep;
 pub mod task;
 pub mod train;
 
-pub use args::{Arch, Beta, Classes, CompareArgs, Dataset, Method, Task, TaskKind, BASELINES};
+pub use args::{
+    Arch, Beta, Classes, CompareArgs, Dataset, Method, OutputLayer, Task, TaskKind, BASELINES,
+};
 pub use sweep::{lr_draws, lr_range, run, Outcome, LR_RANGE};
 pub use task::load_task;
 

@@ -1,7 +1,7 @@
 //! The sweep: every planned run (method, learning rate, seed) not already recorded, run in turn on
 //! the chosen backend, then the summary of all recorded runs.
 
-use super::args::{Arch, Beta, CompareArgs, Method, Task, TaskKind};
+use super::args::{Arch, Beta, CompareArgs, Method, OutputLayer, Task, TaskKind};
 use super::records::{self, EpochRecord, RecordWriter, RunRecord};
 use super::task::{check_settings, load_task, TaskData};
 use super::{summary, train};
@@ -135,7 +135,14 @@ fn run_task(
     let classes = data.train.num_classes();
     let outputs = TargetEncoding::for_classes(classes).width(classes);
     let arch = task.network(outputs);
-    if let Arch::TwoLayer { width } = arch {
+    if let Arch::TwoLayer { width, output } = arch {
+        if output == OutputLayer::PerOutput && width < outputs {
+            return Err(CliError(format!(
+                "the two-layer network has width {width}, fewer hidden units than its {outputs} \
+                 outputs, so --output-layer per-output would leave outputs unconnected: use \
+                 --arch two-layer:{outputs} or more"
+            )));
+        }
         // CRONOS's network must not be wider than everyone else's.
         let cronos_width = 2 * task.neurons * outputs;
         if with_cronos && width < cronos_width {
