@@ -34,6 +34,12 @@ pub struct DeepMlpConfig {
     /// Widths of the bias-free feature layers (each followed by a ReLU).
     #[config(default = "vec![256, 256]")]
     pub feature_widths: Vec<usize>,
+    /// Whether head unit j feeds output j mod c alone, as in the heads CRONOS solves (their convex
+    /// program holds a separate set of neurons per output, see `cronos_core::map_to_network`), so
+    /// that a network trained end to end is the one CRONOS-AM's head describes; `false`: every
+    /// unit feeds every output. With one output both are the same.
+    #[config(default = true)]
+    pub per_output_head: bool,
 }
 
 impl DeepMlpConfig {
@@ -57,6 +63,7 @@ impl DeepMlpConfig {
             features,
             head_hidden: linear(d_in, self.head_width),
             head_output: linear(self.head_width, self.d_output),
+            per_output_head: self.per_output_head,
         }
         .fork(device)
     }
@@ -69,15 +76,35 @@ pub struct DeepMlp<B: Backend> {
     pub features: Vec<Linear<B>>,
     /// First head layer, `k x m`, followed by a ReLU.
     pub head_hidden: Linear<B>,
-    /// Second head layer, `m x c`.
+    /// Second head layer, `m x c`; see [`DeepMlp::head_output_weight`].
     pub head_output: Linear<B>,
+    /// See [`DeepMlpConfig::per_output_head`].
+    pub per_output_head: bool,
 }
 
 impl<B: Backend> DeepMlp<B> {
     /// Predictions, `n x c`.
     pub fn forward(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
         let h = HeadModel::features(self, x);
-        self.head_output.forward(relu(self.head_hidden.forward(h)))
+        relu(self.head_hidden.forward(h)).matmul(self.head_output_weight())
+    }
+
+    /// The head's output weights `W2` (`m x c`) as the network applies them: in a per-output head
+    /// ([`DeepMlpConfig::per_output_head`]) the weights from unit j to outputs other than j mod c
+    /// are masked out, so they take no part in the predictions, get no gradient and belong in no
+    /// weight norm.
+    pub fn head_output_weight(&self) -> Tensor<B, 2> {
+        let weight = self.head_output.weight.val();
+        let [width, outputs] = weight.dims();
+        if !self.per_output_head || outputs == 1 {
+            return weight;
+        }
+        let ones = (0..width * outputs)
+            .map(|at| f32::from(u8::from(at / outputs % outputs == at % outputs)))
+            .collect();
+        let mask = TensorData::new::<f32, _>(ones, [width, outputs]);
+        let mask = Tensor::from_data(mask, (&weight.device(), weight.dtype()));
+        weight * mask
     }
 
     /// The same network with the head excluded from autodiff: its parameters get no gradients,
@@ -140,5 +167,62 @@ impl<B: Backend> InferenceStep for DeepMlp<B> {
 
     fn step(&self, batch: ClassificationBatch<B>) -> ClassificationOutput<B> {
         self.classification(batch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::{Autodiff, NdArray};
+    use burn::tensor::Distribution;
+
+    type B = Autodiff<NdArray<f64>>;
+
+    /// In a per-output head output k sees head units k, k + c, ... alone: a weight from another
+    /// unit changes no prediction, gets no gradient and is no part of the applied weights; in a
+    /// dense head it does all three.
+    #[test]
+    fn per_output_head_units_feed_their_own_output_alone() {
+        let device = Default::default();
+        let (width, outputs) = (6, 3);
+        let x = Tensor::<B, 2>::random([5, 4], Distribution::Default, &device);
+        let mut per_output = DeepMlpConfig::new(4, width, outputs)
+            .with_feature_widths(vec![3])
+            .init::<B>(&device);
+        assert!(per_output.per_output_head, "the default");
+        // Every unit active on every row, so every output weight matters to a dense head.
+        let positive = |w: Tensor<B, 2>| w.abs().detach().require_grad();
+        per_output.features[0].weight = per_output.features[0].weight.clone().map(positive);
+        per_output.head_hidden.weight = per_output.head_hidden.weight.clone().map(positive);
+        let mut dense = per_output.clone();
+        dense.per_output_head = false;
+        let loss = |m: &DeepMlp<B>| m.forward(x.clone()).sum() + m.head_output_weight().sum();
+        let gradient = |m: &DeepMlp<B>| {
+            let grads = loss(m).backward();
+            let g = m.head_output.weight.grad(&grads).unwrap();
+            g.into_data().to_vec::<f64>().unwrap()
+        };
+        let (masked, full) = (gradient(&per_output), gradient(&dense));
+        // Unit j's weight to output k, row-major: index j * outputs + k.
+        for j in 0..width {
+            for k in 0..outputs {
+                let at = j * outputs + k;
+                assert_ne!(full[at], 0.0, "dense, unit {j} output {k}");
+                match j % outputs == k {
+                    true => assert!((masked[at] - full[at]).abs() <= 1e-12 * full[at].abs()),
+                    false => assert_eq!(masked[at], 0.0, "unit {j} output {k}"),
+                }
+            }
+        }
+        // Moving the weight of unit 0 to output 1 moves only the dense network's predictions.
+        let before = [&per_output, &dense].map(|m| m.forward(x.clone()).into_data());
+        let nudge = Tensor::<B, 2>::zeros([width, outputs], &device)
+            .slice_assign([0..1, 1..2], Tensor::ones([1, 1], &device));
+        for m in [&mut per_output, &mut dense] {
+            m.head_output.weight = m.head_output.weight.clone().map(|w| w + nudge.clone());
+        }
+        let after = [&per_output, &dense].map(|m| m.forward(x.clone()).into_data());
+        assert_eq!(after[0], before[0]);
+        assert_ne!(after[1], before[1]);
     }
 }

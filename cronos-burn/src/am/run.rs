@@ -76,6 +76,9 @@ pub struct DeepTrainingConfig {
     /// Widths of the bias-free feature layers.
     #[config(default = "vec![256, 256]")]
     pub feature_widths: Vec<usize>,
+    /// Whether each head unit feeds one output ([`DeepMlpConfig::per_output_head`]).
+    #[config(default = true)]
+    pub per_output_head: bool,
     /// Epochs to train (the last epoch, when resuming).
     #[config(default = 2)]
     pub num_epochs: usize,
@@ -148,6 +151,7 @@ impl DeepTrainingConfig {
     pub fn model(&self, d_input: usize, d_output: usize) -> DeepMlpConfig {
         DeepMlpConfig::for_cronos(d_input, d_output, self.cronos.neurons)
             .with_feature_widths(self.feature_widths.clone())
+            .with_per_output_head(self.per_output_head)
     }
 }
 

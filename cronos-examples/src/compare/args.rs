@@ -85,20 +85,41 @@ pub enum Arch {
     /// One hidden ReLU layer of `width` neurons (the network CRONOS fits), connected to the
     /// outputs as `output` says.
     TwoLayer { width: usize, output: OutputLayer },
-    /// Bias-free ReLU feature layers, then the two-layer head of width 2 P c (CRONOS-AM's).
-    Deep { feature_widths: Vec<usize> },
+    /// Bias-free ReLU feature layers, then the two-layer head of width 2 P c (CRONOS-AM's),
+    /// connected to the outputs as `output` says.
+    Deep {
+        feature_widths: Vec<usize>,
+        output: OutputLayer,
+    },
 }
 
-/// How the hidden units of the two-layer network feed its outputs.
+/// How the hidden units of the two-layer network, or of the deep network's head, feed the
+/// outputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputLayer {
-    /// Each hidden unit feeds one output (unit j output j mod c), as in the network CRONOS
+    /// Each hidden unit feeds one output (unit j output j mod c), as in the networks CRONOS
     /// returns, whose convex program holds a separate set of neurons per output: every method
     /// then trains the same network.
     PerOutput,
     /// Every hidden unit feeds every output, as in a plain dense MLP: a larger class of networks
     /// than CRONOS's program describes (its neurons can serve several outputs at once).
     Dense,
+}
+
+impl fmt::Display for OutputLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::PerOutput => write!(f, "each hidden unit feeding one output"),
+            Self::Dense => write!(f, "dense output layer"),
+        }
+    }
+}
+
+impl OutputLayer {
+    /// [`cronos_burn::am::DeepMlpConfig::per_output_head`] of this connection.
+    pub fn per_output(self) -> bool {
+        self == Self::PerOutput
+    }
 }
 
 /// beta of the two-layer program (the weight decay beta/2 every method's objective carries).
@@ -214,8 +235,9 @@ pub struct CompareArgs {
     /// CRONOS's width 2 P c, and 256,256].
     #[arg(long, value_parser = parse_arch)]
     pub arch: Option<Arch>,
-    /// How the two-layer network's hidden units feed its outputs: per-output (each unit one
-    /// output, the network CRONOS returns) or dense (every unit every output).
+    /// How the hidden units of the two-layer network and of the deep network's head feed the
+    /// outputs: per-output (each unit one output, as in CRONOS's networks) or dense (every unit
+    /// every output).
     #[arg(long, value_name = "HOW", default_value = "per-output")]
     pub output_layer: OutputLayer,
     /// Learning rates drawn per baseline (log-uniform over [1e-6, 1e-2] for Adam, AdamW and Yogi, the
@@ -299,8 +321,8 @@ pub struct Task<'a> {
 
 impl Task<'_> {
     /// The network every method of the task trains, for `outputs` targets: --arch, or the deep
-    /// 256-256 MLP, or the two-layer network of CRONOS's width 2 P c; a two-layer network's
-    /// output layer is --output-layer's.
+    /// 256-256 MLP, or the two-layer network of CRONOS's width 2 P c; its output layer is
+    /// --output-layer's.
     pub fn network(&self, outputs: usize) -> Arch {
         let output = self.args.output_layer;
         match (&self.arch, self.kind) {
@@ -308,13 +330,17 @@ impl Task<'_> {
                 width: *width,
                 output,
             },
-            (Some(arch), _) => arch.clone(),
+            (Some(Arch::Deep { feature_widths, .. }), _) => Arch::Deep {
+                feature_widths: feature_widths.clone(),
+                output,
+            },
             (None, TaskKind::TwoLayer) => Arch::TwoLayer {
                 width: 2 * self.neurons * outputs,
                 output,
             },
             (None, TaskKind::Deep) => Arch::Deep {
                 feature_widths: vec![256, 256],
+                output,
             },
         }
     }
@@ -445,7 +471,7 @@ fn parse_width(s: &str) -> Result<usize, String> {
 
 fn parse_arch(s: &str) -> Result<Arch, String> {
     if let Some(w) = s.strip_prefix("two-layer:") {
-        // The output layer is --output-layer's (see `Task::network`).
+        // The output layers are --output-layer's (see `Task::network`).
         let width = parse_width(w)?;
         return Ok(Arch::TwoLayer {
             width,
@@ -460,24 +486,20 @@ fn parse_arch(s: &str) -> Result<Arch, String> {
     if feature_widths.is_empty() {
         return Err("no feature layer widths (e.g. `256,256`)".into());
     }
-    Ok(Arch::Deep { feature_widths })
+    Ok(Arch::Deep {
+        feature_widths,
+        output: OutputLayer::PerOutput,
+    })
 }
 
 impl fmt::Display for Arch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::TwoLayer {
-                width,
-                output: OutputLayer::PerOutput,
-            } => write!(
-                f,
-                "two-layer, width {width}, each hidden unit feeding one output"
-            ),
-            Self::TwoLayer {
-                width,
-                output: OutputLayer::Dense,
-            } => write!(f, "two-layer, width {width}, dense output layer"),
-            Self::Deep { feature_widths } => write!(f, "deep MLP {feature_widths:?} + head"),
+            Self::TwoLayer { width, output } => write!(f, "two-layer, width {width}, {output}"),
+            Self::Deep {
+                feature_widths,
+                output,
+            } => write!(f, "deep MLP {feature_widths:?} + head, {output}"),
         }
     }
 }

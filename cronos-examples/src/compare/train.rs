@@ -20,7 +20,6 @@ use burn::backend::Autodiff;
 use burn::module::AutodiffModule;
 use burn::optim::{GradientsParams, Optimizer};
 use burn::prelude::*;
-use burn::tensor::activation::relu;
 use burn::train::Interrupter;
 use cronos_burn::am::{
     train_deep_mlp, DeepMlp, DeepMlpConfig, DeepTrainingConfig, OptimizerConfig, TrainingMethod,
@@ -152,9 +151,16 @@ pub fn run<B: Backend>(
         ),
     };
     match (method, setup.arch) {
-        (_, Arch::Deep { feature_widths }) => deep::<B>(
+        (
+            _,
+            Arch::Deep {
+                feature_widths,
+                output,
+            },
+        ) => deep::<B>(
             setup,
             feature_widths,
+            *output,
             method,
             optimizer,
             lr,
@@ -177,6 +183,7 @@ pub fn run<B: Backend>(
 fn deep<B: Backend>(
     setup: &RunSetup,
     feature_widths: &[usize],
+    output: OutputLayer,
     method: &Method,
     optimizer: OptimizerConfig,
     lr: f64,
@@ -197,6 +204,7 @@ fn deep<B: Backend>(
         .with_resolve_every(setup.resolve_every)
         .with_head_warm_start(setup.head_warm_start)
         .with_feature_widths(feature_widths.to_vec())
+        .with_per_output_head(output.per_output())
         .with_num_epochs(setup.epochs)
         .with_batch_size(setup.batch_size)
         .with_seed(seed);
@@ -269,8 +277,8 @@ fn two_layer<B: burn::tensor::backend::AutodiffBackend>(
     let n = train.x.rows as f64;
     let mut model = DeepMlpConfig::new(train.x.cols, width, train.y.cols)
         .with_feature_widths(vec![])
+        .with_per_output_head(output.per_output())
         .init::<B>(device);
-    let connections = Connections::new(output, &model);
     let mut optim = optimizer.init::<B, _>();
     let mut rng = StdRng::seed_from_u64(seed);
     let mut order: Vec<usize> = (0..train.x.rows).collect();
@@ -282,31 +290,31 @@ fn two_layer<B: burn::tensor::backend::AutodiffBackend>(
         order.shuffle(&mut rng);
         for rows in order.chunks(batch_size) {
             let batch = train.batch::<B>(rows, device);
-            let residual = connections.forward(&model, batch.x) - batch.targets;
+            let residual = model.forward(batch.x) - batch.targets;
             let loss = residual.square().sum() / (2.0 * rows.len() as f64)
-                + connections.weight_norm_sq(&model) * (beta / (2.0 * n));
+                + weight_norm_sq(&model) * (beta / (2.0 * n));
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(lr, model, grads);
         }
         // Wait for queued device work, so the clock holds the epoch's training only.
         let _ = B::sync(device);
         trained += start.elapsed();
-        let (inner, links) = (model.valid(), connections.valid());
-        let (accuracy, loss) = score(|x| links.forward(&inner, x), &valid, device);
+        let inner = model.valid();
+        let (accuracy, loss) = score(|x| inner.forward(x), &valid, device);
         let s = EpochScore {
             epoch,
             seconds: trained.as_secs_f64(),
             accuracy,
             loss,
-            objective: Some(links.objective(&inner, &train, beta, device)),
+            objective: Some(objective(&inner, &train, beta, device)),
         };
         scores.push(s);
         if on_epoch(s)?.is_break() && epoch < setup.epochs {
             return Ok(None);
         }
     }
-    let (inner, links) = (model.valid(), connections.valid());
-    let (test_accuracy, _) = score(|x| links.forward(&inner, x), &test, device);
+    let inner = model.valid();
+    let (test_accuracy, _) = score(|x| inner.forward(x), &test, device);
     Ok(Some(Finished {
         objective: scores.last().and_then(|s| s.objective),
         scores,
@@ -317,63 +325,18 @@ fn two_layer<B: burn::tensor::backend::AutodiffBackend>(
     }))
 }
 
-/// The output layer of a two-layer baseline (a [`DeepMlp`] without feature layers) as
-/// [`OutputLayer`] connects it: dense, or through a 0/1 mask on `W2` (`m x c`) that lets hidden
-/// unit j feed output j mod c alone. The masked weights are never used, so they get no gradient
-/// and count in no norm: the network is the one CRONOS's program describes.
-struct Connections<B: Backend> {
-    mask: Option<Tensor<B, 2>>,
+/// The two-layer program's objective `1/2 ||f(X) - Y||^2 + beta/2 ||W||^2` of `model` on the
+/// whole training set.
+fn objective<B: Backend>(model: &DeepMlp<B>, train: &Data, beta: f64, device: &B::Device) -> f64 {
+    let pred = model.forward(train.x.to_tensor(device));
+    let residual = (pred - train.y.to_tensor(device)).square().sum() / 2.0;
+    cronos_core::host::scalar(residual + weight_norm_sq(model) * (beta / 2.0))
 }
 
-impl<B: Backend> Connections<B> {
-    fn new(output: OutputLayer, model: &DeepMlp<B>) -> Self {
-        let weight = model.head_output.weight.val();
-        let [width, outputs] = weight.dims();
-        let mask = (output == OutputLayer::PerOutput).then(|| {
-            let ones = (0..width * outputs)
-                .map(|at| f32::from(u8::from(at / outputs % outputs == at % outputs)))
-                .collect();
-            let data = TensorData::new::<f32, _>(ones, [width, outputs]);
-            Tensor::from_data(data, (&weight.device(), weight.dtype()))
-        });
-        Self { mask }
-    }
-
-    /// `W2` as the network uses it.
-    fn output_weight(&self, model: &DeepMlp<B>) -> Tensor<B, 2> {
-        let weight = model.head_output.weight.val();
-        match &self.mask {
-            Some(mask) => weight * mask.clone(),
-            None => weight,
-        }
-    }
-
-    /// Predictions `relu(X W1) W2`, `n x c`.
-    fn forward(&self, model: &DeepMlp<B>, x: Tensor<B, 2>) -> Tensor<B, 2> {
-        relu(model.head_hidden.forward(x)).matmul(self.output_weight(model))
-    }
-
-    /// `||W1||^2 + ||W2||^2`.
-    fn weight_norm_sq(&self, model: &DeepMlp<B>) -> Tensor<B, 1> {
-        model.head_hidden.weight.val().square().sum() + self.output_weight(model).square().sum()
-    }
-
-    /// The two-layer program's objective `1/2 ||f(X) - Y||^2 + beta/2 ||W||^2` of `model` on the
-    /// whole training set.
-    fn objective(&self, model: &DeepMlp<B>, train: &Data, beta: f64, device: &B::Device) -> f64 {
-        let pred = self.forward(model, train.x.to_tensor(device));
-        let residual = (pred - train.y.to_tensor(device)).square().sum() / 2.0;
-        cronos_core::host::scalar(residual + self.weight_norm_sq(model) * (beta / 2.0))
-    }
-}
-
-impl<B: burn::tensor::backend::AutodiffBackend> Connections<B> {
-    /// The same connections for the model's [`AutodiffModule::valid`] copy.
-    fn valid(&self) -> Connections<B::InnerBackend> {
-        Connections {
-            mask: self.mask.clone().map(Tensor::inner),
-        }
-    }
+/// `||W1||^2 + ||W2||^2` of the two-layer head (the whole two-layer network), `W2` as the network
+/// applies it ([`DeepMlp::head_output_weight`]).
+fn weight_norm_sq<B: Backend>(model: &DeepMlp<B>) -> Tensor<B, 1> {
+    model.head_hidden.weight.val().square().sum() + model.head_output_weight().square().sum()
 }
 
 /// CRONOS on the two-layer network: one solve per beta of the path (a fixed beta is a path of one),
@@ -468,66 +431,4 @@ fn score<B: Backend>(
     device: &B::Device,
 ) -> (f64, f64) {
     cronos_core::accuracy_and_mse(forward(data.x.to_tensor(device)), data.y.to_tensor(device))
-}
-
-#[cfg(all(test, feature = "flex"))]
-mod tests {
-    use super::*;
-    use burn::backend::Flex;
-    use burn::tensor::Distribution;
-
-    type B = Autodiff<Flex>;
-
-    /// With CRONOS's connectivity output k sees hidden units k, k + c, ... alone: a weight from
-    /// another unit changes no prediction, gets no gradient and counts in no norm; dense, it does
-    /// all three.
-    #[test]
-    fn per_output_units_feed_their_own_output_alone() {
-        let device = Default::default();
-        let (width, outputs) = (6, 3);
-        let mut model = DeepMlpConfig::new(4, width, outputs)
-            .with_feature_widths(vec![])
-            .init::<B>(&device);
-        let x = Tensor::<B, 2>::random([5, 4], Distribution::Default, &device);
-        // Every hidden unit active on every row, so every output weight matters to a dense layer.
-        model.head_hidden.weight = model
-            .head_hidden
-            .weight
-            .map(|w| w.abs().detach().require_grad());
-        let per_output = Connections::new(OutputLayer::PerOutput, &model);
-        let dense = Connections::new(OutputLayer::Dense, &model);
-        let loss = |c: &Connections<B>, m: &DeepMlp<B>| {
-            c.forward(m, x.clone()).sum() + c.weight_norm_sq(m)
-        };
-        let gradient = |c: &Connections<B>| {
-            let grads = loss(c, &model).backward();
-            let g = model.head_output.weight.grad(&grads).unwrap();
-            g.into_data().to_vec::<f32>().unwrap()
-        };
-        let (masked, full) = (gradient(&per_output), gradient(&dense));
-        // Unit j's weight to output k, row-major: index j * outputs + k.
-        for j in 0..width {
-            for k in 0..outputs {
-                let at = j * outputs + k;
-                assert_ne!(full[at], 0.0, "dense, unit {j} output {k}");
-                match j % outputs == k {
-                    true => assert!(
-                        (masked[at] - full[at]).abs() <= 1e-6 * full[at].abs(),
-                        "unit {j} output {k}: {} against {}",
-                        masked[at],
-                        full[at]
-                    ),
-                    false => assert_eq!(masked[at], 0.0, "unit {j} output {k}"),
-                }
-            }
-        }
-        // Moving a weight of unit 0 to output 1 moves only the dense network's loss.
-        let before = [&per_output, &dense].map(|c| loss(c, &model).into_scalar());
-        let nudge = Tensor::<B, 2>::zeros([width, outputs], &device)
-            .slice_assign([0..1, 1..2], Tensor::ones([1, 1], &device));
-        model.head_output.weight = model.head_output.weight.map(|w| w + nudge);
-        let after = [&per_output, &dense].map(|c| loss(c, &model).into_scalar());
-        assert_eq!(after[0], before[0]);
-        assert_ne!(after[1], before[1]);
-    }
 }
