@@ -99,11 +99,16 @@ impl<B: Backend> DeepMlp<B> {
         if !self.per_output_head || outputs == 1 {
             return weight;
         }
-        let ones = (0..width * outputs)
-            .map(|at| f32::from(u8::from(at / outputs % outputs == at % outputs)))
-            .collect();
-        let mask = TensorData::new::<f32, _>(ones, [width, outputs]);
-        let mask = Tensor::from_data(mask, (&weight.device(), weight.dtype()));
+        // Built on the device, so that a forward pass uploads nothing.
+        let device = weight.device();
+        let unit_output = Tensor::<B, 1, Int>::arange(0..width as i64, &device)
+            .remainder_scalar(outputs as i64)
+            .reshape([width, 1])
+            .expand([width, outputs]);
+        let output = Tensor::<B, 1, Int>::arange(0..outputs as i64, &device)
+            .reshape([1, outputs])
+            .expand([width, outputs]);
+        let mask = unit_output.equal(output).float().cast(weight.dtype());
         weight * mask
     }
 
