@@ -224,3 +224,33 @@ fn a_short_solve_at_a_large_beta_leaves_zero() {
     assert!(chosen.objective < 0.9 * zero_objective);
     assert!(chosen.rel_gap.abs() < 0.1, "{}", chosen.rel_gap);
 }
+
+/// The opening race of rho stops at the first candidate past the best: on this fixture, where 1e-3
+/// wins (certified gaps after 20 iterations of 0.92, 0.15, 0.63, 0.91, 0.98 and 1.00 for 1e-4 .. 10,
+/// `cargo bench -p cronos-core --bench rho -- --chosen`), it runs 1e-4, 1e-3 and 1e-2 only (40
+/// iterations besides the winner's, where all six took 100), and continues 1e-3's run.
+#[test]
+fn the_rho_race_stops_past_its_best_candidate() {
+    let fx = Fixture::load("relu_binary.npz");
+    let [x, y, gates] = fx.tensors::<NdArray>(&Default::default(), DType::F64);
+    let config = CronosConfig::new().with_beta(fx.beta).with_tol(1e-6);
+    let solve = |config: CronosConfig| {
+        config
+            .solver()
+            .fit_with_gates(x.clone(), y.clone(), gates.clone())
+            .unwrap()
+    };
+    let raced = solve(config.clone());
+    let fixed = solve(config.with_rho(Some(1e-3)));
+    assert_eq!(raced.report.status, Status::Optimal);
+    assert_eq!(raced.report.sweep_iterations, 40, "{:?}", raced.report);
+    // The winner's 20 race iterations are those of the solve at 1e-3 (the checks, scheduled from the
+    // iterations each has run, then fall at other iterations).
+    assert!(raced.history.len() >= 20 && fixed.history.len() >= 20);
+    for (r, f) in raced.history.iter().zip(&fixed.history).take(20) {
+        assert_eq!(
+            (r.iteration, r.rho, r.objective),
+            (f.iteration, 1e-3, f.objective)
+        );
+    }
+}
