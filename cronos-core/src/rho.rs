@@ -27,8 +27,7 @@ use crate::observer::IterationRecord;
 use crate::state::State;
 use burn::prelude::*;
 
-/// Candidates of the opening race, in increasing order: the race ends at the first candidate that
-/// has left zero and does worse than the best before it (see [`race`]).
+/// Candidates of the opening race, in the increasing order [`race`] needs.
 pub(crate) const SWEEP: &[f64] = &[1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0];
 /// Iterations each candidate runs before the race is judged.
 pub(crate) const SWEEP_ITERATIONS: usize = 20;

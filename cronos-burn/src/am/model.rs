@@ -1,7 +1,8 @@
 //! The deep ReLU MLP of CRONOS-AM (Feng, Frangella & Pilanci 2024, §3.1 of the digest): bias-free
-//! feature layers with ReLU, then a two-layer head `Linear(k, 2 P c) -> ReLU -> Linear(2 P c, c)`.
-//! CRONOS-AM solves the head with CRONOS and trains the feature layers with a Burn optimizer; the
-//! baselines train the same network end to end.
+//! feature layers with ReLU, then a two-layer head `Linear(k, 2 P c) -> ReLU -> Linear(2 P c, c)`
+//! whose units each feed one output, as in the heads CRONOS solves (or every output, see
+//! [`DeepMlpConfig::per_output_head`]). CRONOS-AM solves the head with CRONOS and trains the feature
+//! layers with a Burn optimizer; the baselines train the same network end to end.
 
 use burn::nn::loss::{MseLoss, Reduction};
 use burn::nn::{Linear, LinearConfig};
