@@ -491,8 +491,8 @@ pub(crate) fn polish<B: Backend>(
 
 /// What a polish came to on the peer that ran it: no output was polished and a method would not
 /// have ended in time (it needed `seconds` where `left` were left), no output was polished
-/// otherwise (with the estimated flops spent), or the polished point (`d x B c`) and multipliers (`n x B c`, every row; no rows for the
-/// gated program) with the flops.
+/// otherwise (with the estimated flops spent), or the polished point (`d x B c`) and multipliers
+/// (`n x B c`, every row; no rows for the gated program) with the flops.
 enum Outcome {
     Late { seconds: f64, left: f64 },
     Unchanged(f64),

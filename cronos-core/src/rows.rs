@@ -178,12 +178,9 @@ impl<B: Backend> Rows<B> {
             }
             let part = self.sum(padded);
             if first {
-                let values = host::to_vec(part);
-                for i in 0..to - from {
-                    for j in 0..cols {
-                        all[(from + i, j)] = values[i * cols + j];
-                    }
-                }
+                all.as_mut()
+                    .subrows_mut(from, to - from)
+                    .copy_from(&host::to_faer(part));
             }
         }
         (all, start)

@@ -250,8 +250,8 @@ fn two_peers_on_wgpu_follow_one() {
 }
 
 /// Two peers on wgpu solve the ReLU fixture to its certificate (f32, 1e-3): they polish on peer 0
-/// with rows gathered and the point shared through the device's collective, in the device's float
-/// type where it holds no f64, and the assembled certificate proves the reported bound.
+/// with rows gathered and the point shared through the device's collective (in f64, which CI's
+/// software Vulkan device holds), and the assembled certificate proves the reported bound.
 #[cfg(feature = "wgpu")]
 #[test]
 fn two_peers_on_wgpu_polish_to_the_certificate() {
