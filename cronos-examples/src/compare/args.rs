@@ -242,7 +242,8 @@ pub struct CompareArgs {
     pub output_layer: OutputLayer,
     /// Learning rates drawn per baseline (log-uniform over [1e-6, 1e-2] for Adam, AdamW and Yogi, the
     /// paper's range, moved by the default learning rate over Adam's for the others: SGD [1e-4, 1],
-    /// Shampoo [5e-5, 0.5], D-Adaptation AdamW [1e-3, 10]).
+    /// Shampoo [5e-5, 0.5], D-Adaptation AdamW [1e-3, 10]; spread over the range by a shifted
+    /// golden-ratio sequence, so a larger N keeps the runs of a smaller one).
     #[arg(long, default_value_t = 10)]
     pub lr_draws: usize,
     /// Number of seeds (0, 1, ...); each run is repeated per seed.

@@ -1,8 +1,8 @@
 //! `cronos compare`: CRONOS (two-layer task) and CRONOS-AM (deep task) against Adam, AdamW, SGD with
 //! momentum, Yogi, Shampoo and D-Adapted AdamW, following the protocol of Feng,
 //! Frangella & Pilanci (2024): every baseline's learning rate is drawn by random search,
-//! log-uniform over [1e-6, 1e-2] (Adam's units; moved to each optimizer's, [`lr_range`]), over
-//! several seeds; CRONOS has no learning rate, and on the
+//! log-uniform over [1e-6, 1e-2] (Adam's units; moved to each optimizer's, [`lr_range`]; spread
+//! over the range, [`lr_draws`]), over several seeds; CRONOS has no learning rate, and on the
 //! two-layer network its beta (the program's, which the baselines then share) is chosen on
 //! validation along a regularization path; CRONOS-AM is not tuned. All methods share the data, the
 //! network and the epochs, and their clocks exclude evaluation. Every choice is made on the

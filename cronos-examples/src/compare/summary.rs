@@ -301,7 +301,7 @@ pub fn write(
         ""
     };
     let markdown = format!(
-        "## Task {kind}\n\n{task}; {}.\n\nLearning rates of the baselines drawn log-uniformly from {}; CRONOS and CRONOS-AM have no learning rate. The best run of a method is the one with the highest peak validation accuracy; its test accuracy is that of its final network on test samples no choice has seen (the peak over many runs and epochs on the same validation samples is inflated by the search itself). Runtimes exclude evaluation. The plots show, per method, the median across learning rates and seeds against the median training time of each epoch, with the 5th-95th percentile band.{objective}\n\n{}\n![validation accuracy against time](val_accuracy.svg)\n",
+        "## Task {kind}\n\n{task}; {}.\n\nLearning rates of the baselines drawn log-uniformly, spread over the range by a shifted golden-ratio sequence, from {}; CRONOS and CRONOS-AM have no learning rate. The best run of a method is the one with the highest peak validation accuracy; its test accuracy is that of its final network on test samples no choice has seen (the peak over many runs and epochs on the same validation samples is inflated by the search itself). Runtimes exclude evaluation. The plots show, per method, the median across learning rates and seeds against the median training time of each epoch, with the 5th-95th percentile band.{objective}\n\n{}\n![validation accuracy against time](val_accuracy.svg)\n",
         coverage(runs),
         lr_ranges(),
         table(&methods)

@@ -117,6 +117,8 @@ pub(crate) fn check_settings(task: &Task, arch: &Arch, data: &TaskData) -> Resul
         "resolve_every": args.resolve_every,
         "head_warm_start": args.head_warm_start,
         "precision": format!("{:?}", args.device.precision),
+        // Draws of one sampling scheme only: records of independent draws are not mixed in.
+        "lr_sampling": "log-uniform, golden-ratio sequence",
     });
     // beta only shapes the two-layer program; deep runs recorded before it was a setting still match.
     // And the head's beta the deep one.
