@@ -389,18 +389,20 @@ fn block_ranges(n: usize, size: usize) -> Vec<Range<usize>> {
     (0..n).step_by(size).map(|s| s..(s + size).min(n)).collect()
 }
 
-/// `(A + ε I)^{-1/p}` of a symmetric positive semi-definite `n × n` matrix `A`, computed on the
-/// host in f64 ([`host_inverse_root`]); the result has `A`'s dtype and device.
+/// `(A + ε I)^{-1/p}` of a symmetric positive semi-definite `n × n` matrix `A`.
+///
+/// Computed on the host in f64 from the eigendecomposition `A = Q Λ Qᵀ` (faer's, which reads the
+/// lower triangle) as `Q diag((max(λ, 0) + ε)^{-1/p}) Qᵀ`; clamping at 0 removes round-off
+/// negatives. A matrix that is not finite (the statistic of a diverged run) has no
+/// eigendecomposition: its root is NaN, like the parameters it came from. The result has `A`'s
+/// dtype and device.
 pub fn inverse_root<B: Backend>(a: &Tensor<B, 2>, p: f64, epsilon: f64) -> Tensor<B, 2> {
     let [n, m] = a.dims();
     assert_eq!(n, m, "inverse_root: the matrix must be square");
     host::upload_faer(&host_inverse_root(&host::to_faer(a.clone()), p, epsilon), a)
 }
 
-/// `(A + ε I)^{-1/p}` from the eigendecomposition `A = Q Λ Qᵀ` (faer's, which reads the lower
-/// triangle) as `Q diag((max(λ, 0) + ε)^{-1/p}) Qᵀ`; clamping at 0 removes round-off negatives.
-/// A statistic that is not finite (a diverged run) has no eigendecomposition: its root is NaN,
-/// like the parameters it came from.
+/// [`inverse_root`] of a host matrix.
 fn host_inverse_root(a: &Mat<f64>, p: f64, epsilon: f64) -> Mat<f64> {
     let n = a.nrows();
     let nan = || Mat::from_fn(n, n, |_, _| f64::NAN);
