@@ -26,7 +26,10 @@ pub struct SolveReport {
     pub objective: f64,
     /// Lower bound on the optimum proved by the certificate's dual point.
     pub lower_bound: f64,
-    /// (objective - lower_bound) / |objective|: the certified relative gap.
+    /// (objective - lower_bound) / |objective|: the certified relative gap. Negative beyond rounding
+    /// when the returned network violates the cone constraints (within the tolerance): its units
+    /// then leave their sampled patterns on some rows, and it may fit better than any network of
+    /// the program, whose optimum the bound is below.
     pub rel_gap: f64,
     /// Largest absolute violation of a cone constraint (2 D_i - I) X v_i >= 0 at the returned point.
     pub max_constraint_violation: f64,
