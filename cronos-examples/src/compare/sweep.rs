@@ -46,8 +46,9 @@ struct Plan {
 /// The learning rates drawn for `optimizer` from its [`lr_range`], on a log scale: a randomly
 /// shifted golden-ratio sequence, the k-th draw at the fractional part of `shift + k / phi` of the
 /// range. Every draw is log-uniform, as in the paper's random search, but the first n of them leave
-/// no gap wider than 1.86 / n of the range (ten independent draws left Yogi none above 1.7e-3 of
-/// its [1e-6, 1e-2], too small for its 100 steps on the two-layer task), and more draws keep the
+/// no gap wider than 1.9 / n of the range (at most 1.894 / n for every n up to 3,000, whatever
+/// the shift; ten independent draws left Yogi none above 1.7e-3 of its [1e-6, 1e-2], too small for
+/// its 100 steps on the two-layer task), and more draws keep the
 /// earlier ones, so a sweep rerun with a larger `--lr-draws` only adds runs. The same on every
 /// rerun, a different shift per optimizer.
 pub fn lr_draws(optimizer: &OptimizerConfig, draws: usize) -> Vec<f64> {
@@ -391,7 +392,7 @@ mod tests {
 
     /// Adam searches the paper's range; every optimizer's range holds its default learning rate at
     /// the same place as Adam's; its draws lie in its range, more draws keep the earlier ones, and
-    /// the first n of them leave no gap (log scale, end to end) wider than 1.86 / n of the range.
+    /// the first n of them leave no gap (log scale, end to end) wider than 1.9 / n of the range.
     #[test]
     fn each_optimizer_searches_the_paper_range_in_its_own_units() {
         let adam = OptimizerConfig::from_name("adam").unwrap();
@@ -415,7 +416,7 @@ mod tests {
                 let wrap = 1.0 - places[n - 1] + places[0];
                 let widest = gaps.fold(wrap, f64::max);
                 assert!(
-                    widest <= 1.86 / n as f64,
+                    widest <= 1.9 / n as f64,
                     "{}: {n} draws, gap {widest}",
                     optimizer.name()
                 );
