@@ -48,9 +48,8 @@ struct Plan {
 /// range. Every draw is log-uniform, as in the paper's random search, but the first n of them leave
 /// no gap wider than 1.9 / n of the range (at most 1.894 / n for every n up to 3,000, whatever
 /// the shift; ten independent draws left Yogi none above 1.7e-3 of its [1e-6, 1e-2], too small for
-/// its 100 steps on the two-layer task), and more draws keep the
-/// earlier ones, so a sweep rerun with a larger `--lr-draws` only adds runs. The same on every
-/// rerun, a different shift per optimizer.
+/// its 100 steps on the two-layer task), and more draws keep the earlier ones, so a sweep rerun with
+/// a larger `--lr-draws` only adds runs. The same on every rerun, a different shift per optimizer.
 pub fn lr_draws(optimizer: &OptimizerConfig, draws: usize) -> Vec<f64> {
     let salt = optimizer
         .name()
