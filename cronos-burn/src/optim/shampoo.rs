@@ -154,6 +154,7 @@ impl<B: Backend> SimpleOptimizer<B> for Shampoo {
                     .narrow(1, cols.start, cols.len())
             })
             .collect();
+        assert_eq!(blocks.len(), g_blocks.len(), "Shampoo: one state per block");
         let mut new_blocks: Vec<ShampooBlock<B>> = blocks
             .into_iter()
             .zip(&g_blocks)
